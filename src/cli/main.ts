@@ -1,0 +1,154 @@
+#!/usr/bin/env node
+/**
+ * The portcullis command: serve | config | check | demo | secret | keys.
+ * Exit codes: 0 ok, 1 runtime failure, 2 invalid configuration or usage.
+ */
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { describeConfig, formatSettings } from '../config/describe.ts';
+import { ConfigError } from '../config/errors.ts';
+import { loadConfig } from '../config/load.ts';
+import { demoBanner, startDemo } from '../demo/run.ts';
+import { CHECK_USAGE, checkCommand } from '../doctor/cli.ts';
+import { createLogger } from '../observability/log.ts';
+import { KEYS_USAGE, keysCommand, newClientSecret, SECRET_USAGE } from './keys.ts';
+import { CONFIG_USAGE, parseConfigArgs, UsageError } from './options.ts';
+import { serve } from './serve.ts';
+
+const USAGE = `usage: portcullis <command> [options]
+
+commands:
+  serve [options]            run the gateway (reloads on SIGHUP and when its files change)
+  config [options] [--json]  print the effective configuration and where each value came from
+${CHECK_USAGE}
+  demo [--port N] [--idp-port N] [--app-port N] [--host H]
+                             run the demo: a development IdP, a sample app and Portcullis in front
+${SECRET_USAGE}
+${KEYS_USAGE}
+
+options of serve, config, check and keys:
+${CONFIG_USAGE}
+
+environment: every setting also as PORTCULLIS_<KEY_PATH>, e.g. PORTCULLIS_COOKIE_SECRET,
+  PORTCULLIS_PROVIDERS_<ID>_CLIENT_SECRET (see docs/reference/configuration.md)
+
+exit codes: 0 ok, 1 runtime failure, 2 invalid configuration or usage`;
+
+function usage(message?: string): never {
+  if (message) process.stderr.write(`portcullis: ${message}\n\n`);
+  process.stderr.write(`${USAGE}\n`);
+  process.exit(2);
+}
+
+function port(value: string | undefined, fallback: number, flag: string): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    usage(`${flag} must be a port number (0-65535), got "${value}"`);
+  return n;
+}
+
+function onSignals(close: () => Promise<void>): void {
+  let closing = false;
+  const stop = (signal: string) => {
+    if (closing) process.exit(1);
+    closing = true;
+    process.stderr.write(`\n${signal}: shutting down\n`);
+    close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve': {
+      const { load } = parseConfigArgs(rest);
+      const running = await serve(load);
+      onSignals(() => running.close());
+      return;
+    }
+    case 'demo': {
+      let values: Record<string, string | undefined>;
+      try {
+        ({ values } = parseArgs({
+          args: rest,
+          options: {
+            port: { type: 'string' },
+            'idp-port': { type: 'string' },
+            'app-port': { type: 'string' },
+            host: { type: 'string' },
+          },
+          strict: true,
+        }));
+      } catch (err) {
+        usage((err as Error).message);
+      }
+      const log = createLogger(process.env['PORTCULLIS_LOGGING_LEVEL'] ?? 'info');
+      const demo = await startDemo(
+        {
+          host: values['host'] ?? '127.0.0.1',
+          port: port(values['port'] ?? process.env['PORT'], 4180, '--port'),
+          idpPort: port(values['idp-port'], 4181, '--idp-port'),
+          appPort: port(values['app-port'], 4182, '--app-port'),
+        },
+        log,
+      );
+      process.stdout.write(`${demoBanner(demo)}\n`);
+      onSignals(() => demo.close());
+      return;
+    }
+    case 'secret': {
+      if (rest.length > 1 || (rest[0] !== undefined && rest[0] !== '--client')) {
+        usage(`secret takes only --client, not "${rest.join(' ')}"`);
+      }
+      process.stdout.write(
+        `${rest[0] === '--client' ? newClientSecret() : randomBytes(32).toString('base64url')}\n`,
+      );
+      return;
+    }
+    case 'keys':
+      await keysCommand(rest);
+      return;
+    case 'config': {
+      const { load, flags } = parseConfigArgs(rest, ['json']);
+      const settings = describeConfig(loadConfig(load));
+      process.stdout.write(
+        flags.json
+          ? `${JSON.stringify(settings, null, 2)}\n`
+          : `${formatSettings(settings, process.stdout.isTTY && !process.env['NO_COLOR'])}\n`,
+      );
+      return;
+    }
+    case 'check':
+      process.exitCode = await checkCommand(rest);
+      return;
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      process.stdout.write(`${USAGE}\n`);
+      return;
+    default:
+      usage(`unknown command "${command}"`);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof UsageError) usage(err.message);
+  if (err instanceof ConfigError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(2);
+  }
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE') {
+    process.stderr.write(`portcullis: address in use: ${(err as Error).message} — pick another port\n`);
+  } else {
+    process.stderr.write(`portcullis: ${(err as Error).stack ?? String(err)}\n`);
+  }
+  process.exit(1);
+});

@@ -1,0 +1,57 @@
+/**
+ * `portcullis serve`: run the gateway. Reloads on SIGHUP and when the configuration file or a secret
+ * file changes: a valid new configuration takes effect without dropping connections; an invalid one is
+ * logged and the running one stays. SIGTERM/SIGINT shut down gracefully.
+ */
+import { unwatchFile, watchFile } from 'node:fs';
+import { ConfigError } from '../config/errors.ts';
+import { type LoadOptions, loadConfig } from '../config/load.ts';
+import { startGateway } from '../http/gateway.ts';
+import { createLogger } from '../observability/log.ts';
+
+export async function serve(load: LoadOptions): Promise<{ close(): Promise<void> }> {
+  const loaded = loadConfig(load);
+  const { config } = loaded;
+  const log = createLogger(config.logging.level, undefined, config.logging.format);
+  const gw = await startGateway(config, log);
+  log.info(
+    { url: gw.url, publicUrl: config.public.href, providers: config.providers.map((p) => p.id) },
+    'portcullis listening',
+  );
+
+  let watched: readonly string[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  const watch = (files: readonly string[]) => {
+    for (const f of watched) unwatchFile(f);
+    watched = files;
+    // Polling (1 s) follows editors that replace files and Kubernetes secret symlink swaps alike.
+    for (const f of files) watchFile(f, { interval: 1000 }, () => schedule(`${f} changed`));
+  };
+  const reload = (why: string) => {
+    try {
+      const next = loadConfig(load);
+      gw.reload(next.config);
+      watch(next.files);
+      log.info({ event: 'config.reload', why }, 'configuration reloaded');
+    } catch (err) {
+      const problems = err instanceof ConfigError ? err.problems : [String(err)];
+      log.error(
+        { event: 'config.reload-failed', why, problems },
+        'new configuration rejected; keeping the running one',
+      );
+    }
+  };
+  const schedule = (why: string) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => reload(why), 250);
+  };
+  watch(loaded.files);
+  process.on('SIGHUP', () => reload('SIGHUP'));
+  return {
+    async close() {
+      clearTimeout(timer);
+      for (const f of watched) unwatchFile(f);
+      await gw.close();
+    },
+  };
+}

@@ -1,0 +1,159 @@
+/**
+ * The single source of Portcullis's configuration: every option with its type, default and description.
+ * Validation, the TypeScript types and (later) the generated reference docs all come from here.
+ */
+import { z } from 'zod';
+import { duration } from './schema/duration.ts';
+import { issuerSchema, storageSchema } from './schema/issuer.ts';
+import { allowSchema } from './schema/policy.ts';
+import { providerSchema } from './schema/providers.ts';
+
+export { duration };
+export type { AllowConfig } from './schema/policy.ts';
+export {
+  type OidcProviderConfig,
+  oidcProviderSchema,
+  type ProviderConfig,
+  type ProviderType,
+  providerSchema,
+} from './schema/providers.ts';
+
+const url = z
+  .string()
+  .refine((v) => URL.canParse(v), { message: 'must be an absolute URL such as https://host/path' });
+const hostPort = z.string().regex(/^(?:\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, {
+  message: 'must be host:port, e.g. 0.0.0.0:4180 or 127.0.0.1:4180',
+});
+
+const secretFields = (what: string, rules: string) => ({
+  secret: z
+    .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+    .optional()
+    .describe(`${what} (${rules}); a list rotates: the first encrypts`),
+  secretFile: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(`a file holding ${what}, one per line for rotation (the first encrypts)`),
+});
+
+export const upstreamSchema = z
+  .object({
+    id: z.string().min(1).optional().describe('name used in logs and error pages; default the path'),
+    path: z
+      .string()
+      .startsWith('/', { message: 'must start with /' })
+      .describe('path prefix served by this upstream'),
+    url: url.describe('where requests are forwarded, e.g. http://127.0.0.1:8080'),
+    timeout: duration.default(30).describe('time to wait for the upstream’s response headers'),
+    passAuthorization: z
+      .enum(['none', 'access_token', 'id_token'])
+      .default('none')
+      .describe('send Authorization: Bearer with this token'),
+    preserveHost: z.boolean().default(true).describe('send the client’s Host header upstream'),
+  })
+  .strict();
+
+export const routeSchema = z
+  .object({
+    path: z.string().startsWith('/', { message: 'must start with /' }).describe('path prefix'),
+    public: z.boolean().default(false).describe('no sign-in needed'),
+    api: z.boolean().default(false).describe('answer 401 JSON instead of redirecting to sign-in'),
+    allow: allowSchema
+      .optional()
+      .describe('access rules for this path, on top of the top-level and provider rules (docs/access-rules.md)'),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    publicUrl: url.describe('the URL users open; the redirect URI is publicUrl + /oauth2/callback'),
+    redirectUrl: url
+      .optional()
+      .describe('explicit redirect URI, e.g. behind a TLS-terminating load balancer that rewrites the host'),
+    listen: hostPort.default('127.0.0.1:4180').describe('address to listen on'),
+    cookie: z
+      .object({
+        name: z
+          .string()
+          .regex(/^[A-Za-z0-9_-]+$/, { message: 'letters, digits, - and _ only' })
+          .default('portcullis')
+          .describe('cookie name (a __Host- prefix is added on https)'),
+        ...secretFields('the cookie secret', '≥ 32 bytes; base64, hex or raw'),
+        domain: z
+          .string()
+          .optional()
+          .describe('cookie domain; default host-only (allows the __Host- prefix)'),
+        secure: z
+          .boolean()
+          .optional()
+          .describe('Secure flag; default on unless publicUrl is http on loopback'),
+      })
+      .strict(),
+    sessions: z
+      .object({
+        store: z.literal('cookie').default('cookie').describe('where sessions live'),
+        lifetime: duration.default(12 * 3600).describe('absolute session lifetime'),
+      })
+      .strict()
+      .default({ store: 'cookie', lifetime: 12 * 3600 }),
+    providers: z.array(providerSchema).min(1, { message: 'configure at least one identity provider' }),
+    allow: allowSchema
+      .optional()
+      .describe('access rules for every signed-in user, whichever provider (docs/access-rules.md)'),
+    autoLogin: z
+      .boolean()
+      .default(false)
+      .describe('skip the sign-in page and go straight to the only provider'),
+    upstreams: z.array(upstreamSchema).min(1, { message: 'configure at least one upstream' }),
+    routes: z.array(routeSchema).default([]),
+    trustedProxies: z
+      .array(z.string())
+      .default([])
+      .describe('peers whose X-Forwarded-* headers are honoured'),
+    allowedRedirectDomains: z
+      .array(z.string())
+      .default([])
+      .describe('other hosts allowed as rd targets: example.com or .example.com'),
+    pendingLoginsMax: z.number().int().min(1).max(20).default(5).describe('sign-ins in flight per browser'),
+    logging: z
+      .object({
+        level: z
+          .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
+          .default('info')
+          .describe('lowest level of the log lines written to standard output'),
+        format: z
+          .enum(['auto', 'json', 'pretty'])
+          .default('auto')
+          .describe(
+            'json lines, or pretty (coloured, one line per event); auto: pretty on a terminal, else json',
+          ),
+      })
+      .strict()
+      .default({ level: 'info', format: 'auto' }),
+    metrics: z
+      .object({
+        enabled: z.boolean().default(true).describe('serve Prometheus metrics at /metrics'),
+        listen: z
+          .string()
+          .regex(/^(?:\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, {
+            message: 'must be host:port, e.g. 127.0.0.1:9090',
+          })
+          .optional()
+          .describe('serve /metrics on this separate address instead of the main listener'),
+      })
+      .strict()
+      .default({ enabled: true }),
+    issuer: issuerSchema
+      .optional()
+      .describe('an OpenID provider at <publicUrl>/oidc for the platform’s own services (docs/issuer.md)'),
+    storage: storageSchema
+      .prefault({})
+      .describe('where the issuer keeps its state (grants, tokens, signing keys)'),
+  })
+  .strict();
+
+export type RawConfig = z.input<typeof configSchema>;
+export type Config = z.output<typeof configSchema>;
+export type UpstreamConfig = z.output<typeof upstreamSchema>;
+export type RouteConfig = z.output<typeof routeSchema>;

@@ -1,0 +1,110 @@
+/**
+ * `portcullis demo`: the embedded development IdP, the sample app, and Portcullis in front of it, all on
+ * loopback. Prints the URL to open. The IdP is clearly labelled as a demo and keeps nothing on disk.
+ */
+import { randomBytes } from 'node:crypto';
+import { resolveConfig } from '../config/load.ts';
+import { startGateway } from '../http/gateway.ts';
+import type { Logger } from '../observability/log.ts';
+import { startSampleApp } from './app.ts';
+import { DEMO_USERS, startDevIdp } from './idp.ts';
+import { reservePort } from './ports.ts';
+
+export interface DemoOptions {
+  readonly host: string;
+  /** 0 for any free port (also for the two below). */
+  readonly port: number;
+  readonly idpPort: number;
+  readonly appPort: number;
+}
+
+export interface RunningDemo {
+  readonly url: string;
+  readonly issuer: string;
+  readonly appUrl: string;
+  close(): Promise<void>;
+}
+
+export async function startDemo(o: DemoOptions, log: Logger): Promise<RunningDemo> {
+  const host = o.host;
+  // The public URL and the redirect URI registered at the IdP contain the gateway's port, so port 0 is
+  // resolved to a free port first, held until the gateway listens. The IdP and the app take 0 as it is:
+  // they listen first and report their URLs.
+  const reservation = o.port === 0 ? await reservePort(host) : undefined;
+  const port = reservation?.port ?? o.port;
+  const publicUrl = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+  const clientSecret = randomBytes(24).toString('base64url');
+  const idp = await startDevIdp({
+    host,
+    port: o.idpPort,
+    title: 'Portcullis demo IdP',
+    clients: [
+      {
+        client_id: 'portcullis-demo',
+        client_secret: clientSecret,
+        redirect_uris: [`${publicUrl}/oauth2/callback`],
+        post_logout_redirect_uris: [`${publicUrl}/oauth2/signed_out`],
+      },
+    ],
+  });
+  const started: { close(): Promise<void> }[] = [idp];
+  try {
+    const app = await startSampleApp({ host, port: o.appPort });
+    started.push(app);
+    return await startGatewayFor(app.url);
+  } catch (err) {
+    // Whatever started before the failure is stopped again, so a failed demo leaves no listeners behind.
+    await reservation?.release();
+    await Promise.allSettled(started.map((s) => s.close()));
+    throw err;
+  }
+
+  async function startGatewayFor(appUrl: string): Promise<RunningDemo> {
+    const config = resolveConfig({
+      publicUrl,
+      listen: `${host}:${port}`,
+      cookie: { secret: randomBytes(32).toString('base64url') },
+      providers: [
+        {
+          id: 'demo',
+          type: 'oidc',
+          displayName: 'the demo IdP',
+          issuer: idp.issuer,
+          clientId: 'portcullis-demo',
+          clientSecret,
+          scopes: ['openid', 'email', 'profile', 'groups', 'offline_access'],
+          logoutAtIdp: true,
+        },
+      ],
+      upstreams: [{ id: 'sample-app', path: '/', url: appUrl }],
+      routes: [{ path: '/api/', api: true }],
+    });
+    await reservation?.release();
+    const gw = await startGateway(config, log);
+    return {
+      url: gw.url,
+      issuer: idp.issuer,
+      appUrl,
+      async close() {
+        await gw.close();
+        await Promise.allSettled(started.map((s) => s.close()));
+      },
+    };
+  }
+}
+
+export function demoBanner(d: RunningDemo): string {
+  const users = DEMO_USERS.map((u) => `${u.username}/${u.password}`).join(', ');
+  return [
+    '',
+    '  Portcullis demo is running (development only — the IdP and its users are fake).',
+    '',
+    `  Open ${d.url}/ and sign in as ${users}.`,
+    '',
+    `  demo IdP:    ${d.issuer}`,
+    `  sample app:  ${d.appUrl} (behind Portcullis; open it directly to see it without identity)`,
+    '',
+    '  Stop with Ctrl-C.',
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,159 @@
+/**
+ * Whether what Portcullis talks to besides the IdP answers: each upstream, the session store and the
+ * issuer's storage (Redis is PINGed; a sqlite file must be writable).
+ */
+import { accessSync, constants, existsSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { Redis } from 'ioredis';
+import { request as undiciRequest } from 'undici';
+import { type Check, fail, ok, type Result, warn } from './finding.ts';
+import { describeNetworkError } from './http.ts';
+import { str } from './providers.ts';
+import type { StoreScope, UpstreamScope } from './scope.ts';
+
+export const upstreamReach: Check<UpstreamScope> = {
+  id: 'upstream.reach',
+  when: 'live',
+  title: 'each upstream answers HTTP (any status)',
+  async run({ upstream }, io) {
+    // Never wait longer than Portcullis itself would for the upstream's headers.
+    const timeoutMs = Math.min(io.timeoutMs, upstream.timeout * 1000);
+    const started = performance.now();
+    // undici's request, like the proxy (src/proxy/forward.ts): fetch would refuse the Fetch standard's
+    // "bad ports" (6000, 6665-6669, …) that the proxy reaches fine.
+    try {
+      const res = await undiciRequest(upstream.url, {
+        method: 'GET',
+        headers: { 'user-agent': 'portcullis-check' },
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      await res.body.dump();
+      const ms = Math.round(performance.now() - started);
+      return ok(`${upstream.url} answers (HTTP ${res.statusCode}, ${ms} ms)`);
+    } catch (err) {
+      return fail(
+        `upstream ${upstream.name} at ${upstream.url} does not answer: ${describeNetworkError(err, timeoutMs)}`,
+        { fix: `start the application, or correct the url of upstream ${upstream.name}` },
+      );
+    }
+  },
+};
+
+/** A Redis URL without its user name and password, for messages. */
+export function redactUrl(url: string): string {
+  const u = URL.parse(url);
+  if (u === null) return '(invalid URL)';
+  u.username = '';
+  u.password = '';
+  return u.href;
+}
+
+/** Connects, PINGs and disconnects; never throws. ioredis gets no retries, so a dead server fails fast. */
+export async function pingRedis(
+  url: string,
+  password: string | undefined,
+  timeoutMs: number,
+): Promise<{ ok: true; ms: number } | { ok: false; error: string }> {
+  const started = performance.now();
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    commandTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
+    ...(password !== undefined ? { password } : {}),
+  });
+  let first: Error | undefined;
+  redis.on('error', (err: Error) => {
+    first ??= err;
+  });
+  try {
+    await redis.connect();
+    const pong = await redis.ping();
+    if (pong !== 'PONG') return { ok: false, error: `PING answered ${JSON.stringify(pong)}` };
+    return { ok: true, ms: Math.round(performance.now() - started) };
+  } catch (err) {
+    return { ok: false, error: (first ?? (err as Error)).message };
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function redisResult(
+  what: string,
+  url: string,
+  password: string | undefined,
+  timeoutMs: number,
+  key: string,
+): Promise<Result> {
+  const r = await pingRedis(url, password, timeoutMs);
+  const where = redactUrl(url);
+  if (r.ok) return ok(`${what}: redis at ${where} answers PING (${r.ms} ms)`);
+  return fail(`${what}: redis at ${where} does not answer: ${r.error}`, {
+    fix: /NOAUTH|WRONGPASS|invalid password/i.test(r.error)
+      ? `check the redis password (${key})`
+      : `start redis, or correct ${key}`,
+  });
+}
+
+export const sessionStore: Check<StoreScope> = {
+  id: 'sessions.store',
+  when: 'live',
+  title: 'the session store answers (cookie sessions have nothing to reach)',
+  async run({ config }, io) {
+    // Read generically: later versions may add server-side stores ({ store: redis, url }).
+    const sessions = config.sessions as { readonly store: string } & Readonly<Record<string, unknown>>;
+    if (sessions.store === 'cookie') return ok('sessions live in the encrypted cookie: nothing to reach');
+    const url = str(sessions['url']);
+    if (sessions.store === 'redis' && url !== undefined) {
+      return redisResult('sessions', url, str(sessions['passwordValue']), io.timeoutMs, 'sessions.url');
+    }
+    return warn(`session store "${sessions.store}" cannot be checked by this version`);
+  },
+};
+
+/** The issuer keeps its state in `storage`; without an issuer nothing uses it yet. */
+export const storage: Check<StoreScope> = {
+  id: 'storage.reach',
+  when: 'live',
+  title: 'the issuer’s storage answers: redis PING, or a writable sqlite file',
+  async run({ config }, io) {
+    const s = (config as { readonly storage?: (typeof config)['storage'] }).storage;
+    if (s === undefined || config.issuer === undefined) return undefined;
+    switch (s.type) {
+      case 'memory':
+        return warn(
+          'storage.type is memory: issuer state is lost on restart and not shared between instances',
+          {
+            fix: 'use storage.type sqlite (one instance) or redis (several)',
+          },
+        );
+      case 'redis':
+        if (s.url === undefined) return fail('storage.type is redis but storage.url is not set');
+        return redisResult('storage', s.url, s.passwordValue, io.timeoutMs, 'storage.url / storage.password');
+      case 'sqlite': {
+        // SqliteStorage creates missing directories: the nearest one that exists must be writable.
+        let target = s.file;
+        while (!existsSync(target) && dirname(target) !== target) target = dirname(target);
+        try {
+          accessSync(target, constants.R_OK | constants.W_OK);
+        } catch (err) {
+          return fail(
+            `storage: ${target} is not writable (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+            { fix: 'create the directory and give the Portcullis user write access, or change storage.path' },
+          );
+        }
+        return ok(
+          existsSync(s.file)
+            ? `storage: sqlite ${s.file} is writable`
+            : `storage: sqlite ${s.file} will be created`,
+        );
+      }
+      default:
+        return warn(
+          `storage type "${String((s as { type: unknown }).type)}" cannot be checked by this version`,
+        );
+    }
+  },
+};

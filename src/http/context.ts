@@ -1,0 +1,48 @@
+/** Everything the request pipeline needs, built once from the configuration at start-up. */
+import type { ResolvedConfig } from '../config/load.ts';
+import type { RouteConfig } from '../config/schema.ts';
+import type { IdentityProvider } from '../idp/provider.ts';
+import type { FlowCookies } from '../login/flow.ts';
+import type { RedirectPolicy } from '../login/redirect.ts';
+import type { Logger } from '../observability/log.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import type { AccessPolicy } from '../policy/decision.ts';
+import type { PrefixTable } from '../policy/routes.ts';
+import type { Upstream } from '../proxy/forward.ts';
+import type { CookieSessionStore } from '../sessions/cookie-store.ts';
+import type { Scope } from './scope.ts';
+import type { TrustedProxies } from './trust.ts';
+
+export interface GatewayContext {
+  readonly config: ResolvedConfig;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  readonly providers: ReadonlyMap<string, IdentityProvider>;
+  readonly sessions: CookieSessionStore;
+  readonly flows: FlowCookies;
+  readonly redirects: RedirectPolicy;
+  readonly trusted: TrustedProxies;
+  readonly routes: PrefixTable<RouteConfig>;
+  /** Who may reach what, once signed in. */
+  readonly policy: AccessPolicy;
+  readonly upstreams: PrefixTable<Upstream>;
+  readonly upstreamList: readonly Upstream[];
+  /** autoLogin with exactly one provider: unauthenticated navigations go straight to /oauth2/start. */
+  readonly autoStart: boolean;
+  /** Serve /metrics on the main listener (metrics enabled, no separate metrics.listen). */
+  readonly metricsOnMain: boolean;
+  /** Whether sessions must keep the ID token (RP-initiated logout or an upstream that is sent it). */
+  readonly keepIdToken: boolean;
+  /** Epoch seconds. */
+  readonly now: () => number;
+  /** The OpenID provider mounted at /oidc (src/issuer/), when `issuer` is configured. */
+  readonly issuer?: IssuerMount | undefined;
+}
+
+/** What the gateway and the login endpoints need of the issuer, without depending on its module. */
+export interface IssuerMount {
+  /** Answers a request under /oidc. */
+  handle(ctx: GatewayContext, s: Scope): Promise<void>;
+  /** Gate sign-out passes through the issuer to end its session too: where to send the browser instead of `next`. */
+  signOutVia(next: string): string;
+}

@@ -1,0 +1,483 @@
+/**
+ * The gateway: one request pipeline, read as a table of named steps over a typed scope —
+ * trust boundary → own endpoints → route → session (+ refresh) → decide → forward.
+ */
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { ResolvedConfig } from '../config/load.ts';
+import { PortcullisError } from '../errors/codes.ts';
+import { createProvider } from '../idp/registry.ts';
+import { callback, signedOut, signIn, signOut, start } from '../login/endpoints.ts';
+import { FlowCookies } from '../login/flow.ts';
+import { compileRedirectPolicy } from '../login/redirect.ts';
+import type { Logger } from '../observability/log.ts';
+import { Metrics, routeClass } from '../observability/metrics.ts';
+import { compilePolicy, needsGithubMemberships, requiredClaims } from '../policy/compile.ts';
+import { normalisePath, PrefixTable } from '../policy/routes.ts';
+import { Upstream } from '../proxy/forward.ts';
+import { upstreamHeaders } from '../proxy/headers.ts';
+import { identityHeaders } from '../proxy/identity.ts';
+import { refuseUpgrade, tunnel } from '../proxy/upgrade.ts';
+import { CookieSessionStore, cookieNames } from '../sessions/cookie-store.ts';
+import { loadSession } from '../sessions/resolve.ts';
+import { Sealer } from '../sessions/sealer.ts';
+import type { Session } from '../sessions/session.ts';
+import type { GatewayContext, IssuerMount } from './context.ts';
+import { auth, metricsEndpoint, ping, ready, userinfo } from './endpoints.ts';
+import { sendForbidden } from './forbidden.ts';
+import { redirect, sendError } from './respond.ts';
+import { Scope, splitTarget } from './scope.ts';
+import { compileTrustedProxies, resolveForwarded } from './trust.ts';
+
+type Handler = (ctx: GatewayContext, s: Scope) => void | Promise<void>;
+
+const READ = new Set(['GET', 'HEAD']);
+
+/**
+ * Portcullis's own endpoints, matched on the normalised path, with the methods each accepts (undefined:
+ * any — forward-auth sees whatever method the original request had, e.g. from Envoy).
+ */
+const ENDPOINTS: ReadonlyMap<string, { handler: Handler; methods?: ReadonlySet<string> }> = new Map([
+  ['/ping', { handler: ping, methods: READ }],
+  ['/ready', { handler: ready, methods: READ }],
+  ['/oauth2/sign_in', { handler: signIn, methods: READ }],
+  ['/oauth2/start', { handler: start, methods: READ }],
+  ['/oauth2/callback', { handler: callback, methods: READ }],
+  ['/oauth2/sign_out', { handler: signOut, methods: new Set(['GET', 'HEAD', 'POST']) }],
+  ['/oauth2/signed_out', { handler: signedOut, methods: READ }],
+  ['/oauth2/auth', { handler: auth }],
+  ['/oauth2/userinfo', { handler: userinfo, methods: READ }],
+  ['/metrics', { handler: metricsEndpoint, methods: READ }],
+]);
+
+/** A step answers the request (returns true) or passes it on (false). */
+type Step = (ctx: GatewayContext, s: Scope) => boolean | Promise<boolean>;
+
+const identityCache = new WeakMap<Session, string[]>();
+
+function isPreflight(s: Scope): boolean {
+  const h = s.req.headers;
+  return (
+    s.req.method === 'OPTIONS' && h.origin !== undefined && h['access-control-request-method'] !== undefined
+  );
+}
+
+const PIPELINE: readonly (readonly [string, Step])[] = [
+  [
+    'endpoints',
+    (ctx, s) => {
+      // /oidc and everything under it is the issuer's when one is configured: answered here, before the
+      // route and session steps, so no upstream shadows it and 'decide' never redirects it.
+      if (ctx.issuer !== undefined && (s.path === '/oidc' || s.path.startsWith('/oidc/'))) {
+        return ctx.issuer.handle(ctx, s).then(() => true);
+      }
+      const endpoint = ENDPOINTS.get(s.path);
+      if (endpoint === undefined) return false;
+      // /metrics on the main listener only when it is not moved to its own address (or off).
+      if (endpoint.handler === metricsEndpoint && !ctx.metricsOnMain) return false;
+      if (endpoint.methods !== undefined && !endpoint.methods.has(s.req.method ?? 'GET')) {
+        sendError(ctx.log, s, new PortcullisError('PCL_METHOD_NOT_ALLOWED', `${s.req.method} ${s.path}`), {
+          extraHeaders: { Allow: [...endpoint.methods].join(', ') },
+        });
+        return true;
+      }
+      const r = endpoint.handler(ctx, s);
+      return r instanceof Promise ? r.then(() => true) : true;
+    },
+  ],
+  [
+    'route',
+    (ctx, s) => {
+      s.route = ctx.routes.match(s.path);
+      return false;
+    },
+  ],
+  [
+    'session',
+    (ctx, s) => {
+      if (s.route?.public) return false;
+      const r = loadSession(ctx, s);
+      return r instanceof Promise ? r.then(() => false) : false;
+    },
+  ],
+  [
+    'decide',
+    (ctx, s) => {
+      if (s.route?.public) return false;
+      if (s.session !== undefined) {
+        // Cached per session and route by the policy: a lookup on the hot path.
+        const decision = ctx.policy.decide(s.session, s.path);
+        if (decision.allow) return false;
+        sendForbidden(ctx, s, s.session, decision, 'access.denied');
+        return true;
+      }
+      // A CORS preflight carries no credentials: it goes through, without identity, so CORS keeps working.
+      if (isPreflight(s)) return false;
+      if (s.wantsJson()) {
+        sendError(ctx.log, s, 'PCL_UNAUTHENTICATED', { json: true });
+        return true;
+      }
+      const rd = encodeURIComponent(s.rawPath + s.query);
+      // With autoLogin and a single provider the sign-in page would only redirect on: skip that hop.
+      redirect(s, ctx.autoStart ? `/oauth2/start?rd=${rd}` : `/oauth2/sign_in?rd=${rd}`);
+      return true;
+    },
+  ],
+  [
+    'forward',
+    async (ctx, s) => {
+      const upstream = ctx.upstreams.match(s.path);
+      if (upstream === undefined) {
+        sendError(ctx.log, s, new PortcullisError('PCL_NO_UPSTREAM', `no upstream serves ${s.path}`));
+        return true;
+      }
+      const headers = upstreamHeaders(
+        s.req.rawHeaders,
+        s.fwd,
+        s.req.socket.remoteAddress ?? '',
+        s.trustedPeer,
+        upstream.headerOptions,
+        s.session ? extraHeaders(upstream, s.session) : undefined,
+      );
+      const t0 = performance.now();
+      const result = await upstream.forward(s.req, s.res, s.rawPath + s.query, headers, s.setCookies);
+      ctx.metrics.upstream(upstream.config.name, (performance.now() - t0) / 1000);
+      if (result.error) ctx.metrics.upstreamError(upstream.config.name, result.error.code);
+      if (result.error)
+        sendError(ctx.log, s, result.error, { userDetail: `upstream: ${upstream.config.name}` });
+      return true;
+    },
+  ],
+];
+
+function extraHeaders(u: Upstream, session: Session): readonly string[] {
+  let ids = identityCache.get(session);
+  if (ids === undefined) {
+    ids = identityHeaders(session.identity);
+    identityCache.set(session, ids);
+  }
+  const mode = u.config.passAuthorization;
+  if (mode === 'none') return ids;
+  const token = mode === 'access_token' ? session.accessToken : session.idToken;
+  return token === undefined ? ids : [...ids, 'authorization', `Bearer ${token}`];
+}
+
+export function buildContext(
+  config: ResolvedConfig,
+  log: Logger,
+  now: () => number = () => Math.floor(Date.now() / 1000),
+  metrics: Metrics = new Metrics({ defaultMetrics: false }),
+  issuer?: IssuerMount,
+): GatewayContext {
+  const sealer = new Sealer(config.cookieKeys);
+  const names = cookieNames(config.cookie.name, config.cookieSecure, config.cookie.domain);
+  const cookieOpts = { secure: config.cookieSecure, domain: config.cookie.domain };
+  const providers = new Map(
+    config.providers.map((p) => [
+      p.id,
+      createProvider(p, {
+        redirectUri: config.redirectUri,
+        timeoutSeconds: 10,
+        now,
+        fetch: metrics.timedFetch(p.id),
+        keepClaims: requiredClaims(config, p.id),
+        githubMemberships: needsGithubMemberships(config, p.id),
+      }),
+    ]),
+  );
+  const sessions = new CookieSessionStore(sealer, names, cookieOpts);
+  const owns = (name: string) => sessions.owns(name);
+  const upstreams = config.upstreams.map((u) => new Upstream(u, owns));
+  return {
+    config,
+    log,
+    metrics,
+    providers,
+    sessions,
+    flows: new FlowCookies(sealer, names.flowPrefix, cookieOpts, config.pendingLoginsMax),
+    redirects: compileRedirectPolicy(config.public, config.allowedRedirectDomains),
+    trusted: compileTrustedProxies(config.trustedProxies),
+    routes: new PrefixTable(config.routes),
+    policy: compilePolicy(config, { log }),
+    upstreams: new PrefixTable(upstreams),
+    upstreamList: upstreams,
+    autoStart: config.autoLogin && providers.size === 1,
+    metricsOnMain: config.metrics.enabled && config.metrics.listen === undefined,
+    keepIdToken:
+      config.providers.some((p) => p.logoutAtIdp) ||
+      config.upstreams.some((u) => u.passAuthorization === 'id_token'),
+    now,
+    issuer,
+  };
+}
+
+function hostCount(raw: readonly string[]): number {
+  let n = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4 && name.toLowerCase() === 'host') n++;
+  }
+  return n;
+}
+
+function newScope(
+  ctx: GatewayContext,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+): Scope | undefined {
+  // RFC 9112 §3.2: a request with more than one Host header is answered with 400.
+  if (hostCount(req.rawHeaders) > 1) return undefined;
+  const target = splitTarget(req.url ?? '/');
+  const path = target ? normalisePath(target.path) : undefined;
+  if (target === undefined || path === undefined) return undefined;
+  const peer = req.socket.remoteAddress ?? '';
+  const fwd = resolveForwarded(req.headers, peer, 'http', ctx.trusted);
+  const s = new Scope(req, res, target.path, target.query, path, fwd);
+  s.trustedPeer = ctx.trusted.any && ctx.trusted.isTrusted(peer);
+  return s;
+}
+
+export async function handle(
+  ctx: GatewayContext,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+): Promise<void> {
+  const s = newScope(ctx, req, res);
+  if (s === undefined) {
+    const bad = new Scope(req, res, '/', '', '/', {
+      clientIp: req.socket.remoteAddress ?? '',
+      proto: 'http',
+      host: '',
+    });
+    sendError(
+      ctx.log,
+      bad,
+      new PortcullisError(
+        'PCL_BAD_REQUEST',
+        'undecodable or ambiguous request target, or a duplicate Host header',
+      ),
+    );
+    return;
+  }
+  try {
+    for (const [, step] of PIPELINE) {
+      const r = step(ctx, s);
+      if (r instanceof Promise ? await r : r) break;
+    }
+    ctx.metrics.request(routeClass(s.path), res.statusCode);
+  } catch (err) {
+    sendError(
+      ctx.log,
+      s,
+      new PortcullisError('PCL_INTERNAL', err instanceof Error ? (err.stack ?? err.message) : String(err)),
+    );
+  }
+}
+
+/** WebSocket and other upgrades: the same session and route rules, but never a redirect. */
+export async function handleUpgrade(
+  ctx: GatewayContext,
+  req: http.IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+): Promise<void> {
+  socket.on('error', () => socket.destroy());
+  const res = new http.ServerResponse(req);
+  const s = newScope(ctx, req, res);
+  if (s === undefined) {
+    refuseUpgrade(
+      socket,
+      400,
+      'Bad Request',
+      JSON.stringify({ error: 'PCL_BAD_REQUEST', requestId: randomUUID() }),
+    );
+    return;
+  }
+  if (ctx.issuer !== undefined && (s.path === '/oidc' || s.path.startsWith('/oidc/'))) {
+    refuseUpgrade(socket, 404, 'Not Found', JSON.stringify({ error: 'PCL_NO_UPSTREAM', requestId: s.id }));
+    return;
+  }
+  s.route = ctx.routes.match(s.path);
+  if (!s.route?.public) {
+    const r = loadSession(ctx, s);
+    if (r) await r;
+    if (s.session === undefined) {
+      refuseUpgrade(
+        socket,
+        401,
+        'Unauthorized',
+        JSON.stringify({ error: 'PCL_UNAUTHENTICATED', requestId: s.id }),
+      );
+      return;
+    }
+    const decision = ctx.policy.decide(s.session, s.path);
+    if (!decision.allow) {
+      ctx.log.warn(
+        {
+          requestId: s.id,
+          event: 'access.denied',
+          provider: s.session.provider,
+          sub: s.session.identity.sub,
+          path: s.path,
+          reasons: decision.reasons,
+        },
+        'upgrade refused by the access rules',
+      );
+      refuseUpgrade(socket, 403, 'Forbidden', JSON.stringify({ error: 'PCL_FORBIDDEN', requestId: s.id }));
+      return;
+    }
+  }
+  const upstream = ctx.upstreams.match(s.path);
+  if (upstream === undefined) {
+    refuseUpgrade(socket, 404, 'Not Found', JSON.stringify({ error: 'PCL_NO_UPSTREAM', requestId: s.id }));
+    return;
+  }
+  const headers = upstreamHeaders(
+    req.rawHeaders,
+    s.fwd,
+    req.socket.remoteAddress ?? '',
+    s.trustedPeer,
+    upstream.headerOptions,
+    s.session ? extraHeaders(upstream, s.session) : undefined,
+  );
+  const outcome = await tunnel(
+    {
+      origin: upstream.origin,
+      path: upstream.origin.pathname.replace(/\/$/, '') + s.rawPath + s.query,
+      timeoutMs: upstream.config.timeout * 1000,
+    },
+    req.method ?? 'GET',
+    headers,
+    req.headers.upgrade ?? 'websocket',
+    socket,
+    head,
+  );
+  if (outcome === 'failed')
+    ctx.log.warn({ requestId: s.id, upstream: upstream.config.name }, 'upgrade refused or failed');
+}
+
+export interface RunningGateway {
+  readonly server: http.Server;
+  readonly url: string;
+  readonly ctx: GatewayContext;
+  /** Swaps in a new, already validated configuration without dropping connections. */
+  reload(next: ResolvedConfig): void;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  readonly port?: number;
+  readonly host?: string;
+  /** The clock, epoch seconds (tests move it forward). */
+  readonly now?: () => number;
+  /** The metrics registry (kept across reloads). */
+  readonly metrics?: Metrics;
+}
+
+export async function startGateway(
+  config: ResolvedConfig,
+  log: Logger,
+  opts: StartOptions = {},
+): Promise<RunningGateway> {
+  const metrics = opts.metrics ?? new Metrics();
+  // The issuer (and its storage) exists only when configured; its module is not even loaded otherwise.
+  const issuer = config.issuer
+    ? await (await import('../issuer/issuer.ts')).Issuer.start(config, log)
+    : undefined;
+  let ctx = buildContext(config, log, opts.now, metrics, issuer);
+  const server = http.createServer(
+    // Sessions may span up to 10 cookie chunks of 3.8 KB: headers must fit them (Node's default is 16 KiB).
+    { keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000, maxHeaderSize: 64 * 1024 },
+    (req, res) => {
+      void handle(ctx, req, res);
+    },
+  );
+  server.on('upgrade', (req, socket, head) => {
+    handleUpgrade(ctx, req, socket, head).catch((err: unknown) => {
+      log.error({ err: String(err) }, 'upgrade failed');
+      socket.destroy();
+    });
+  });
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable)
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  });
+  const host = opts.host ?? config.host;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? config.port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  }).catch(async (err: unknown) => {
+    await issuer?.close();
+    throw err;
+  });
+  const addr = server.address() as AddressInfo;
+  const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+  const metricsServer =
+    config.metrics.enabled && config.metrics.listen
+      ? await startMetricsServer(config.metrics.listen, metrics)
+      : undefined;
+  return {
+    server,
+    url,
+    get ctx() {
+      return ctx;
+    },
+    reload(next: ResolvedConfig) {
+      // Requests in flight finish on the context they started with; new ones use the new one.
+      const old = ctx;
+      ctx = buildContext(next, log, opts.now, metrics, issuer);
+      if (issuer !== undefined && next.issuer !== undefined) {
+        issuer.reload(next).catch((err: unknown) => {
+          log.error(
+            { event: 'issuer.reload-failed', err: String(err) },
+            'issuer kept its previous configuration',
+          );
+        });
+      } else if ((issuer === undefined) !== (next.issuer === undefined)) {
+        log.warn({ event: 'issuer.changed' }, 'issuer added or removed: restart to apply it');
+      }
+      if (next.listen !== old.config.listen) {
+        log.warn({ from: old.config.listen, to: next.listen }, 'listen changed: restart to apply it');
+      }
+      // undici's close() lets requests in flight on the old pools finish first.
+      void Promise.allSettled(old.upstreamList.map((u) => u.close()));
+    },
+    async close() {
+      server.closeIdleConnections();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        setTimeout(() => server.closeAllConnections(), 2_000).unref();
+      });
+      await Promise.allSettled([
+        ...ctx.upstreamList.map((u) => u.close()),
+        new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve())),
+      ]);
+      await issuer?.close();
+    },
+  };
+}
+
+/** /metrics on its own address, so the main listener's /metrics can belong to the upstream. */
+async function startMetricsServer(listen: string, metrics: Metrics): Promise<http.Server> {
+  const m = /^\[?(.*?)\]?:(\d+)$/.exec(listen)!;
+  const server = http.createServer((req, res) => {
+    if ((req.url ?? '').split('?')[0] !== '/metrics') {
+      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found: metrics are at /metrics\n');
+      return;
+    }
+    metrics.registry.metrics().then(
+      (body) => res.writeHead(200, { 'Content-Type': metrics.registry.contentType }).end(body),
+      () => res.writeHead(500).end(),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(Number(m[2]), m[1], () => resolve());
+  });
+  return server;
+}

@@ -1,0 +1,90 @@
+/** The typed scope one request carries through the pipeline. */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RouteConfig } from '../config/schema.ts';
+import type { Session } from '../sessions/session.ts';
+import { parseCookies } from './cookies.ts';
+import type { ForwardedInfo } from './trust.ts';
+
+/** What a request id from a trusted proxy may look like (it is logged and echoed). */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
+
+export class Scope {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  /** The path as received, without the query. */
+  readonly rawPath: string;
+  /** The query string including its leading `?`, or ''. */
+  readonly query: string;
+  /** Normalised path used for every match (routes, upstreams, endpoints). */
+  readonly path: string;
+  readonly fwd: ForwardedInfo;
+  route: RouteConfig | undefined;
+  session: Session | undefined;
+  /** Cached identity headers for the session, if any. */
+  identityHeaders: readonly string[] | undefined;
+  /** Set-Cookie values to add to whatever response goes out. */
+  readonly setCookies: string[] = [];
+  #cookies: Map<string, string> | undefined;
+  #id: string | undefined;
+
+  constructor(
+    req: IncomingMessage,
+    res: ServerResponse,
+    rawPath: string,
+    query: string,
+    path: string,
+    fwd: ForwardedInfo,
+  ) {
+    this.req = req;
+    this.res = res;
+    this.rawPath = rawPath;
+    this.query = query;
+    this.path = path;
+    this.fwd = fwd;
+  }
+
+  get cookies(): Map<string, string> {
+    this.#cookies ??= parseCookies(this.req.headers.cookie);
+    return this.#cookies;
+  }
+
+  /** Whether the peer is a trusted proxy (its X-Forwarded-* and X-Request-Id are believed). */
+  trustedPeer = false;
+
+  /** The request id: the one a trusted proxy sent, else a fresh one. Made on first use. */
+  get id(): string {
+    if (this.#id === undefined) {
+      const given = this.trustedPeer ? this.req.headers['x-request-id'] : undefined;
+      this.#id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    }
+    return this.#id;
+  }
+
+  searchParams(): URLSearchParams {
+    return new URLSearchParams(this.query);
+  }
+
+  /** API and XHR requests get 401 JSON instead of a redirect to sign in. */
+  wantsJson(): boolean {
+    if (this.route?.api) return true;
+    const h = this.req.headers;
+    if (h['x-requested-with'] !== undefined) return true;
+    const mode = h['sec-fetch-mode'];
+    if (mode !== undefined && mode !== 'navigate') return true;
+    const accept = h.accept;
+    return accept?.includes('json') === true && !accept.includes('html');
+  }
+}
+
+/** Splits a request target into path and query; absolute-form targets (RFC 9112 §3.2.2) are reduced to the path. */
+export function splitTarget(url: string): { path: string; query: string } | undefined {
+  let target = url;
+  if (!target.startsWith('/')) {
+    if (!URL.canParse(target)) return undefined;
+    const u = new URL(target);
+    target = u.pathname + u.search;
+  }
+  const q = target.indexOf('?');
+  return q === -1 ? { path: target, query: '' } : { path: target.slice(0, q), query: target.slice(q) };
+}

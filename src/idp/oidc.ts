@@ -1,0 +1,408 @@
+/**
+ * The OpenID Connect base, on openid-client (OpenID-certified RP): cached discovery (or endpoints given by
+ * hand with skipDiscovery), the authorization request (PKCE S256, state, nonce), the code exchange with
+ * full ID token validation, userinfo, refresh and RP-initiated logout. `type: oidc` is this class as is;
+ * google, entra, gitlab and keycloak extend it with their differences (src/idp/<type>.ts).
+ */
+import * as oidc from 'openid-client';
+import { isLoopbackHost } from '../config/load.ts';
+import type { AuthMethod, ResolvedProvider, ResolvedProviderOf } from '../config/providers.ts';
+import { PortcullisError } from '../errors/codes.ts';
+import { idTokenProblem } from '../login/id-token.ts';
+import type { Identity } from '../sessions/session.ts';
+import { identityFromProfile, type ProfileMapping } from './claims.ts';
+import {
+  type FlowSecrets,
+  type IdentityProvider,
+  type ProviderOptions,
+  RefreshDeduper,
+  type RefreshResult,
+  type SignInResult,
+  type TokenSet,
+} from './provider.ts';
+
+export type { ProviderOptions, SignInResult, TokenSet } from './provider.ts';
+
+/** After a failed discovery, wait this long before asking the IdP again (errors are not cached longer). */
+const DISCOVERY_RETRY_MS = 5_000;
+
+export interface ExplicitEndpoints {
+  readonly authorization: string;
+  readonly token: string;
+  readonly jwks: string;
+  readonly userinfo?: string | undefined;
+  readonly endSession?: string | undefined;
+}
+
+/** Everything the OpenID Connect base needs, whatever the provider type's own settings are called. */
+export interface OidcSettings {
+  /** The issuer ID tokens must carry (and discovery must announce). */
+  readonly issuer: string;
+  /** Where the discovery document is; default `<issuer>/.well-known/openid-configuration`. */
+  readonly discoveryUrl?: string | undefined;
+  /** skipDiscovery: the endpoints as configured. */
+  readonly endpoints?: ExplicitEndpoints | undefined;
+  readonly clientId: string;
+  readonly secret: string | undefined;
+  readonly authMethod: AuthMethod;
+  readonly scopes: readonly string[];
+  readonly audiences: readonly string[];
+  readonly idTokenSigningAlgs?: readonly string[] | undefined;
+  readonly userinfo: boolean;
+  readonly insecureSkipAtHash: boolean;
+  readonly insecureAllowHttp: boolean;
+  readonly mapping: ProfileMapping;
+  readonly allowUnverifiedEmail: boolean;
+}
+
+/** What enrich() may read: the validated claims, the merged profile and the access token. */
+export interface ProfileContext {
+  readonly config: oidc.Configuration;
+  readonly claims: Readonly<Record<string, unknown>>;
+  readonly profile: Readonly<Record<string, unknown>>;
+  readonly accessToken: string | undefined;
+}
+
+export const STANDARD_MAPPING: ProfileMapping = {
+  sub: ['sub'],
+  email: 'email',
+  emailVerified: 'email_verified',
+  username: 'preferred_username',
+  name: 'name',
+  groups: 'groups',
+};
+
+/** The settings shared by every OpenID Connect type, from its resolved configuration. */
+export function baseSettings(c: ResolvedProvider): Omit<OidcSettings, 'issuer' | 'mapping'> {
+  const o = c as Partial<ResolvedProviderOf<'oidc'>>;
+  return {
+    clientId: c.clientId,
+    secret: c.secret,
+    authMethod: c.authMethod,
+    scopes: c.scopes,
+    audiences: o.audiences ?? [],
+    idTokenSigningAlgs: o.idTokenSigningAlgs,
+    userinfo: o.userinfo ?? false,
+    insecureSkipAtHash: o.insecureSkipAtHash ?? false,
+    insecureAllowHttp: o.insecureAllowHttp ?? false,
+    allowUnverifiedEmail: c.insecureAllowUnverifiedEmail,
+  };
+}
+
+function genericSettings(c: ResolvedProvider): OidcSettings {
+  if (c.type !== 'oidc') return { ...baseSettings(c), issuer: c.issuer, mapping: STANDARD_MAPPING };
+  return {
+    ...baseSettings(c),
+    issuer: c.issuer,
+    endpoints: c.skipDiscovery
+      ? {
+          authorization: c.authorizationUrl!,
+          token: c.tokenUrl!,
+          jwks: c.jwksUrl!,
+          userinfo: c.userInfoUrl,
+          endSession: c.endSessionUrl,
+        }
+      : undefined,
+    mapping: { ...STANDARD_MAPPING, email: c.emailClaim, groups: c.groupsClaim, username: c.usernameClaim },
+  };
+}
+
+export class OidcProvider implements IdentityProvider {
+  readonly config: ResolvedProvider;
+  protected readonly settings: OidcSettings;
+  protected readonly opts: ProviderOptions;
+  #discovered: Promise<oidc.Configuration> | undefined;
+  #failedAt = 0;
+  readonly #refreshes = new RefreshDeduper();
+
+  constructor(config: ResolvedProvider, opts: ProviderOptions, settings: OidcSettings = genericSettings(config)) {
+    this.config = config;
+    this.opts = opts;
+    this.settings = settings;
+  }
+
+  get id(): string {
+    return this.config.id;
+  }
+
+  get type(): ResolvedProvider['type'] {
+    return this.config.type;
+  }
+
+  get displayName(): string {
+    return this.config.displayName ?? this.defaultDisplayName();
+  }
+
+  get icon(): string | undefined {
+    return this.config.icon;
+  }
+
+  get issuer(): string {
+    return this.config.issuer;
+  }
+
+  protected defaultDisplayName(): string {
+    return this.config.id;
+  }
+
+  ready(): Promise<void> {
+    return this.discover().then(() => undefined);
+  }
+
+  /** Discovery, cached for the process lifetime once it succeeds. */
+  discover(): Promise<oidc.Configuration> {
+    if (
+      this.#discovered === undefined ||
+      (this.#failedAt && Date.now() - this.#failedAt > DISCOVERY_RETRY_MS)
+    ) {
+      this.#failedAt = 0;
+      this.#discovered = this.loadConfiguration().catch((err: unknown) => {
+        this.#failedAt = Date.now();
+        if (err instanceof PortcullisError) throw err;
+        throw new PortcullisError(
+          'PCL_IDP_UNREACHABLE',
+          `discovery of ${this.settings.discoveryUrl ?? this.settings.issuer} failed: ${describe(err)}`,
+          { cause: err },
+        );
+      });
+    }
+    return this.#discovered;
+  }
+
+  protected clientAuth(): oidc.ClientAuth {
+    const s = this.settings;
+    return s.authMethod === 'client_secret_post'
+      ? oidc.ClientSecretPost(s.secret!)
+      : s.authMethod === 'client_secret_basic'
+        ? oidc.ClientSecretBasic(s.secret!)
+        : oidc.None();
+  }
+
+  protected clientMetadata(): Partial<oidc.ClientMetadata> {
+    const metadata: Partial<oidc.ClientMetadata> = {};
+    const algs = this.settings.idTokenSigningAlgs;
+    if (algs?.length === 1) metadata.id_token_signed_response_alg = algs[0]!;
+    return metadata;
+  }
+
+  /** Plain http is allowed to loopback (tests, a local IdP) or with insecureAllowHttp. */
+  protected allowsHttp(url: string): boolean {
+    const u = new URL(url);
+    return u.protocol === 'http:' && (isLoopbackHost(u.hostname) || this.settings.insecureAllowHttp);
+  }
+
+  /** The extensions every Configuration of this provider gets. */
+  protected execute(): ((config: oidc.Configuration) => void)[] {
+    const s = this.settings;
+    const execute: ((config: oidc.Configuration) => void)[] = [oidc.enableNonRepudiationChecks];
+    const urls = [s.issuer, s.discoveryUrl, ...Object.values(s.endpoints ?? {})];
+    if (urls.some((u) => u !== undefined && this.allowsHttp(u))) execute.push(oidc.allowInsecureRequests);
+    return execute;
+  }
+
+  /** A Configuration for known server metadata, set up like a discovered one. */
+  protected configurationFor(metadata: oidc.ServerMetadata): oidc.Configuration {
+    const config = new oidc.Configuration(metadata, this.settings.clientId, this.clientMetadata(), this.clientAuth());
+    for (const e of this.execute()) e(config);
+    config.timeout = this.opts.timeoutSeconds;
+    if (this.opts.fetch) config[oidc.customFetch] = this.opts.fetch;
+    return config;
+  }
+
+  protected async loadConfiguration(): Promise<oidc.Configuration> {
+    const s = this.settings;
+    if (s.endpoints !== undefined) {
+      return this.configurationFor({
+        issuer: s.issuer,
+        authorization_endpoint: s.endpoints.authorization,
+        token_endpoint: s.endpoints.token,
+        jwks_uri: s.endpoints.jwks,
+        ...(s.endpoints.userinfo !== undefined ? { userinfo_endpoint: s.endpoints.userinfo } : {}),
+        ...(s.endpoints.endSession !== undefined ? { end_session_endpoint: s.endpoints.endSession } : {}),
+      });
+    }
+    const options: oidc.DiscoveryRequestOptions = { execute: this.execute(), timeout: this.opts.timeoutSeconds };
+    if (this.opts.fetch) options[oidc.customFetch] = this.opts.fetch;
+    const config = await oidc.discovery(
+      new URL(s.discoveryUrl ?? s.issuer),
+      s.clientId,
+      this.clientMetadata(),
+      this.clientAuth(),
+      options,
+    );
+    config.timeout = this.opts.timeoutSeconds;
+    return config;
+  }
+
+  /** Extra authorization request parameters the provider type wants (Google: hd, access_type). */
+  protected authorizationParams(): Record<string, string> {
+    return {};
+  }
+
+  async authorizationUrl(flow: FlowSecrets): Promise<URL> {
+    const config = await this.discover();
+    return oidc.buildAuthorizationUrl(config, {
+      ...this.authorizationParams(),
+      redirect_uri: this.opts.redirectUri.href,
+      scope: this.settings.scopes.join(' '),
+      code_challenge: await oidc.calculatePKCECodeChallenge(flow.codeVerifier),
+      code_challenge_method: 'S256',
+      state: flow.state,
+      nonce: flow.nonce,
+    });
+  }
+
+  /** The code exchange with every check openid-client makes; Entra overrides it for multi-tenant issuers. */
+  protected async exchange(
+    config: oidc.Configuration,
+    callbackUrl: URL,
+    flow: FlowSecrets,
+  ): Promise<oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers> {
+    try {
+      return await oidc.authorizationCodeGrant(config, callbackUrl, {
+        pkceCodeVerifier: flow.codeVerifier,
+        expectedState: flow.state,
+        expectedNonce: flow.nonce,
+        idTokenExpected: true,
+      });
+    } catch (err) {
+      throw classify(err);
+    }
+  }
+
+  /** Exchanges the code from `callbackUrl` and validates everything; throws PortcullisError. */
+  async signIn(callbackUrl: URL, flow: FlowSecrets): Promise<SignInResult> {
+    const config = await this.discover();
+    const tokens = await this.exchange(config, callbackUrl, flow);
+    const claims = tokens.claims();
+    if (claims === undefined || tokens.id_token === undefined) {
+      throw new PortcullisError('PCL_ID_TOKEN_INVALID', 'token response had no ID token');
+    }
+    const problem = idTokenProblem(tokens.id_token, claims, tokens.access_token, this.idTokenPolicy(config));
+    if (problem) throw new PortcullisError('PCL_ID_TOKEN_INVALID', problem);
+    const identity = await this.identityOf(config, claims, tokens.access_token);
+    return { identity, ...this.tokenSet(tokens) };
+  }
+
+  /** ID token claims (+ userinfo when configured) → identity, then the provider type's enrich(). */
+  protected async identityOf(
+    config: oidc.Configuration,
+    claims: Readonly<Record<string, unknown>>,
+    accessToken: string | undefined,
+  ): Promise<Identity> {
+    let profile: Readonly<Record<string, unknown>> = claims;
+    if (this.settings.userinfo && accessToken) {
+      try {
+        const info = await oidc.fetchUserInfo(config, accessToken, String(claims['sub']));
+        profile = { ...claims, ...info };
+      } catch (err) {
+        throw new PortcullisError('PCL_USERINFO_FAILED', `userinfo failed: ${describe(err)}`, { cause: err });
+      }
+    }
+    const identity = identityFromProfile(profile, this.settings.mapping, {
+      keepClaims: this.opts.keepClaims ?? [],
+      allowUnverifiedEmail: this.settings.allowUnverifiedEmail,
+    });
+    if (identity === undefined) throw new PortcullisError('PCL_ID_TOKEN_INVALID', 'the ID token has no sub');
+    return this.enrich(identity, { config, claims, profile, accessToken });
+  }
+
+  /** The provider type's additions to the identity (roles, groups from an API, tenant, …). */
+  protected async enrich(identity: Identity, _ctx: ProfileContext): Promise<Identity> {
+    return identity;
+  }
+
+  /** The Configuration that validates this session's tokens (Entra: the user's tenant). */
+  protected configurationForSession(_identity: Identity): Promise<oidc.Configuration> {
+    return this.discover();
+  }
+
+  /** Refreshes the tokens; concurrent calls with the same refresh token share one request. */
+  refresh(refreshToken: string, identity: Identity): Promise<RefreshResult> {
+    return this.#refreshes.run(refreshToken, () => this.#refresh(refreshToken, identity));
+  }
+
+  async #refresh(refreshToken: string, current: Identity): Promise<RefreshResult> {
+    const config = await this.configurationForSession(current);
+    let tokens: Awaited<ReturnType<typeof oidc.refreshTokenGrant>>;
+    try {
+      tokens = await oidc.refreshTokenGrant(config, refreshToken);
+    } catch (err) {
+      throw classify(err);
+    }
+    const set = this.tokenSet(tokens);
+    const claims = tokens.claims();
+    if (claims !== undefined && tokens.id_token !== undefined) {
+      // OIDC Core 12.2: a refreshed ID token must be about the same user.
+      if (claims.sub !== current.sub) {
+        throw new PortcullisError('PCL_ID_TOKEN_INVALID', 'refreshed ID token has another sub');
+      }
+      const problem = idTokenProblem(tokens.id_token, claims, tokens.access_token, this.idTokenPolicy(config));
+      if (problem) throw new PortcullisError('PCL_ID_TOKEN_INVALID', problem);
+      const identity = await this.identityOf(config, claims, tokens.access_token);
+      return { ...set, refreshToken: set.refreshToken ?? refreshToken, identity };
+    }
+    return { ...set, refreshToken: set.refreshToken ?? refreshToken };
+  }
+
+  /** The IdP's end-session URL for RP-initiated logout, if it has one. */
+  async endSessionUrl(idToken: string | undefined, postLogoutRedirectUri: string): Promise<URL | undefined> {
+    const config = await this.discover();
+    if (!config.serverMetadata().end_session_endpoint) return undefined;
+    const params: Record<string, string> = { post_logout_redirect_uri: postLogoutRedirectUri };
+    if (idToken) params['id_token_hint'] = idToken;
+    else params['client_id'] = this.settings.clientId;
+    return oidc.buildEndSessionUrl(config, params);
+  }
+
+  protected idTokenPolicy(config: oidc.Configuration) {
+    const advertised = config.serverMetadata().id_token_signing_alg_values_supported;
+    return {
+      clientId: this.settings.clientId,
+      audiences: this.settings.audiences,
+      algorithms: this.settings.idTokenSigningAlgs ?? advertised?.filter((a) => a !== 'none'),
+      skipAtHash: this.settings.insecureSkipAtHash,
+    };
+  }
+
+  protected tokenSet(t: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers): TokenSet {
+    const expiresIn = t.expiresIn();
+    return {
+      accessToken: t.access_token,
+      accessTokenExpiresAt: expiresIn !== undefined ? this.opts.now() + expiresIn : undefined,
+      refreshToken: t.refresh_token,
+      idToken: t.id_token,
+    };
+  }
+}
+
+export function describe(err: unknown): string {
+  if (err instanceof oidc.ResponseBodyError) {
+    return `${err.error}${err.error_description ? ` (${err.error_description})` : ''}, HTTP ${err.status}`;
+  }
+  if (err instanceof PortcullisError) return err.detail;
+  if (err instanceof Error) {
+    const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
+    return `${err.message}${cause}`;
+  }
+  return String(err);
+}
+
+export function classify(err: unknown): PortcullisError {
+  if (err instanceof PortcullisError) return err;
+  if (err instanceof oidc.ResponseBodyError || err instanceof oidc.AuthorizationResponseError) {
+    return new PortcullisError('PCL_CODE_EXCHANGE_FAILED', describe(err), { cause: err });
+  }
+  const code = (err as { code?: string }).code ?? '';
+  // oauth4webapi reports JWT problems (signature, claims, alg) with these codes, or as a generic
+  // OAUTH_INVALID_RESPONSE whose message names the JWT part that failed.
+  if (/JWT|JWS|SIGNATURE|ALG|CLAIM|TIMESTAMP/.test(code) || /\bJWT\b|ID Token/.test(describe(err))) {
+    return new PortcullisError('PCL_ID_TOKEN_INVALID', `${code}: ${describe(err)}`, { cause: err });
+  }
+  if (/TIMEOUT|ECONNREFUSED|ENOTFOUND|fetch failed|aborted/i.test(`${code} ${describe(err)}`)) {
+    return new PortcullisError('PCL_IDP_UNREACHABLE', describe(err), { cause: err });
+  }
+  return new PortcullisError('PCL_CODE_EXCHANGE_FAILED', `${code ? `${code}: ` : ''}${describe(err)}`, {
+    cause: err,
+  });
+}

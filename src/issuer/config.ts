@@ -1,0 +1,156 @@
+/**
+ * Resolving the `issuer` and `storage` sections: client secrets read from files, token lifetimes filled
+ * in, and the checks that span fields (one secret source, public clients without secrets, redirect URIs
+ * that the protocol allows). Problems are collected, never thrown one by one.
+ */
+import { isIP } from 'node:net';
+import { resolve } from 'node:path';
+import type { IssuerClientConfig, IssuerConfig, StorageConfig } from '../config/schema/issuer.ts';
+
+/** The issuer lives here, under the gateway's public URL. */
+export const ISSUER_PATH = '/oidc';
+/** Client secrets shorter than this are refused: 32 characters of `portcullis secret --client` is 192 bits. */
+export const MIN_CLIENT_SECRET_LENGTH = 32;
+
+export interface ResolvedIssuerClient extends IssuerClientConfig {
+  /** From `secret` or `secretFile`; undefined for a public client. */
+  readonly secretValue: string | undefined;
+  readonly authMethod: 'client_secret_basic' | 'none';
+  readonly name: string;
+  readonly ttl: { readonly accessToken: number; readonly idToken: number; readonly refreshToken: number };
+}
+
+export interface ResolvedIssuer extends Omit<IssuerConfig, 'clients'> {
+  /** `<publicUrl>/oidc`: the issuer identifier (no trailing slash). */
+  readonly url: URL;
+  readonly clients: readonly ResolvedIssuerClient[];
+}
+
+export interface ResolvedStorage extends StorageConfig {
+  /** `path` made absolute against the working directory. */
+  readonly file: string;
+  /** From `password` or `passwordFile`. */
+  readonly passwordValue: string | undefined;
+}
+
+type ReadSecret = (file: string, key: string) => string | undefined;
+
+function isLoopback(hostname: string): boolean {
+  const h = hostname.replace(/^\[|\]$/g, '');
+  return (
+    h === 'localhost' || h.endsWith('.localhost') || h === '::1' || (isIP(h) === 4 && h.startsWith('127.'))
+  );
+}
+
+/** Problems with one redirect URI (RFC 6749 §3.1.2, RFC 9700 §2.1 and §4.1.1), or undefined. */
+function redirectUriProblem(value: string): string | undefined {
+  const u = new URL(value);
+  if (u.hash !== '' || value.includes('#')) return 'must not have a fragment (RFC 6749 §3.1.2)';
+  if (u.username !== '' || u.password !== '') return 'must not carry a user name or password';
+  if (u.protocol === 'http:' && !isLoopback(u.hostname)) {
+    return 'plain http is allowed only on loopback (127.0.0.1, ::1, localhost); use https';
+  }
+  if (u.protocol === 'javascript:' || u.protocol === 'data:' || u.protocol === 'file:') {
+    return `the ${u.protocol} scheme cannot be a redirect URI`;
+  }
+  return undefined;
+}
+
+export function resolveIssuerConfig(
+  issuer: IssuerConfig | undefined,
+  storage: StorageConfig,
+  publicUrl: URL,
+  problems: string[],
+  readSecret: ReadSecret,
+): { issuer: ResolvedIssuer | undefined; storage: ResolvedStorage } {
+  const storageOut = resolveStorage(storage, problems, readSecret);
+  if (issuer === undefined) return { issuer: undefined, storage: storageOut };
+  const ids = new Set<string>();
+  const clients = issuer.clients.map((c, i) =>
+    resolveClient(c, `issuer.clients[${i}]`, ids, issuer, problems, readSecret),
+  );
+  const url = new URL(publicUrl.href);
+  url.pathname = ISSUER_PATH;
+  return { issuer: { ...issuer, url, clients }, storage: storageOut };
+}
+
+function resolveClient(
+  c: IssuerClientConfig,
+  key: string,
+  ids: Set<string>,
+  issuer: IssuerConfig,
+  problems: string[],
+  readSecret: ReadSecret,
+): ResolvedIssuerClient {
+  if (ids.has(c.id)) problems.push(`${key}.id: "${c.id}" is used by another client; ids must be unique`);
+  ids.add(c.id);
+  let secretValue: string | undefined;
+  if (c.public) {
+    if (c.secret !== undefined || c.secretFile !== undefined) {
+      problems.push(`${key}: a public client has no secret; remove secret/secretFile or public: true`);
+    }
+    if (c.clientCredentials) {
+      problems.push(`${key}.clientCredentials: only a confidential client (with a secret) may use it`);
+    }
+  } else {
+    if (c.secret !== undefined && c.secretFile !== undefined) {
+      problems.push(`${key}: set either secret or secretFile, not both`);
+    }
+    secretValue =
+      c.secret ??
+      (c.secretFile !== undefined ? readSecret(c.secretFile, `${key}.secretFile`)?.trim() : undefined);
+    if (c.secret === undefined && c.secretFile === undefined) {
+      problems.push(
+        `${key}.secret: a confidential client needs a secret (or secretFile) — make one with \`portcullis secret --client\` — or set public: true for a PKCE client`,
+      );
+    } else if (secretValue !== undefined && secretValue.length < MIN_CLIENT_SECRET_LENGTH) {
+      problems.push(
+        `${key}.secret: ${secretValue.length} characters; at least ${MIN_CLIENT_SECRET_LENGTH} are needed — make one with \`portcullis secret --client\``,
+      );
+    }
+  }
+  if (c.redirectUris.length === 0 && !c.clientCredentials) {
+    problems.push(`${key}.redirectUris: list the service's redirect URIs (or enable clientCredentials only)`);
+  }
+  c.redirectUris.forEach((uri, j) => {
+    const p = redirectUriProblem(uri);
+    if (p) problems.push(`${key}.redirectUris[${j}]: ${uri} ${p}`);
+  });
+  c.postLogoutRedirectUris.forEach((uri, j) => {
+    const p = redirectUriProblem(uri);
+    if (p) problems.push(`${key}.postLogoutRedirectUris[${j}]: ${uri} ${p}`);
+  });
+  if (c.redirectUris.length > 0 && !c.scopes.includes('openid')) {
+    problems.push(`${key}.scopes: must include "openid" for a client that signs users in`);
+  }
+  return {
+    ...c,
+    secretValue,
+    // oidc-provider v9 accepts client_secret_basic and client_secret_post alike from a client registered
+    // with either (lib/shared/client_auth.js), which is what services that send one or the other need.
+    authMethod: c.public ? 'none' : 'client_secret_basic',
+    name: c.display?.name ?? c.id,
+    ttl: {
+      accessToken: c.accessTokenTtl ?? issuer.accessTokenTtl,
+      idToken: c.idTokenTtl ?? issuer.idTokenTtl,
+      refreshToken: c.refreshTokenTtl ?? issuer.refreshTokenTtl,
+    },
+  };
+}
+
+function resolveStorage(s: StorageConfig, problems: string[], readSecret: ReadSecret): ResolvedStorage {
+  if (s.type === 'redis') {
+    if (s.url === undefined)
+      problems.push('storage.url: type redis needs a URL, e.g. redis://127.0.0.1:6379/0');
+    else if (!URL.canParse(s.url) || !/^rediss?:$/.test(new URL(s.url).protocol)) {
+      problems.push(`storage.url: "${s.url}" is not a redis:// or rediss:// URL`);
+    }
+  }
+  if (s.password !== undefined && s.passwordFile !== undefined) {
+    problems.push('storage: set either password or passwordFile, not both');
+  }
+  const passwordValue =
+    s.password ??
+    (s.passwordFile !== undefined ? readSecret(s.passwordFile, 'storage.passwordFile')?.trim() : undefined);
+  return { ...s, file: resolve(s.path), passwordValue };
+}

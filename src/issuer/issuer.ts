@@ -1,0 +1,337 @@
+/**
+ * The issuer: an OpenID provider for the platform's own services, mounted at <publicUrl>/oidc in the
+ * gateway's 'endpoints' step. Built only when `issuer` is configured.
+ *
+ * Mounting follows oidc-provider's recipe for a path prefix (what connect/express `app.use('/oidc', …)`
+ * does): the issuer identifier carries the path, `req.url` loses the prefix and `req.originalUrl` keeps
+ * it, so the URLs oidc-provider writes (discovery, redirects, cookie paths) carry it again. Scheme, host
+ * and client address come from Portcullis's trust boundary, never from the client's own X-Forwarded-*.
+ *
+ * Owns the storage and the signing keys: the key set is re-read when its version changes in storage
+ * (`portcullis keys rotate`, polled every minute) and on configuration reload.
+ */
+import type { IncomingMessage } from 'node:http';
+import type Provider from 'oidc-provider';
+import type { Session as IssuerSession, KoaContextWithOIDC } from 'oidc-provider';
+import type { ResolvedConfig } from '../config/load.ts';
+import { PortcullisError } from '../errors/codes.ts';
+import type { GatewayContext, IssuerMount } from '../http/context.ts';
+import { redirect, sendError } from '../http/respond.ts';
+import type { Scope } from '../http/scope.ts';
+import type { Logger } from '../observability/log.ts';
+import { Sealer } from '../sessions/sealer.ts';
+import { openStorage } from '../storage/open.ts';
+import type { Storage } from '../storage/storage.ts';
+import { Accounts, accountIdOf } from './accounts.ts';
+import { ISSUER_PATH, type ResolvedIssuer } from './config.ts';
+import { Csrf, INTERACTION_PATH, interaction } from './interactions.ts';
+import { type KeySet, KeyStore, providerJwks } from './keys.ts';
+import { type Binding, buildProvider } from './provider.ts';
+
+const KEY_POLL_MS = 60_000;
+const SIGN_OUT_PURPOSE = 'issuer sign-out';
+const SIGN_OUT_TTL = 120;
+
+interface Built {
+  readonly provider: Provider;
+  readonly callback: (req: IncomingMessage, res: import('node:http').ServerResponse) => Promise<void>;
+  readonly keys: KeySet;
+  readonly clients: ReadonlyMap<string, ResolvedIssuer['clients'][number]>;
+  readonly accounts: Accounts;
+  readonly config: ResolvedConfig;
+  readonly issuer: ResolvedIssuer;
+}
+
+export interface IssuerStartOptions {
+  /** An already open storage (tests); default: opened from `storage`, and closed by close(). */
+  readonly storage?: Storage;
+}
+
+export class Issuer implements IssuerMount {
+  readonly storage: Storage;
+  readonly #ownsStorage: boolean;
+  readonly #log: Logger;
+  readonly #bindings: WeakMap<IncomingMessage, Binding>;
+  readonly #keyStore: KeyStore;
+  #built: Built;
+  #sealer: Sealer;
+  #csrf: Csrf;
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  private constructor(
+    storage: Storage,
+    owns: boolean,
+    log: Logger,
+    keyStore: KeyStore,
+    built: Built,
+    bindings: WeakMap<IncomingMessage, Binding>,
+  ) {
+    this.storage = storage;
+    this.#bindings = bindings;
+    this.#ownsStorage = owns;
+    this.#log = log;
+    this.#keyStore = keyStore;
+    this.#built = built;
+    this.#sealer = new Sealer(built.config.cookieKeys);
+    this.#csrf = new Csrf(built.config.cookieKeys);
+  }
+
+  static async start(config: ResolvedConfig, log: Logger, o: IssuerStartOptions = {}): Promise<Issuer> {
+    const issuer = config.issuer;
+    if (issuer === undefined) throw new TypeError('Issuer.start: the configuration has no issuer section');
+    const storage = o.storage ?? (await openStorage(config.storage, log));
+    try {
+      const keyStore = new KeyStore(storage, config.cookieKeys);
+      const bindings = new WeakMap<IncomingMessage, Binding>();
+      const built = await build(config, storage, keyStore, log, (req) => bindings.get(req));
+      const it = new Issuer(storage, o.storage === undefined, log, keyStore, built, bindings);
+      it.#timer = setInterval(() => void it.#poll(), KEY_POLL_MS).unref();
+      log.info(
+        {
+          event: 'issuer.started',
+          issuer: issuer.url.href,
+          clients: issuer.clients.map((c) => c.id),
+          storage: storage.type,
+          keys: built.keys.keys.filter((k) => k.retiredAt === undefined).map((k) => k.kid),
+        },
+        'issuer ready',
+      );
+      return it;
+    } catch (err) {
+      if (o.storage === undefined) await storage.close();
+      throw err;
+    }
+  }
+
+  get issuerUrl(): URL {
+    return this.#built.issuer.url;
+  }
+
+  /** The oidc-provider instance in use (tests). */
+  get provider(): Provider {
+    return this.#built.provider;
+  }
+
+  async #rebuild(config: ResolvedConfig): Promise<void> {
+    this.#built = await build(config, this.storage, this.#keyStore, this.#log, (req) =>
+      this.#bindings.get(req),
+    );
+    this.#sealer = new Sealer(config.cookieKeys);
+    this.#csrf = new Csrf(config.cookieKeys);
+  }
+
+  /**
+   * Picks up a rotated key set (`portcullis keys rotate`, or another instance), and drops retired keys whose
+   * verification window has passed. Runs every minute; returns whether the keys changed.
+   */
+  async refreshKeys(): Promise<boolean> {
+    const version = await this.#keyStore.version();
+    const now = Math.floor(Date.now() / 1000);
+    const lapsed = this.#built.keys.keys.some((k) => k.keepUntil !== undefined && k.keepUntil <= now);
+    if (version === this.#built.keys.version && !lapsed) return false;
+    await this.#rebuild(this.#built.config);
+    this.#log.info(
+      { event: 'issuer.keys-reloaded', version: this.#built.keys.version },
+      'issuer keys reloaded',
+    );
+    return true;
+  }
+
+  async #poll(): Promise<void> {
+    if (this.#closed) return;
+    try {
+      await this.refreshKeys();
+    } catch (err) {
+      this.#log.error(
+        { event: 'issuer.keys-reload-failed', err: String(err) },
+        'issuer keys could not be reloaded',
+      );
+    }
+  }
+
+  /** A new configuration: clients, lifetimes and keys are rebuilt; storage changes need a restart. */
+  async reload(config: ResolvedConfig): Promise<void> {
+    if (config.issuer === undefined) return;
+    const before = this.#built.config.storage;
+    if (
+      config.storage.type !== before.type ||
+      config.storage.file !== before.file ||
+      config.storage.url !== before.url ||
+      config.storage.keyPrefix !== before.keyPrefix
+    ) {
+      this.#log.warn({ event: 'issuer.storage-changed' }, 'storage changed: restart to apply it');
+    }
+    await this.#rebuild(config);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#timer);
+    if (this.#ownsStorage) await this.storage.close();
+  }
+
+  signOutVia(next: string): string {
+    const sealed = this.#sealer.seal(
+      SIGN_OUT_PURPOSE,
+      JSON.stringify({ to: next, exp: Math.floor(Date.now() / 1000) + SIGN_OUT_TTL }),
+    );
+    return `${ISSUER_PATH}/sign_out?next=${encodeURIComponent(sealed)}`;
+  }
+
+  async handle(ctx: GatewayContext, s: Scope): Promise<void> {
+    // Only the canonical spelling reaches oidc-provider: its router sees the raw path, Portcullis matched
+    // the normalised one, and the two must name the same endpoint.
+    if (s.rawPath !== ISSUER_PATH && !s.rawPath.startsWith(`${ISSUER_PATH}/`)) {
+      sendError(
+        ctx.log,
+        s,
+        new PortcullisError('PCL_BAD_REQUEST', `non-canonical issuer path ${s.rawPath.slice(0, 200)}`),
+      );
+      return;
+    }
+    const built = this.#built;
+    this.#bindings.set(s.req, { ctx, s });
+    trustedForwarding(s, ctx.config.public);
+    const m = INTERACTION_PATH.exec(s.path);
+    if (m) {
+      await interaction(
+        {
+          provider: built.provider,
+          clients: built.clients,
+          accounts: built.accounts,
+          csrf: this.#csrf,
+          storage: this.storage,
+        },
+        ctx,
+        s,
+        m[1]!,
+        m[2],
+      );
+      return;
+    }
+    if (s.path === `${ISSUER_PATH}/sign_out`) {
+      await this.#gateSignOut(built, ctx, s);
+      return;
+    }
+    if (s.path === `${ISSUER_PATH}/auth` && (s.req.method === 'GET' || s.req.method === 'POST')) {
+      await this.#followGate(built, ctx, s);
+    }
+    const req = s.req as IncomingMessage & { originalUrl?: string };
+    req.originalUrl = s.rawPath + s.query;
+    req.url = (s.rawPath.slice(ISSUER_PATH.length) || '/') + s.query;
+    await built.callback(req, s.res);
+  }
+
+  /**
+   * The issuer's session follows the gate's: when the browser's gate session is gone or belongs to another
+   * account, the issuer session ends before a new authorization request is looked at.
+   */
+  async #followGate(built: Built, ctx: GatewayContext, s: Scope): Promise<void> {
+    const koa = built.provider.createContext(s.req, s.res);
+    const session = await built.provider.Session.get(koa);
+    if (session.accountId === undefined) return;
+    const gate = ctx.sessions.read(s.cookies, ctx.now());
+    if (gate !== undefined && accountIdOf(gate) === session.accountId) return;
+    ctx.log.debug(
+      { requestId: s.id, event: 'issuer.session-ended', why: gate ? 'other account' : 'no gate session' },
+      'issuer session follows the gate',
+    );
+    await this.#endSession(built, koa, session);
+  }
+
+  /** Ends oidc-provider's session: its grants (but offline ones, as in RP-initiated logout), the session, the cookie. */
+  async #endSession(built: Built, koa: KoaContextWithOIDC, session: IssuerSession): Promise<void> {
+    for (const a of Object.values(session.authorizations ?? {})) {
+      if (a.grantId === undefined || a.persistsLogout) continue;
+      await this.storage.revokeGrant(a.grantId);
+      await this.storage.destroy('Grant', a.grantId);
+    }
+    await session.destroy();
+    koa.cookies.set(built.provider.cookieName('session'), null, {
+      httpOnly: true,
+      sameSite: 'lax',
+      path: ISSUER_PATH,
+    });
+  }
+
+  /** /oidc/sign_out: the stop gate sign-out makes on its way, to end the issuer session (its cookie is scoped to /oidc). */
+  async #gateSignOut(built: Built, ctx: GatewayContext, s: Scope): Promise<void> {
+    const fallback = new URL('/oauth2/signed_out', ctx.config.public).href;
+    let next = fallback;
+    const sealed = s.searchParams().get('next');
+    const plain = sealed === null ? undefined : this.#sealer.open(SIGN_OUT_PURPOSE, sealed);
+    if (plain !== undefined) {
+      const v = JSON.parse(plain) as { to?: unknown; exp?: unknown };
+      if (typeof v.to === 'string' && typeof v.exp === 'number' && v.exp > Math.floor(Date.now() / 1000))
+        next = v.to;
+    }
+    const koa = built.provider.createContext(s.req, s.res);
+    const session = await built.provider.Session.get(koa);
+    if (!session.new) {
+      await this.#endSession(built, koa, session);
+      ctx.log.info(
+        { requestId: s.id, event: 'issuer.session-ended', why: 'gate sign-out' },
+        'issuer session ended',
+      );
+    }
+    // Koa wrote its Set-Cookie straight onto the response; redirect() sets the header from s.setCookies.
+    const set = s.res.getHeader('set-cookie');
+    s.res.removeHeader('set-cookie');
+    if (set !== undefined) s.setCookies.push(...(Array.isArray(set) ? set : [String(set)]));
+    redirect(s, next);
+  }
+}
+
+/** Builds the provider from the configuration and the stored key set. */
+async function build(
+  config: ResolvedConfig,
+  storage: Storage,
+  keyStore: KeyStore,
+  log: Logger,
+  bindingOf: (req: IncomingMessage) => Binding | undefined,
+): Promise<Built> {
+  const issuer = config.issuer!;
+  const now = Math.floor(Date.now() / 1000);
+  const keys = await keyStore.load(now);
+  const longest = Math.max(
+    issuer.refreshTokenTtl,
+    config.sessions.lifetime,
+    ...issuer.clients.map((c) => c.ttl.refreshToken),
+  );
+  const accounts = new Accounts(storage, longest);
+  const provider = buildProvider({
+    issuer,
+    storage,
+    jwks: providerJwks(keys, now),
+    cookieKeys: config.cookieKeys,
+    cookieBase: config.cookie.name,
+    secure: config.public.protocol === 'https:',
+    sessionTtl: config.sessions.lifetime,
+    accounts,
+    log,
+    bindingOf,
+  });
+  return {
+    provider,
+    callback: provider.callback(),
+    keys,
+    clients: new Map(issuer.clients.map((c) => [c.id, c])),
+    accounts,
+    config,
+    issuer,
+  };
+}
+
+/**
+ * Hands oidc-provider (Koa with `proxy` on) the scheme and host of the public URL and the client address
+ * the trust boundary worked out, replacing whatever X-Forwarded-* the client sent.
+ */
+function trustedForwarding(s: Scope, pub: URL): void {
+  const h = s.req.headers;
+  h['x-forwarded-proto'] = pub.protocol.slice(0, -1);
+  h['x-forwarded-host'] = pub.host;
+  h['x-forwarded-for'] = s.fwd.clientIp;
+  delete h['forwarded'];
+}

@@ -1,0 +1,168 @@
+/**
+ * The issuer's signing keys: generated on first start (an RS256 key — what every service can verify — and
+ * an ES256 key for services that ask for it), kept in the storage so every instance sharing it signs with
+ * the same keys, and sealed there with the cookie secret (AES-256-GCM, src/sessions/sealer.ts) so a copy
+ * of the database or of Redis does not hand out the private keys.
+ *
+ * `portcullis keys rotate` adds new keys and retires the current ones: retired keys are still published at
+ * /oidc/jwks (services keep verifying ID tokens they already hold) but never sign, and are dropped once the
+ * longest ID token lifetime has passed. Running instances pick the new key set up within a minute.
+ */
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
+import { Sealer } from '../sessions/sealer.ts';
+import type { Storage } from '../storage/storage.ts';
+
+export const KEYS_KIND = 'PortcullisKeys';
+export const KEYS_ID = 'signing';
+const PURPOSE = 'issuer signing keys';
+/** Listed in this order in the JWKS: the first key of an algorithm is the one that signs. */
+export const ALGORITHMS = ['RS256', 'ES256'] as const;
+export type SigningAlg = (typeof ALGORITHMS)[number];
+/** Verification outlives the token by this much, for clocks that disagree. */
+const SKEW_SECONDS = 60;
+
+export interface StoredKey {
+  readonly kid: string;
+  readonly alg: SigningAlg;
+  /** Epoch seconds. */
+  readonly createdAt: number;
+  /** Set when rotated out: the key no longer signs. */
+  readonly retiredAt?: number;
+  /** Published for verification until then (epoch seconds), then dropped. */
+  readonly keepUntil?: number;
+  /** The private key, with kid, alg and use. */
+  readonly jwk: JWK;
+}
+
+export interface KeySet {
+  readonly v: 1;
+  /** Increases with every rotation: instances compare it to notice a new set. */
+  readonly version: number;
+  readonly keys: readonly StoredKey[];
+}
+
+/** Thrown when the stored keys cannot be opened with any configured cookie secret. */
+export class KeysUnreadableError extends Error {
+  constructor() {
+    super(
+      'the issuer signing keys in storage cannot be decrypted with the configured cookie secret(s): they were sealed with a cookie secret that is no longer configured. Put the old secret back (second in cookie.secret keeps it for reading) — or, to start over with new keys, run `portcullis keys rotate --discard-unreadable` (services must then fetch the new keys).',
+    );
+    this.name = 'KeysUnreadableError';
+  }
+}
+
+async function generate(alg: SigningAlg, now: number): Promise<StoredKey> {
+  const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true, modulusLength: 2048 });
+  const kid = await calculateJwkThumbprint(await exportJWK(publicKey));
+  return { kid, alg, createdAt: now, jwk: { ...(await exportJWK(privateKey)), kid, alg, use: 'sig' } };
+}
+
+async function generateSet(now: number, version: number, keep: readonly StoredKey[] = []): Promise<KeySet> {
+  const fresh = await Promise.all(ALGORITHMS.map((alg) => generate(alg, now)));
+  return { v: 1, version, keys: [...fresh, ...keep] };
+}
+
+interface StoredPayload {
+  readonly version: number;
+  readonly sealed: string;
+}
+
+function isStored(p: unknown): p is StoredPayload {
+  const o = p as Record<string, unknown> | undefined;
+  return typeof o?.['version'] === 'number' && typeof o['sealed'] === 'string';
+}
+
+export class KeyStore {
+  readonly #storage: Storage;
+  readonly #sealer: Sealer;
+  /** Seals with the first cookie secret only: tells whether a set still needs re-sealing after rotation. */
+  readonly #current: Sealer;
+
+  constructor(storage: Storage, cookieKeys: readonly Buffer[]) {
+    this.#storage = storage;
+    this.#sealer = new Sealer(cookieKeys);
+    this.#current = new Sealer(cookieKeys.slice(0, 1));
+  }
+
+  #seal(set: KeySet): StoredPayload {
+    return { version: set.version, sealed: this.#sealer.seal(PURPOSE, JSON.stringify(set)) };
+  }
+
+  #open(p: StoredPayload): { set: KeySet; stale: boolean } {
+    const plain = this.#sealer.open(PURPOSE, p.sealed);
+    if (plain === undefined) throw new KeysUnreadableError();
+    const set = JSON.parse(plain) as KeySet;
+    return { set, stale: this.#current.open(PURPOSE, p.sealed) === undefined };
+  }
+
+  /** The stored version, without opening the set (cheap: instances poll it). */
+  async version(): Promise<number | undefined> {
+    const p = await this.#storage.find(KEYS_KIND, KEYS_ID);
+    return isStored(p) ? p.version : undefined;
+  }
+
+  /** The key set, generated and stored on first use; the first instance to store one wins. */
+  async load(now: number): Promise<KeySet> {
+    const found = await this.#storage.find(KEYS_KIND, KEYS_ID);
+    if (isStored(found)) {
+      const { set, stale } = this.#open(found);
+      // Sealed under a cookie secret that is no longer the first: seal again under the current one, so the
+      // old secret can be removed from the configuration later.
+      if (stale) await this.#storage.upsert(KEYS_KIND, KEYS_ID, { ...this.#seal(set) });
+      return set;
+    }
+    const set = await generateSet(now, 1);
+    if (await this.#storage.create(KEYS_KIND, KEYS_ID, { ...this.#seal(set) })) return set;
+    const winner = await this.#storage.find(KEYS_KIND, KEYS_ID);
+    if (!isStored(winner)) throw new Error('issuer keys: storage lost the key set just written');
+    return this.#open(winner).set;
+  }
+
+  /**
+   * Adds new keys (they sign from now on) and retires the active ones, which stay published for `keepFor`
+   * seconds (the longest ID token lifetime). Keys retired long enough ago are dropped.
+   */
+  async rotate(
+    now: number,
+    keepFor: number,
+    o: { discardUnreadable?: boolean } = {},
+  ): Promise<{ set: KeySet; added: StoredKey[]; retired: StoredKey[]; dropped: StoredKey[] }> {
+    const found = await this.#storage.find(KEYS_KIND, KEYS_ID);
+    let current: KeySet | undefined;
+    if (isStored(found)) {
+      try {
+        current = this.#open(found).set;
+      } catch (err) {
+        if (!(err instanceof KeysUnreadableError) || !o.discardUnreadable) throw err;
+      }
+    }
+    const previous = current?.keys ?? [];
+    const retired: StoredKey[] = [];
+    const kept: StoredKey[] = [];
+    const dropped: StoredKey[] = [];
+    for (const k of previous) {
+      if (k.retiredAt === undefined) {
+        const r = { ...k, retiredAt: now, keepUntil: now + keepFor + SKEW_SECONDS };
+        retired.push(r);
+        kept.push(r);
+      } else if ((k.keepUntil ?? 0) > now) kept.push(k);
+      else dropped.push(k);
+    }
+    const version = Math.max(current?.version ?? 0, isStored(found) ? found.version : 0) + 1;
+    const set = await generateSet(now, version, kept);
+    await this.#storage.upsert(KEYS_KIND, KEYS_ID, { ...this.#seal(set) });
+    return { set, added: set.keys.slice(0, ALGORITHMS.length), retired, dropped };
+  }
+}
+
+/**
+ * The JWKS oidc-provider is configured with: active keys first (RS256, then ES256), so they are the ones
+ * that sign (oidc-provider takes the first key of an algorithm), then retired keys still within their
+ * verification window.
+ */
+export function providerJwks(set: KeySet, now: number): JWK[] {
+  const order = (k: StoredKey) => ALGORITHMS.indexOf(k.alg);
+  const active = set.keys.filter((k) => k.retiredAt === undefined).sort((a, b) => order(a) - order(b));
+  const verifying = set.keys.filter((k) => k.retiredAt !== undefined && (k.keepUntil ?? 0) > now);
+  return [...active, ...verifying].map((k) => ({ ...k.jwk }));
+}

@@ -1,0 +1,368 @@
+/**
+ * The oidc-provider instance behind /oidc, configured from `issuer` (src/issuer/config.ts). One table of
+ * settings, each with the reason it is set; oidc-provider's own defaults (lib/helpers/defaults.js) hold
+ * for everything not named here.
+ */
+import { hkdfSync } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { JWK } from 'jose';
+import Provider, {
+  type Client,
+  type Grant,
+  interactionPolicy,
+  type KoaContextWithOIDC,
+  type UnknownObject,
+} from 'oidc-provider';
+import type { GatewayContext } from '../http/context.ts';
+import { errorPage } from '../http/pages.ts';
+import type { Scope } from '../http/scope.ts';
+import type { Logger } from '../observability/log.ts';
+import type { Storage } from '../storage/storage.ts';
+import { type Accounts, accountIdOf } from './accounts.ts';
+import { adapterFor } from './adapter.ts';
+import { ISSUER_PATH, type ResolvedIssuer, type ResolvedIssuerClient } from './config.ts';
+import { issuerSignedOutPage, logoutPage } from './pages.ts';
+
+/** The gateway request an oidc-provider request belongs to (set by the mount, read by hooks). */
+export interface Binding {
+  readonly ctx: GatewayContext;
+  readonly s: Scope;
+}
+
+export interface ProviderOptions {
+  readonly issuer: ResolvedIssuer;
+  readonly storage: Storage;
+  /** Private keys, signing keys first (src/issuer/keys.ts). */
+  readonly jwks: readonly JWK[];
+  readonly cookieKeys: readonly Buffer[];
+  /** `cookie.name`: the issuer's cookies are named after it. */
+  readonly cookieBase: string;
+  /** Whether publicUrl is https (cookies then get the __Secure- prefix and the Secure flag). */
+  readonly secure: boolean;
+  /** Lifetime of the issuer's browser session: the gate session's (`sessions.lifetime`). */
+  readonly sessionTtl: number;
+  readonly accounts: Accounts;
+  readonly log: Logger;
+  readonly bindingOf: (req: IncomingMessage) => Binding | undefined;
+}
+
+export const SCOPES = ['openid', 'profile', 'email', 'groups', 'offline_access'];
+/** Which claims each scope releases (docs/issuer.md has the same table for service owners). */
+export const CLAIMS: Readonly<Record<string, readonly string[]>> = {
+  openid: ['sub'],
+  profile: ['name', 'preferred_username'],
+  email: ['email', 'email_verified'],
+  groups: ['groups'],
+};
+
+/** Interactions (sign-in upstream, consent) last as long as a gate sign-in in flight may take. */
+const INTERACTION_TTL = 600;
+const AUTHORIZATION_CODE_TTL = 60;
+
+/**
+ * Keys for oidc-provider's signed cookies (Koa keygrip), one per cookie secret so rotation works the same
+ * way: HKDF with its own info string, so they are unrelated to the keys that seal the gate's cookies.
+ */
+export function issuerCookieKeys(secrets: readonly Buffer[]): string[] {
+  return secrets.map((secret) =>
+    Buffer.from(hkdfSync('sha256', secret, 'portcullis', 'portcullis oidc-provider cookies v1', 32)).toString(
+      'base64url',
+    ),
+  );
+}
+
+export function issuerCookieNames(base: string, secure: boolean) {
+  // Path=/oidc rules out __Host- (it needs Path=/); __Secure- still binds the cookie to https.
+  const name = `${secure ? '__Secure-' : ''}${base}_oidc`;
+  return { session: name, interaction: `${name}_interaction`, resume: `${name}_resume` };
+}
+
+function clientMetadata(c: ResolvedIssuerClient): UnknownObject {
+  const signsIn = c.redirectUris.length > 0;
+  const grantTypes = signsIn ? ['authorization_code', 'refresh_token'] : [];
+  if (c.clientCredentials) grantTypes.push('client_credentials');
+  const m: UnknownObject = {
+    client_id: c.id,
+    client_name: c.name,
+    token_endpoint_auth_method: c.authMethod,
+    redirect_uris: [...c.redirectUris],
+    post_logout_redirect_uris: [...c.postLogoutRedirectUris],
+    grant_types: grantTypes,
+    response_types: signsIn ? ['code'] : [],
+    scope: c.scopes.join(' '),
+    id_token_signed_response_alg: c.idTokenSigningAlg,
+  };
+  if (c.secretValue !== undefined) m['client_secret'] = c.secretValue;
+  if (c.display?.url !== undefined) m['client_uri'] = c.display.url;
+  return m;
+}
+
+export function buildProvider(o: ProviderOptions): Provider {
+  const clients = new Map(o.issuer.clients.map((c) => [c.id, c]));
+  const ttlOf = (client: Client | undefined) =>
+    clients.get(client?.clientId ?? '')?.ttl ?? defaultTtl(o.issuer);
+  const longest = Math.max(o.issuer.refreshTokenTtl, ...o.issuer.clients.map((c) => c.ttl.refreshToken));
+
+  const policy = interactionPolicy.base();
+  // Single sign-on follows the gate: the issuer's own session counts only while the browser's gate session
+  // is for the same account and the access rules let that user in. Otherwise the login prompt comes up,
+  // and the interaction (src/issuer/interactions.ts) signs in upstream or shows the 403 page.
+  policy.get('login')?.checks.push(
+    new interactionPolicy.Check(
+      'gate_session',
+      'the Portcullis session ended or does not allow this user',
+      'login_required',
+      (ctx) => {
+        const b = o.bindingOf(ctx.req);
+        const accountId = ctx.oidc.session?.accountId;
+        if (b === undefined || accountId === undefined) return interactionPolicy.Check.REQUEST_PROMPT;
+        const session = b.ctx.sessions.read(b.s.cookies, b.ctx.now());
+        if (session === undefined || accountIdOf(session) !== accountId)
+          return interactionPolicy.Check.REQUEST_PROMPT;
+        return !b.ctx.policy.decide(session, undefined).allow;
+      },
+    ),
+  );
+
+  const provider = new Provider(o.issuer.url.href, {
+    adapter: adapterFor(o.storage),
+    clients: o.issuer.clients.map(clientMetadata),
+    clientDefaults: {
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      id_token_signed_response_alg: 'RS256',
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
+    jwks: { keys: o.jwks.map((k) => ({ ...k })) },
+    cookies: {
+      keys: issuerCookieKeys(o.cookieKeys),
+      names: issuerCookieNames(o.cookieBase, o.secure),
+      // The session cookie is scoped to the issuer's path, so it never reaches upstreams; interaction
+      // cookies are scoped further by oidc-provider itself (Path=/oidc/interaction/<uid>, /oidc/auth/<uid>).
+      long: { httpOnly: true, sameSite: 'lax', path: ISSUER_PATH },
+      short: { httpOnly: true, sameSite: 'lax' },
+    },
+    scopes: SCOPES,
+    claims: Object.fromEntries(Object.entries(CLAIMS).map(([k, v]) => [k, [...v]])),
+    // Scope claims go into the ID token too, not only to userinfo: hub-style services read the ID token.
+    conformIdTokenClaims: false,
+    // Never implicit or hybrid: the code flow only (RFC 9700 §2.1.2).
+    responseTypes: ['code'],
+    // oidc-provider v9 implements S256 only (plain is refused); PKCE is required of public clients and
+    // checked for every client that sends a code_challenge.
+    pkce: { required: (_ctx: KoaContextWithOIDC, client: Client) => client.clientAuthMethod === 'none' },
+    // A refresh token for every client allowed the grant. Without offline_access it ends with the user's
+    // Portcullis session (expiresWithSession, oidc-provider's default); with it, it outlives sign-out.
+    issueRefreshToken: async (_ctx: KoaContextWithOIDC, client: Client) =>
+      client.grantTypeAllowed('refresh_token'),
+    // Every refresh rotates the token; presenting a used one again revokes the whole grant
+    // (lib/actions/grants/refresh_token.js, RFC 9700 §4.14.2).
+    rotateRefreshToken: true,
+    ttl: {
+      AccessToken: (_ctx: unknown, _token: unknown, client: Client) => ttlOf(client).accessToken,
+      ClientCredentials: (_ctx: unknown, _token: unknown, client: Client) => ttlOf(client).accessToken,
+      IdToken: (_ctx: unknown, _token: unknown, client: Client) => ttlOf(client).idToken,
+      RefreshToken: (ctx: KoaContextWithOIDC | undefined, _token: unknown, client: Client) => {
+        // A public client's rotated token keeps the first one's expiry: no endless life through rotation.
+        const rotated = ctx?.oidc?.entities.RotatedRefreshToken;
+        if (rotated && client.clientAuthMethod === 'none') return rotated.remainingTTL;
+        return ttlOf(client).refreshToken;
+      },
+      AuthorizationCode: AUTHORIZATION_CODE_TTL,
+      Interaction: INTERACTION_TTL,
+      Session: o.sessionTtl,
+      Grant: longest,
+    },
+    features: {
+      devInteractions: { enabled: false },
+      // A confidential client may introspect any token (it may be a resource server checking the tokens
+      // of other services); a public client only its own (oidc-provider's default, made explicit).
+      introspection: {
+        enabled: true,
+        allowedPolicy: async (_ctx: unknown, client: Client, token: { clientId?: string }) =>
+          client.clientAuthMethod !== 'none' || token.clientId === client.clientId,
+      },
+      // A client revokes only its own tokens; another's is left alone with the 200 RFC 7009 §2.2 prescribes.
+      revocation: {
+        enabled: true,
+        allowedPolicy: async (_ctx: unknown, client: Client, token: { clientId?: string }) =>
+          token.clientId === client.clientId,
+      },
+      clientCredentials: { enabled: true },
+      userinfo: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: async (ctx: KoaContextWithOIDC, form: string) => {
+          const client = ctx.oidc.client;
+          html(
+            ctx,
+            200,
+            logoutPage(form, client ? (clients.get(client.clientId)?.name ?? client.clientId) : undefined),
+          );
+        },
+        postLogoutSuccessSource: async (ctx: KoaContextWithOIDC) => html(ctx, 200, issuerSignedOutPage()),
+      },
+    },
+    interactions: {
+      policy,
+      url: async (_ctx: KoaContextWithOIDC, interaction: { uid: string }) =>
+        `${ISSUER_PATH}/interaction/${interaction.uid}`,
+    },
+    // First-party services (skipConsent) get a grant for what they ask, within their allowed scopes, so
+    // the consent prompt never comes up for them (oidc-provider docs, "Skipping consent").
+    loadExistingGrant: async (ctx: KoaContextWithOIDC): Promise<Grant | undefined> => {
+      const client = ctx.oidc.client;
+      const session = ctx.oidc.session;
+      if (client === undefined || session === undefined) return undefined;
+      const grantId = ctx.oidc.result?.consent?.grantId ?? session.grantIdFor(client.clientId);
+      const existing = grantId ? await provider.Grant.find(grantId) : undefined;
+      if (!clients.get(client.clientId)?.skipConsent || session.accountId === undefined) return existing;
+      const grant =
+        existing ?? new provider.Grant({ clientId: client.clientId, accountId: session.accountId });
+      grant.addOIDCScope([...ctx.oidc.requestParamOIDCScopes].join(' '));
+      grant.addOIDCClaims([...ctx.oidc.requestParamClaims]);
+      await grant.save();
+      return grant;
+    },
+    findAccount: (_ctx: KoaContextWithOIDC, sub: string) => o.accounts.find(sub),
+    // CORS for browser-based (public) clients: their redirect URIs' origins.
+    clientBasedCORS: (_ctx: KoaContextWithOIDC, origin: string, client: Client) =>
+      client.redirectUris.some((uri) => URL.parse(uri)?.origin === origin),
+    renderError: async (ctx: KoaContextWithOIDC, out: { error?: string; error_description?: string }) => {
+      const b = o.bindingOf(ctx.req);
+      const server = ctx.status >= 500;
+      const code = server ? 'PCL_INTERNAL' : 'PCL_ISSUER_REQUEST_INVALID';
+      const requestId = b?.s.id ?? 'unknown';
+      html(
+        ctx,
+        ctx.status,
+        errorPage({
+          status: ctx.status,
+          code,
+          title: server ? 'Something went wrong' : 'The service’s sign-in request was refused',
+          advice: server
+            ? 'An unexpected error occurred. Try again; if it keeps happening, tell your administrator the request id.'
+            : 'The service that sent you here asked for something Portcullis does not allow; the detail below says what. Tell the service’s owner.',
+          requestId,
+          detail: server ? undefined : `${out.error ?? 'error'}: ${out.error_description ?? ''}`,
+        }),
+      );
+    },
+  });
+  // Portcullis's trust boundary has already worked out scheme, host and client address; the mount hands
+  // them to oidc-provider as X-Forwarded-* (and nothing a client sent), so Koa may read them.
+  provider.proxy = true;
+  wireEvents(provider, o);
+  return provider;
+}
+
+function defaultTtl(issuer: ResolvedIssuer) {
+  return {
+    accessToken: issuer.accessTokenTtl,
+    idToken: issuer.idTokenTtl,
+    refreshToken: issuer.refreshTokenTtl,
+  };
+}
+
+function html(ctx: KoaContextWithOIDC, status: number, body: string): void {
+  ctx.status = status;
+  ctx.type = 'html';
+  ctx.set('Cache-Control', 'no-store');
+  ctx.set('X-Content-Type-Options', 'nosniff');
+  ctx.set('X-Frame-Options', 'DENY');
+  // No form-action: the logout form's answer redirects to the service (another origin), which Chromium
+  // checks against form-action too.
+  ctx.set('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'");
+  ctx.body = body;
+}
+
+/** Audit and error logging; never a token, code or secret (oidc-provider's errors carry none). */
+function wireEvents(provider: Provider, o: ProviderOptions): void {
+  const requestId = (ctx: KoaContextWithOIDC) => o.bindingOf(ctx.req)?.s.id;
+  provider.on('server_error', (ctx: KoaContextWithOIDC, err: Error) => {
+    o.log.error(
+      { requestId: requestId(ctx), event: 'issuer.server-error', err: err.stack ?? String(err) },
+      'issuer error',
+    );
+  });
+  // Koa's own error event (e.g. a client hanging up mid-response); registering it also keeps Koa from
+  // printing to stderr.
+  provider.on('error', (err: Error) => {
+    o.log.warn({ event: 'issuer.koa-error', err: err.message }, 'issuer request failed');
+  });
+  for (const event of [
+    'authorization.error',
+    'grant.error',
+    'userinfo.error',
+    'introspection.error',
+    'revocation.error',
+    'end_session.error',
+    'jwks.error',
+    'discovery.error',
+  ]) {
+    provider.on(
+      event,
+      (
+        ctx: KoaContextWithOIDC,
+        err: Error & { error?: string; error_description?: string; error_detail?: string },
+      ) => {
+        o.log.warn(
+          {
+            requestId: requestId(ctx),
+            event: 'issuer.refused',
+            route: event.replace('.error', ''),
+            client: ctx.oidc?.client?.clientId,
+            error: err.error ?? err.name,
+            description: err.error_description ?? err.message,
+            // oidc-provider's private detail (e.g. "refresh token already used"): for operators, never sent out.
+            detail: err.error_detail,
+          },
+          'issuer refused a request',
+        );
+      },
+    );
+  }
+  provider.on('authorization.success', (ctx: KoaContextWithOIDC) => {
+    o.log.info(
+      {
+        requestId: requestId(ctx),
+        event: 'issuer.authorized',
+        client: ctx.oidc.client?.clientId,
+        sub: ctx.oidc.session?.accountId,
+      },
+      'code issued to a service',
+    );
+  });
+  provider.on('grant.success', (ctx: KoaContextWithOIDC) => {
+    o.log.info(
+      {
+        requestId: requestId(ctx),
+        event: 'issuer.token',
+        client: ctx.oidc.client?.clientId,
+        grantType: ctx.oidc.params?.['grant_type'],
+      },
+      'tokens issued to a service',
+    );
+  });
+  provider.on('grant.revoked', (ctx: KoaContextWithOIDC) => {
+    o.log.info(
+      { requestId: requestId(ctx), event: 'issuer.grant-revoked', client: ctx.oidc?.client?.clientId },
+      'grant revoked',
+    );
+  });
+  // RP-initiated logout ends the gate session too. The same logout form also serves oidc-provider's
+  // account switch (lib/actions/authorization/resume.js, which returns to /oidc/auth/<uid>): that one must
+  // not sign the user out of the gate they just signed in to.
+  provider.on('end_session.success', (ctx: KoaContextWithOIDC) => {
+    const b = o.bindingOf(ctx.req);
+    const back = ctx.oidc.session?.state?.postLogoutRedirectUri;
+    if (back !== undefined && URL.parse(back)?.pathname.startsWith(`${ISSUER_PATH}/auth/`)) return;
+    if (b === undefined) return;
+    const clear = b.ctx.sessions.clear(b.s.cookies);
+    if (clear.length > 0) ctx.append('Set-Cookie', clear);
+    o.log.info(
+      { requestId: b.s.id, event: 'issuer.sign-out', client: ctx.oidc.client?.clientId },
+      'signed out through a service (RP-initiated logout)',
+    );
+  });
+}

@@ -1,0 +1,215 @@
+/**
+ * The login endpoints (oauth2-proxy compatible paths): /oauth2/sign_in, /oauth2/start, /oauth2/callback,
+ * /oauth2/sign_out, /oauth2/signed_out.
+ */
+import { randomNonce, randomPKCECodeVerifier, randomState } from 'openid-client';
+import { PortcullisError } from '../errors/codes.ts';
+import type { GatewayContext } from '../http/context.ts';
+import { sendForbidden } from '../http/forbidden.ts';
+import { signedOutPage, signInPage } from '../http/pages.ts';
+import { redirect, sendError, sendHtml } from '../http/respond.ts';
+import type { Scope } from '../http/scope.ts';
+import type { Session } from '../sessions/session.ts';
+import { validateRedirect } from './redirect.ts';
+
+/** The validated post-login target, logging rejected ones with the reason. */
+function target(ctx: GatewayContext, s: Scope, rd: string | null): string {
+  const v = validateRedirect(rd, ctx.redirects);
+  if (v.ok) return v.target;
+  if (v.reason !== 'rd-empty') {
+    ctx.log.warn(
+      { requestId: s.id, reason: v.reason, rd: rd?.slice(0, 200) },
+      'redirect target rejected; using /',
+    );
+  }
+  return new URL('/', ctx.redirects.origin).href;
+}
+
+export function signIn(ctx: GatewayContext, s: Scope): void {
+  const params = s.searchParams();
+  const rd = params.get('rd') ?? '/';
+  if (ctx.config.autoLogin && ctx.providers.size === 1) {
+    const [only] = ctx.providers.keys();
+    redirect(s, `/oauth2/start?provider=${encodeURIComponent(only!)}&rd=${encodeURIComponent(rd)}`);
+    return;
+  }
+  const buttons = [...ctx.providers.values()].map((p) => ({ id: p.id, name: p.displayName, icon: p.icon }));
+  // The page's CSP lets in the icons' origins only (data: URLs as such).
+  const imgSrc = new Set<string>();
+  for (const b of buttons) if (b.icon) imgSrc.add(b.icon.startsWith('data:') ? 'data:' : new URL(b.icon).origin);
+  sendHtml(s, 200, signInPage(buttons, rd), { imgSrc: [...imgSrc] });
+}
+
+export async function start(ctx: GatewayContext, s: Scope): Promise<void> {
+  const params = s.searchParams();
+  const id = params.get('provider') ?? (ctx.providers.size === 1 ? [...ctx.providers.keys()][0] : undefined);
+  if (id === undefined) {
+    redirect(s, `/oauth2/sign_in?rd=${encodeURIComponent(params.get('rd') ?? '/')}`);
+    return;
+  }
+  const provider = ctx.providers.get(id);
+  if (provider === undefined) {
+    sendError(ctx.log, s, new PortcullisError('PCL_PROVIDER_UNKNOWN', `no provider "${id.slice(0, 64)}"`), {
+      retryHref: '/oauth2/sign_in',
+    });
+    return;
+  }
+  const flow = {
+    v: 1 as const,
+    state: randomState(),
+    nonce: randomNonce(),
+    codeVerifier: randomPKCECodeVerifier(),
+    provider: provider.id,
+    issuer: provider.issuer,
+    rd: target(ctx, s, params.get('rd')),
+    createdAt: ctx.now(),
+  };
+  let url: URL;
+  try {
+    url = await provider.authorizationUrl(flow);
+  } catch (err) {
+    sendError(
+      ctx.log,
+      s,
+      err instanceof PortcullisError ? err : new PortcullisError('PCL_INTERNAL', String(err)),
+      {
+        retryHref: s.req.url ?? '/',
+      },
+    );
+    return;
+  }
+  s.setCookies.push(...ctx.flows.start(flow, s.cookies, ctx.now()));
+  redirect(s, url.href);
+}
+
+export async function callback(ctx: GatewayContext, s: Scope): Promise<void> {
+  const params = s.searchParams();
+  const state = params.get('state');
+  const flow = state === null ? undefined : ctx.flows.find(state, s.cookies, ctx.now());
+  const idpError = params.get('error');
+  if (flow === undefined || state === null) {
+    const err = idpError
+      ? new PortcullisError('PCL_IDP_ERROR', `IdP error ${idpError} for an unknown state`)
+      : new PortcullisError(
+          'PCL_STATE_UNKNOWN',
+          state === null ? 'callback without state' : 'no flow cookie for this state',
+        );
+    sendError(ctx.log, s, err, { retryHref: '/oauth2/sign_in', userDetail: idpError ?? undefined });
+    return;
+  }
+  s.setCookies.push(ctx.flows.clear(state));
+  const retryHref = `/oauth2/start?provider=${encodeURIComponent(flow.provider)}&rd=${encodeURIComponent(flow.rd)}`;
+  if (idpError !== null) {
+    const description = params.get('error_description');
+    ctx.metrics.signIn(flow.provider, 'failure');
+    ctx.log.warn(
+      { requestId: s.id, event: 'sign-in.failure', provider: flow.provider, error: idpError, description },
+      'the identity provider returned an error',
+    );
+    sendError(ctx.log, s, new PortcullisError('PCL_IDP_ERROR', `${idpError}: ${description ?? ''}`), {
+      retryHref,
+      userDetail: description ? `${idpError}: ${description}` : idpError,
+    });
+    return;
+  }
+  const provider = ctx.providers.get(flow.provider);
+  // Mix-up defence (RFC 9700 §4.4): the callback completes only the flow's own provider, which checks its own
+  // issuer (the RFC 9207 iss parameter and the ID token's iss) against the response.
+  if (provider === undefined || provider.issuer !== flow.issuer) {
+    sendError(ctx.log, s, new PortcullisError('PCL_STATE_UNKNOWN', 'flow provider no longer configured'), {
+      retryHref: '/oauth2/sign_in',
+    });
+    return;
+  }
+  if (!params.get('code')) {
+    sendError(ctx.log, s, new PortcullisError('PCL_CALLBACK_INVALID', 'callback without code'), {
+      retryHref,
+    });
+    return;
+  }
+  const callbackUrl = new URL(ctx.config.redirectUri.href);
+  callbackUrl.search = s.query;
+  try {
+    const result = await provider.signIn(callbackUrl, flow);
+    const now = ctx.now();
+    const session: Session = {
+      v: 1,
+      provider: provider.id,
+      identity: result.identity,
+      createdAt: now,
+      expiresAt: now + ctx.config.sessions.lifetime,
+      accessToken: result.accessToken,
+      accessTokenExpiresAt: result.accessTokenExpiresAt,
+      refreshToken: result.refreshToken,
+      idToken: ctx.keepIdToken ? result.idToken : undefined,
+    };
+    // The top-level and provider access rules, before any session exists (route rules apply per request).
+    const decision = ctx.policy.decide(session, undefined);
+    if (!decision.allow) {
+      ctx.metrics.signIn(provider.id, 'denied');
+      sendForbidden(ctx, s, session, decision, 'sign-in.denied', { retryHref: '/oauth2/sign_in' });
+      return;
+    }
+    s.setCookies.push(...ctx.sessions.write(session, s.cookies, now));
+    ctx.metrics.signIn(provider.id, 'success');
+    ctx.log.info(
+      {
+        requestId: s.id,
+        event: 'sign-in.success',
+        provider: provider.id,
+        sub: result.identity.sub,
+        email: result.identity.email,
+      },
+      'signed in',
+    );
+    redirect(s, flow.rd);
+  } catch (err) {
+    const e =
+      err instanceof PortcullisError ? err : new PortcullisError('PCL_INTERNAL', String(err), { cause: err });
+    ctx.metrics.signIn(provider.id, 'failure');
+    ctx.log.warn(
+      { requestId: s.id, event: 'sign-in.failure', provider: provider.id, code: e.code },
+      'sign-in failed',
+    );
+    sendError(ctx.log, s, e, { retryHref });
+  }
+}
+
+export async function signOut(ctx: GatewayContext, s: Scope): Promise<void> {
+  const params = s.searchParams();
+  const rd = params.get('rd');
+  const session = ctx.sessions.read(s.cookies, ctx.now());
+  s.setCookies.push(...ctx.sessions.clear(s.cookies));
+  if (session !== undefined) {
+    ctx.log.info(
+      { requestId: s.id, event: 'sign-out', provider: session.provider, sub: session.identity.sub },
+      'signed out',
+    );
+  }
+  const provider = session ? ctx.providers.get(session.provider) : undefined;
+  const after = rd ? target(ctx, s, rd) : new URL('/oauth2/signed_out', ctx.config.public).href;
+  // With the issuer mounted, the browser passes through it on the way out: it ends the issuer's session and
+  // the services' grants there (its cookie is scoped to /oidc, so this request does not carry it).
+  const issuer = ctx.issuer;
+  if (provider?.config.logoutAtIdp && provider.endSessionUrl !== undefined) {
+    try {
+      const url = await provider.endSessionUrl(session?.idToken, after);
+      if (url) {
+        redirect(s, issuer ? issuer.signOutVia(url.href) : url.href);
+        return;
+      }
+    } catch (err) {
+      ctx.log.warn(
+        { requestId: s.id, err: String(err) },
+        'RP-initiated logout unavailable; signed out locally',
+      );
+    }
+  }
+  if (issuer) redirect(s, issuer.signOutVia(after));
+  else if (rd) redirect(s, after);
+  else sendHtml(s, 200, signedOutPage());
+}
+
+export function signedOut(_ctx: GatewayContext, s: Scope): void {
+  sendHtml(s, 200, signedOutPage());
+}

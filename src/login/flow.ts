@@ -1,0 +1,82 @@
+/**
+ * Per-flow login state. Each sign-in in flight has its own sealed cookie, named after its state value,
+ * so several tabs can sign in at once; the number in flight per browser is capped (oldest dropped).
+ */
+import { type CookieOptions, serializeCookie } from '../http/cookies.ts';
+import type { Sealer } from '../sessions/sealer.ts';
+
+const PURPOSE = 'flow';
+export const FLOW_TTL_SECONDS = 600;
+
+export interface FlowState {
+  readonly v: 1;
+  readonly state: string;
+  readonly nonce: string;
+  readonly codeVerifier: string;
+  /** Provider id and issuer this flow was started with: the callback must come from the same (mix-up defence). */
+  readonly provider: string;
+  readonly issuer: string;
+  readonly rd: string;
+  /** Epoch seconds. */
+  readonly createdAt: number;
+}
+
+export class FlowCookies {
+  readonly #sealer: Sealer;
+  readonly #prefix: string;
+  readonly #opts: CookieOptions;
+  readonly #max: number;
+
+  constructor(sealer: Sealer, prefix: string, opts: CookieOptions, max: number) {
+    this.#sealer = sealer;
+    this.#prefix = prefix;
+    this.#opts = opts;
+    this.#max = max;
+  }
+
+  nameFor(state: string): string {
+    return this.#prefix + state.slice(0, 16);
+  }
+
+  #open(value: string, now: number): FlowState | undefined {
+    const plain = this.#sealer.open(PURPOSE, value);
+    if (plain === undefined) return undefined;
+    try {
+      const f = JSON.parse(plain) as FlowState;
+      return f.v === 1 && typeof f.state === 'string' && f.createdAt + FLOW_TTL_SECONDS > now ? f : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Set-Cookie values for a new flow, expiring the oldest ones beyond the cap and any that are unreadable. */
+  start(flow: FlowState, present: ReadonlyMap<string, string>, now: number): string[] {
+    const live: { name: string; createdAt: number }[] = [];
+    const out: string[] = [];
+    for (const [name, value] of present) {
+      if (!name.startsWith(this.#prefix)) continue;
+      const f = this.#open(value, now);
+      if (f === undefined) out.push(serializeCookie(name, '', 0, this.#opts));
+      else live.push({ name, createdAt: f.createdAt });
+    }
+    live.sort((a, b) => a.createdAt - b.createdAt);
+    for (const old of live.slice(0, Math.max(0, live.length - (this.#max - 1)))) {
+      out.push(serializeCookie(old.name, '', 0, this.#opts));
+    }
+    const sealed = this.#sealer.seal(PURPOSE, JSON.stringify(flow));
+    out.push(serializeCookie(this.nameFor(flow.state), sealed, FLOW_TTL_SECONDS, this.#opts));
+    return out;
+  }
+
+  /** The flow for a callback's state, if this browser started it and it has not expired. */
+  find(state: string, present: ReadonlyMap<string, string>, now: number): FlowState | undefined {
+    const value = present.get(this.nameFor(state));
+    if (value === undefined) return undefined;
+    const f = this.#open(value, now);
+    return f !== undefined && f.state === state ? f : undefined;
+  }
+
+  clear(state: string): string {
+    return serializeCookie(this.nameFor(state), '', 0, this.#opts);
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * From configuration to AccessPolicy, once at start-up (and on each reload): every `allow` block and every
+ * provider restriction (github orgs/teams/users, google hostedDomains, entra allowedTenants, gitlab
+ * groups/projects) becomes a list of criteria; regexes are compiled here, never per request. Also: the
+ * configuration problems of access rules (reported with the rest at load), and what providers must keep in
+ * the session for the rules to read.
+ */
+import { readFileSync } from 'node:fs';
+import type { ResolvedConfig } from '../config/load.ts';
+import type { ResolvedProvider } from '../config/providers.ts';
+import type { AllowConfig, ProviderConfig, RouteConfig } from '../config/schema.ts';
+import type { Logger } from '../observability/log.ts';
+import type { Criterion } from './criterion.ts';
+import { EmailsFile, emailRule, parseEmailsFile } from './criteria/emails.ts';
+import { githubOrgsRule, githubRestriction, githubTeamsRule } from './criteria/github.ts';
+import { gitlabGroupsRule, gitlabProjectsRule } from './criteria/gitlab.ts';
+import { groupsRule } from './criteria/groups.ts';
+import { requirementsRule } from './criteria/requirements.ts';
+import { hostedDomainRule, tenantRule } from './criteria/tenant.ts';
+import { type AccessPolicy, allowSignedIn } from './decision.ts';
+import { type ProviderRules, RulesPolicy } from './engine.ts';
+
+function compileAllow(allow: AllowConfig | undefined, files: EmailsFile[], log: Logger | undefined): Criterion[] {
+  if (allow === undefined) return [];
+  const out: Criterion[] = [];
+  if ((allow.emails?.length ?? 0) > 0 || allow.emailsFile !== undefined || (allow.emailDomains?.length ?? 0) > 0) {
+    let file: EmailsFile | undefined;
+    if (allow.emailsFile !== undefined) {
+      file = new EmailsFile(allow.emailsFile, log);
+      files.push(file);
+    }
+    out.push(emailRule({ emails: allow.emails, file, domains: allow.emailDomains }));
+  }
+  if (allow.groups?.length) out.push(groupsRule(allow.groups));
+  if (allow.githubOrgs?.length) out.push(githubOrgsRule(allow.githubOrgs));
+  if (allow.githubTeams?.length) out.push(githubTeamsRule(allow.githubTeams));
+  if (allow.gitlabGroups?.length) out.push(gitlabGroupsRule(allow.gitlabGroups));
+  if (allow.requirements !== undefined && Object.keys(allow.requirements).length > 0) {
+    out.push(requirementsRule(allow.requirements));
+  }
+  return out;
+}
+
+/** The restrictions a provider type declares in its own settings. */
+export function providerRestrictions(p: ResolvedProvider): Criterion[] {
+  const out: Criterion[] = [];
+  switch (p.type) {
+    case 'github': {
+      const r = githubRestriction(p);
+      if (r) out.push(r);
+      break;
+    }
+    case 'google':
+      if (p.hostedDomains?.length) out.push(hostedDomainRule(p.hostedDomains));
+      break;
+    case 'entra':
+      if (p.allowedTenants?.length) out.push(tenantRule(p.allowedTenants));
+      break;
+    case 'gitlab':
+      if (p.groups?.length) out.push(gitlabGroupsRule(p.groups));
+      if (p.projects?.length) out.push(gitlabProjectsRule(p.projects));
+      break;
+    default:
+      break;
+  }
+  return out;
+}
+
+export interface CompileOptions {
+  readonly log?: Logger | undefined;
+  /** Milliseconds; tests move it to see an emailsFile re-read. */
+  readonly clock?: () => number;
+}
+
+/** The parts of the configuration access rules live in (schema output or resolved). */
+export interface RuleSource {
+  readonly allow?: AllowConfig | undefined;
+  readonly providers: readonly ProviderConfig[];
+  readonly routes: readonly RouteConfig[];
+}
+
+/** Builds the AccessPolicy; allow-all (no per-request work) when nothing restricts access. */
+export function compilePolicy(config: ResolvedConfig, o: CompileOptions = {}): AccessPolicy {
+  const files: EmailsFile[] = [];
+  const global = compileAllow(config.allow, files, o.log);
+  const providers = new Map<string, ProviderRules>();
+  let any = global.length > 0;
+  for (const p of config.providers) {
+    const criteria = [...providerRestrictions(p), ...compileAllow(p.allow, files, o.log)];
+    if (criteria.length > 0) any = true;
+    providers.set(p.id, { type: p.type, criteria });
+  }
+  const routes = config.routes
+    .filter((r) => r.allow !== undefined && !r.public)
+    .map((r) => ({ path: r.path, criteria: compileAllow(r.allow, files, o.log) }))
+    .filter((r) => r.criteria.length > 0);
+  if (routes.length > 0) any = true;
+  if (!any) return allowSignedIn;
+  return new RulesPolicy({
+    global,
+    providers,
+    routes,
+    files,
+    ...(o.clock !== undefined ? { clock: o.clock } : {}),
+  });
+}
+
+function allowBlocks(c: RuleSource): { key: string; allow: AllowConfig }[] {
+  const out: { key: string; allow: AllowConfig }[] = [];
+  if (c.allow) out.push({ key: 'allow', allow: c.allow });
+  c.providers.forEach((p, i) => {
+    if (p.allow) out.push({ key: `providers[${i}].allow`, allow: p.allow });
+  });
+  c.routes.forEach((r, i) => {
+    if (r.allow) out.push({ key: `routes[${i}].allow`, allow: r.allow });
+  });
+  return out;
+}
+
+/** Claim names (dot paths) some `requirements` rule may read for users of `providerId`. */
+export function requiredClaims(c: RuleSource, providerId: string): string[] {
+  const keys = new Set<string>();
+  for (const { key, allow } of allowBlocks(c)) {
+    const own = key === 'allow' || key.startsWith('routes[') || c.providers.find((p) => p.allow === allow)?.id === providerId;
+    if (own) for (const k of Object.keys(allow.requirements ?? {})) keys.add(k);
+  }
+  return [...keys];
+}
+
+/** Whether some rule reads GitHub memberships of users of this provider (so the provider fetches them). */
+export function needsGithubMemberships(c: RuleSource, providerId: string): boolean {
+  const p = c.providers.find((x) => x.id === providerId);
+  if (p?.type === 'github' && ((p.orgs?.length ?? 0) > 0 || (p.teams?.length ?? 0) > 0)) return true;
+  return allowBlocks(c).some(
+    ({ key, allow }) =>
+      (key === 'allow' || key.startsWith('routes[') || p?.allow === allow) &&
+      ((allow.githubOrgs?.length ?? 0) > 0 || (allow.githubTeams?.length ?? 0) > 0),
+  );
+}
+
+/** Problems of the access rules that the schema alone cannot see; reported with every other problem. */
+export function accessRuleProblems(c: RuleSource): string[] {
+  const problems: string[] = [];
+  const types = new Set(c.providers.map((p) => p.type));
+  for (const { key, allow } of allowBlocks(c)) {
+    if (allow.emailsFile !== undefined) {
+      let text: string | undefined;
+      try {
+        text = readFileSync(allow.emailsFile, 'utf8');
+      } catch (err) {
+        problems.push(
+          `${key}.emailsFile: cannot read ${allow.emailsFile} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+        );
+      }
+      if (text !== undefined) {
+        for (const b of parseEmailsFile(text).bad.slice(0, 5)) {
+          problems.push(`${key}.emailsFile: ${allow.emailsFile}:${b.line} "${b.text}" is not one e-mail address`);
+        }
+      }
+    }
+    const provider = /^providers\[(\d+)\]/.exec(key);
+    const scope = provider ? [c.providers[Number(provider[1])]!.type] : [...types];
+    for (const [field, type] of [
+      ['githubOrgs', 'github'],
+      ['githubTeams', 'github'],
+      ['gitlabGroups', 'gitlab'],
+    ] as const) {
+      if ((allow[field]?.length ?? 0) > 0 && !scope.includes(type)) {
+        problems.push(
+          provider
+            ? `${key}.${field}: only users of a ${type} provider have these; this provider is ${scope[0]}`
+            : `${key}.${field}: no ${type} provider is configured, so nobody could pass`,
+        );
+      }
+    }
+  }
+  c.routes.forEach((r, i) => {
+    if (r.public && r.allow !== undefined) {
+      problems.push(`routes[${i}].allow: a public route needs no sign-in, so its rules would never apply`);
+    }
+  });
+  return problems;
+}

@@ -1,0 +1,29 @@
+/**
+ * Access decisions. Every decision carries reason codes (`email-domain-not-allowed`, `group-missing`,
+ * `requirement-failed:hd`, …) used alike by the audit log, the 403 page and the tests.
+ */
+import type { Session } from '../sessions/session.ts';
+
+export interface Decision {
+  readonly allow: boolean;
+  /** Why: for a denial, what is missing; for an allow, which rule matched (may be empty). */
+  readonly reasons: readonly string[];
+  /** For a denial, the reasons in words for the 403 page, one sentence each (same order). */
+  readonly explanations?: readonly string[];
+}
+
+export interface AccessPolicy {
+  /**
+   * Decides whether the session's user may reach `path` (the normalised request path), or — with
+   * `path` undefined — may use the gateway at all (e.g. to be issued tokens by the issuer).
+   */
+  decide(session: Session, path: string | undefined): Decision;
+}
+
+export const ALLOW: Decision = Object.freeze({
+  allow: true,
+  reasons: Object.freeze([]) as readonly string[],
+});
+
+/** The policy when no access rules are configured: every signed-in user is allowed. */
+export const allowSignedIn: AccessPolicy = { decide: () => ALLOW };

@@ -1,0 +1,116 @@
+/**
+ * The rule-based AccessPolicy: three layers that must all pass — the top-level `allow`, the `allow` (and
+ * restrictions) of the provider the user signed in with, and the `allow` of the longest route prefix
+ * that has one. Decisions are cached per session object and route, so a busy session costs a WeakMap
+ * lookup per request; an `emailsFile` that changes (looked at once a second at most) empties the cache.
+ */
+import type { Session } from '../sessions/session.ts';
+import type { Criterion, Failure } from './criterion.ts';
+import type { EmailsFile } from './criteria/emails.ts';
+import { ALLOW, type AccessPolicy, type Decision } from './decision.ts';
+import { PrefixTable } from './routes.ts';
+
+export interface ProviderRules {
+  readonly type: string;
+  readonly criteria: readonly Criterion[];
+}
+
+export interface RouteRules {
+  readonly path: string;
+  readonly criteria: readonly Criterion[];
+}
+
+export interface RulesPolicyOptions {
+  readonly global: readonly Criterion[];
+  readonly providers: ReadonlyMap<string, ProviderRules>;
+  readonly routes: readonly RouteRules[];
+  readonly files: readonly EmailsFile[];
+  /** Milliseconds (Date.now by default). */
+  readonly clock?: () => number;
+}
+
+interface Slot extends RouteRules {
+  /** Index into a session's cached decisions; 0 is "no route rules". */
+  readonly slot: number;
+}
+
+const UNKNOWN_PROVIDER: Decision = Object.freeze({
+  allow: false,
+  reasons: Object.freeze(['provider-unknown']),
+  explanations: Object.freeze([
+    'The sign-in method you used is no longer offered here. Sign out and sign in again.',
+  ]),
+});
+
+export class RulesPolicy implements AccessPolicy {
+  readonly #global: readonly Criterion[];
+  readonly #providers: ReadonlyMap<string, ProviderRules>;
+  readonly #routes: PrefixTable<Slot>;
+  readonly #files: readonly EmailsFile[];
+  readonly #clock: () => number;
+  #cache = new WeakMap<Session, (Decision | undefined)[]>();
+  #nextPoll = 0;
+
+  constructor(o: RulesPolicyOptions) {
+    this.#global = o.global;
+    this.#providers = o.providers;
+    this.#routes = new PrefixTable(o.routes.map((r, i) => ({ ...r, slot: i + 1 })));
+    this.#files = o.files;
+    this.#clock = o.clock ?? Date.now;
+  }
+
+  decide(session: Session, path: string | undefined): Decision {
+    if (this.#files.length > 0) this.#poll();
+    const route = path === undefined ? undefined : this.#routes.match(path);
+    const slot = route?.slot ?? 0;
+    let cached = this.#cache.get(session);
+    const hit = cached?.[slot];
+    if (hit !== undefined) return hit;
+    const d = this.#evaluate(session, route);
+    if (cached === undefined) {
+      cached = [];
+      this.#cache.set(session, cached);
+    }
+    cached[slot] = d;
+    return d;
+  }
+
+  #poll(): void {
+    const now = this.#clock();
+    if (now < this.#nextPoll) return;
+    this.#nextPoll = now + 1000;
+    let changed = false;
+    for (const f of this.#files) if (f.poll(now)) changed = true;
+    if (changed) this.#cache = new WeakMap();
+  }
+
+  #evaluate(session: Session, route: Slot | undefined): Decision {
+    const provider = this.#providers.get(session.provider);
+    if (provider === undefined) return UNKNOWN_PROVIDER;
+    const input = { identity: session.identity, providerType: provider.type };
+    let failures: Failure[] | undefined;
+    const run = (criteria: readonly Criterion[]) => {
+      for (const c of criteria) {
+        const f = c.check(input);
+        if (f.length > 0) (failures ??= []).push(...f);
+      }
+    };
+    run(this.#global);
+    run(provider.criteria);
+    if (route !== undefined) run(route.criteria);
+    if (failures === undefined) return ALLOW;
+    // The same criterion in two layers fails once on the page.
+    const seen = new Set<string>();
+    const unique = failures.filter((f) => {
+      const k = `${f.reason}\n${f.explain}`;
+      if (seen.has(k)) return false;
+      seen.add(k);
+      return true;
+    });
+    return Object.freeze({
+      allow: false,
+      reasons: Object.freeze(unique.map((f) => f.reason)),
+      explanations: Object.freeze(unique.map((f) => f.explain)),
+    });
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * Forwarding to one upstream over a keep-alive connection pool (undici Pool): bodies streamed both
+ * ways, hop-by-hop response headers dropped, time-outs mapped to 504 and failures to 502.
+ */
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { Pool } from 'undici';
+import type { ResolvedUpstream } from '../config/load.ts';
+import { PortcullisError } from '../errors/codes.ts';
+import { HOP_BY_HOP, type UpstreamHeaderOptions } from './headers.ts';
+
+export interface ForwardResult {
+  /** Set when the upstream could not be used and no response was started: the caller sends the error page. */
+  readonly error?: PortcullisError;
+}
+
+export class Upstream {
+  readonly config: ResolvedUpstream;
+  readonly path: string;
+  readonly origin: URL;
+  /** How request headers are rewritten for this upstream; fixed at start-up. */
+  readonly headerOptions: UpstreamHeaderOptions;
+  readonly #pool: Pool;
+  readonly #timeoutMs: number;
+  /** Prefix of the upstream URL's own path, prepended to the request path (no trailing slash). */
+  readonly #basePath: string;
+
+  constructor(config: ResolvedUpstream, ownsCookie: (name: string) => boolean) {
+    this.config = config;
+    this.path = config.path;
+    this.headerOptions = {
+      preserveHost: config.preserveHost,
+      replaceAuthorization: config.passAuthorization !== 'none',
+      ownsCookie,
+    };
+    this.origin = new URL(config.url);
+    this.#timeoutMs = config.timeout * 1000;
+    this.#basePath = this.origin.pathname.replace(/\/$/, '');
+    this.#pool = new Pool(this.origin.origin, {
+      connections: 128,
+      pipelining: 1,
+      keepAliveTimeout: 60_000,
+      connectTimeout: Math.min(this.#timeoutMs, 10_000),
+      headersTimeout: this.#timeoutMs,
+      bodyTimeout: 0,
+    });
+  }
+
+  /**
+   * Forwards the request. `extraSetCookie` (e.g. a refreshed session) is added to the upstream's response.
+   * Resolves when the response is done; never rejects.
+   */
+  async forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    headers: string[],
+    extraSetCookie: readonly string[],
+  ): Promise<ForwardResult> {
+    const method = req.method ?? 'GET';
+    const h = req.headers;
+    const hasBody =
+      h['content-length'] !== undefined ? h['content-length'] !== '0' : h['transfer-encoding'] !== undefined;
+    try {
+      await this.#pool.stream(
+        {
+          path: this.#basePath + path,
+          method,
+          headers,
+          body: hasBody ? req : null,
+          headersTimeout: this.#timeoutMs,
+          bodyTimeout: 0,
+        },
+        ({ statusCode, headers: upstream }) => {
+          res.writeHead(statusCode, responseHeaders(upstream, extraSetCookie));
+          return res;
+        },
+      );
+      return {};
+    } catch (err) {
+      if (res.headersSent) {
+        // Mid-body failure: all we can do is cut the connection so the client sees it as incomplete.
+        res.destroy();
+        return {};
+      }
+      return { error: this.#classify(err) };
+    }
+  }
+
+  #classify(err: unknown): PortcullisError {
+    const code = (err as { code?: string }).code ?? '';
+    const name = this.config.name;
+    if (code === 'UND_ERR_HEADERS_TIMEOUT') {
+      return new PortcullisError(
+        'PCL_UPSTREAM_TIMEOUT',
+        `upstream ${name} sent no response within ${this.config.timeout}s`,
+      );
+    }
+    return new PortcullisError(
+      'PCL_UPSTREAM_UNAVAILABLE',
+      `upstream ${name} (${this.origin.origin}) failed: ${code || (err as Error).message}`,
+      { cause: err },
+    );
+  }
+
+  close(): Promise<void> {
+    return this.#pool.close();
+  }
+}
+
+function responseHeaders(
+  upstream: IncomingHttpHeaders,
+  extraSetCookie: readonly string[],
+): IncomingHttpHeaders {
+  const out: IncomingHttpHeaders = {};
+  for (const key in upstream) {
+    if (HOP_BY_HOP.has(key)) continue;
+    out[key] = upstream[key];
+  }
+  const connection = upstream.connection;
+  if (connection !== undefined && connection !== 'keep-alive' && connection !== 'close') {
+    // Headers the upstream lists in Connection are hop-by-hop too (RFC 9110 §7.6.1).
+    for (const token of String(connection).split(',')) delete out[token.trim().toLowerCase()];
+  }
+  if (extraSetCookie.length > 0) {
+    const existing = out['set-cookie'];
+    out['set-cookie'] = existing === undefined ? [...extraSetCookie] : [...existing, ...extraSetCookie];
+  }
+  return out;
+}

@@ -1,0 +1,131 @@
+/**
+ * What crosses to the upstream: hop-by-hop headers removed (RFC 9110 §7.6.1), identity headers from the
+ * client stripped in every spelling (any case, `_` for `-`, since many servers treat them alike),
+ * Portcullis's cookies removed, X-Forwarded-* set from the trust boundary, identity added.
+ */
+import type { ForwardedInfo } from '../http/trust.ts';
+
+export const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'http2-settings',
+]);
+
+/** Headers only Portcullis may set: a client's copy never reaches the upstream. */
+export const RESERVED = new Set([
+  'x-forwarded-user',
+  'x-forwarded-email',
+  'x-forwarded-preferred-username',
+  'x-forwarded-groups',
+  'x-forwarded-access-token',
+  'x-auth-request-user',
+  'x-auth-request-email',
+  'x-auth-request-preferred-username',
+  'x-auth-request-groups',
+  'x-auth-request-access-token',
+  'x-portcullis-assertion',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'forwarded',
+  'x-real-ip',
+]);
+
+export interface UpstreamHeaderOptions {
+  readonly preserveHost: boolean;
+  /** Drops the client's Authorization header because Portcullis sets its own. */
+  readonly replaceAuthorization: boolean;
+  readonly ownsCookie: (name: string) => boolean;
+}
+
+function filterCookie(value: string, owns: (name: string) => boolean): string {
+  let out = '';
+  for (const part of value.split(';')) {
+    const eq = part.indexOf('=');
+    const name = (eq === -1 ? part : part.slice(0, eq)).trim();
+    if (name === '' || owns(name)) continue;
+    out += out === '' ? part.trim() : `; ${part.trim()}`;
+  }
+  return out;
+}
+
+/**
+ * Builds the flat header list for the upstream request from the client's raw headers.
+ * `extra` (identity, Authorization) is appended last.
+ */
+export function upstreamHeaders(
+  rawHeaders: readonly string[],
+  fwd: ForwardedInfo,
+  peer: string,
+  trustedPeer: boolean,
+  opts: UpstreamHeaderOptions,
+  extra: readonly string[] | undefined,
+): string[] {
+  const out: string[] = [];
+  let xff = '';
+  const connectionTokens: string[] = [];
+  let hostSent = false;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    const lower = name.toLowerCase();
+    if (lower === 'connection') {
+      // Every Connection line counts, not just the last: a client may split its options over several.
+      for (const t of rawHeaders[i + 1]!.toLowerCase().split(',')) {
+        const token = t.trim();
+        if (token !== '' && token !== 'keep-alive' && token !== 'close') connectionTokens.push(token);
+      }
+      continue;
+    }
+    if (HOP_BY_HOP.has(lower)) continue;
+    // Node's server has already answered `Expect: 100-continue` to the client, and undici rejects the header
+    // outright (NotSupportedError), which turned every such upload (curl sends it for large bodies) into a 502.
+    if (lower === 'expect') continue;
+    const value = rawHeaders[i + 1]!;
+    if (lower === 'cookie') {
+      const kept = filterCookie(value, opts.ownsCookie);
+      if (kept !== '') out.push('cookie', kept);
+      continue;
+    }
+    if (lower === 'x-forwarded-for') {
+      if (trustedPeer) xff = xff === '' ? value : `${xff}, ${value}`;
+      continue;
+    }
+    if (lower === 'host') {
+      // Only the first Host, the one the gateway itself read (req.headers keeps the first): a second one
+      // made undici throw "duplicate host header", answered as a 502 blaming the upstream.
+      if (opts.preserveHost && !hostSent) out.push('host', value);
+      hostSent = true;
+      continue;
+    }
+    if (lower === 'authorization' && opts.replaceAuthorization) continue;
+    // One spelling for the check: `_` for `-` in any mix (`X-Auth_Request-User`), as CGI-style servers read them.
+    const canonical = lower.includes('_') ? lower.replaceAll('_', '-') : lower;
+    if (RESERVED.has(canonical) || canonical.startsWith('x-auth-request-')) continue;
+    out.push(name, value);
+  }
+  if (connectionTokens.length > 0) {
+    // Headers the client listed in Connection are hop-by-hop too (RFC 9110 §7.6.1).
+    for (let i = out.length - 2; i >= 0; i -= 2) {
+      if (connectionTokens.includes(out[i]!.toLowerCase())) out.splice(i, 2);
+    }
+  }
+  out.push(
+    'x-forwarded-for',
+    xff === '' ? peer : `${xff}, ${peer}`,
+    'x-forwarded-proto',
+    fwd.proto,
+    'x-forwarded-host',
+    fwd.host,
+    'x-real-ip',
+    fwd.clientIp,
+  );
+  if (extra !== undefined) for (const v of extra) out.push(v);
+  return out;
+}

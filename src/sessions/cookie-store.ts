@@ -1,0 +1,120 @@
+/**
+ * Sessions kept entirely in the browser: the session is sealed (AES-256-GCM) into one cookie, or split
+ * into numbered chunks `<name>_0 … <name>_n` when it is larger than browsers reliably store (~4 KB per
+ * cookie, RFC 6265 §6.1), and joined again on the way in. Anything that does not open is no session.
+ */
+import { type CookieOptions, serializeCookie } from '../http/cookies.ts';
+import type { Sealer } from './sealer.ts';
+import { isSession, type Session } from './session.ts';
+
+const PURPOSE = 'session';
+/** Room for the value in one cookie, leaving space for the name and attributes under 4096 bytes. */
+export const CHUNK_SIZE = 3800;
+const MAX_CHUNKS = 10;
+/** Decrypted sessions kept by sealed value, so a busy session is decrypted once, not on every request. */
+const CACHE_MAX = 10_000;
+
+export interface CookieNames {
+  /** The session cookie's name, including any __Host- prefix. */
+  readonly session: string;
+  /** Prefix of the per-flow state cookies. */
+  readonly flowPrefix: string;
+}
+
+export function cookieNames(base: string, secure: boolean, domain: string | undefined): CookieNames {
+  // __Host- binds the cookie to this exact origin: needs Secure, Path=/ and no Domain (RFC 6265bis §4.1.3.2).
+  const name = secure && domain === undefined ? `__Host-${base}` : base;
+  return { session: name, flowPrefix: `${name}_f_` };
+}
+
+export class CookieSessionStore {
+  readonly names: CookieNames;
+  readonly #sealer: Sealer;
+  readonly #opts: CookieOptions;
+  readonly #chunkName: RegExp;
+  readonly #cache = new Map<string, Session>();
+
+  constructor(sealer: Sealer, names: CookieNames, opts: CookieOptions) {
+    this.#sealer = sealer;
+    this.names = names;
+    this.#opts = opts;
+    this.#chunkName = new RegExp(`^${names.session.replace(/[-]/g, '\\-')}_\\d+$`);
+  }
+
+  /** True for every cookie name Portcullis owns (session, chunks, flow state): never forwarded upstream. */
+  owns(name: string): boolean {
+    return (
+      name === this.names.session ||
+      (name.startsWith(this.names.session) &&
+        (name.startsWith(this.names.flowPrefix) || this.#chunkName.test(name)))
+    );
+  }
+
+  read(cookies: ReadonlyMap<string, string>, now: number): Session | undefined {
+    let sealed = cookies.get(this.names.session);
+    if (sealed === undefined) {
+      const first = cookies.get(`${this.names.session}_0`);
+      if (first === undefined) return undefined;
+      sealed = first;
+      for (let i = 1; i < MAX_CHUNKS; i++) {
+        const part = cookies.get(`${this.names.session}_${i}`);
+        if (part === undefined) break;
+        sealed += part;
+      }
+    }
+    const cached = this.#cache.get(sealed);
+    if (cached !== undefined) return cached.expiresAt > now ? cached : undefined;
+    const plain = this.#sealer.open(PURPOSE, sealed);
+    if (plain === undefined) return undefined;
+    let session: unknown;
+    try {
+      session = JSON.parse(plain);
+    } catch {
+      return undefined;
+    }
+    if (!isSession(session) || session.expiresAt <= now) return undefined;
+    // Only values that opened with our keys are cached: the AEAD tag is what authenticates them.
+    if (this.#cache.size >= CACHE_MAX) this.#cache.delete(this.#cache.keys().next().value!);
+    this.#cache.set(sealed, session);
+    return session;
+  }
+
+  /** Set-Cookie values that store the session and expire chunks left over from a larger one. */
+  write(session: Session, present: ReadonlyMap<string, string>, now: number): string[] {
+    const sealed = this.#sealer.seal(PURPOSE, JSON.stringify(session));
+    const maxAge = session.expiresAt - now;
+    const out: string[] = [];
+    const keep = new Set<string>();
+    if (sealed.length <= CHUNK_SIZE) {
+      out.push(serializeCookie(this.names.session, sealed, maxAge, this.#opts));
+      keep.add(this.names.session);
+    } else {
+      const n = Math.ceil(sealed.length / CHUNK_SIZE);
+      if (n > MAX_CHUNKS)
+        throw new RangeError(`session of ${sealed.length} bytes exceeds ${MAX_CHUNKS} cookies`);
+      for (let i = 0; i < n; i++) {
+        const name = `${this.names.session}_${i}`;
+        out.push(
+          serializeCookie(name, sealed.slice(i * CHUNK_SIZE, (i + 1) * CHUNK_SIZE), maxAge, this.#opts),
+        );
+        keep.add(name);
+      }
+    }
+    for (const name of present.keys()) {
+      if (!keep.has(name) && (name === this.names.session || this.#chunkName.test(name))) {
+        out.push(serializeCookie(name, '', 0, this.#opts));
+      }
+    }
+    return out;
+  }
+
+  /** Set-Cookie values that remove the session (every chunk the browser sent). */
+  clear(present: ReadonlyMap<string, string>): string[] {
+    const out: string[] = [];
+    for (const name of present.keys()) {
+      if (name === this.names.session || this.#chunkName.test(name))
+        out.push(serializeCookie(name, '', 0, this.#opts));
+    }
+    return out;
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * The storage interface shared by the issuer (oidc-provider's models: sessions, grants, codes, tokens,
+ * interactions) and, later, server-side gateway sessions. One interface, three adapters (memory for tests,
+ * sqlite on one host, redis shared by several instances) and one contract suite that every adapter passes
+ * (test/storage/contract.ts).
+ *
+ * An entry is a JSON object under (kind, id). It may expire, belong to a group (oidc-provider's grant: every
+ * code and token issued under one grant is removed together), and carry lookups: secondary keys such as
+ * a session's `uid` or a device flow's `userCode` under which it can be found too.
+ */
+
+export type Payload = Record<string, unknown>;
+
+export interface EntryOptions {
+  /** Seconds from now; absent: the entry never expires. */
+  readonly expiresIn?: number | undefined;
+  /** Entries with the same grant id are removed together by `revokeGrant`. */
+  readonly grantId?: string | undefined;
+  /** Secondary keys, name → value, for `findBy(kind, name, value)`. */
+  readonly lookups?: Readonly<Record<string, string>> | undefined;
+}
+
+export type StorageType = 'sqlite' | 'redis' | 'memory';
+
+export interface Storage {
+  readonly type: StorageType;
+  /** Inserts or replaces the entry (and its lookups and expiry). */
+  upsert(kind: string, id: string, payload: Payload, o?: EntryOptions): Promise<void>;
+  /** Inserts the entry only when no live entry has this (kind, id); true when it did. */
+  create(kind: string, id: string, payload: Payload, o?: EntryOptions): Promise<boolean>;
+  /** The live entry, with `consumed` set when it was consumed; undefined when absent or expired. */
+  find(kind: string, id: string): Promise<Payload | undefined>;
+  /** The live entry whose lookup `name` is `value`. */
+  findBy(kind: string, name: string, value: string): Promise<Payload | undefined>;
+  /** Marks the entry consumed at `at` (epoch seconds), keeping its payload and expiry; no-op when absent. */
+  consume(kind: string, id: string, at: number): Promise<void>;
+  destroy(kind: string, id: string): Promise<void>;
+  /** Removes every entry stored with this grant id, whatever its kind. */
+  revokeGrant(grantId: string): Promise<void>;
+  /** Removes expired entries now; returns how many (redis expires keys itself and returns 0). */
+  cleanup(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** Epoch milliseconds; injected so tests can move time instead of sleeping. */
+export type Clock = () => number;
+
+export const systemClock: Clock = () => Date.now();
+
+/** The consumed marker as oidc-provider reads it (`payload.consumed`, epoch seconds). */
+export function withConsumed(payload: Payload, consumed: number | undefined): Payload {
+  return consumed === undefined ? payload : { ...payload, consumed };
+}
+
+/**
+ * Seconds → an absolute expiry in epoch ms, or undefined for "never". oidc-provider computes some
+ * lifetimes as `exp - now`, which can reach 0 or less at the edge: such an entry is stored as already
+ * expired (adapters then remove it instead of storing it).
+ */
+export function expiryFrom(now: number, expiresIn: number | undefined): number | undefined {
+  if (expiresIn === undefined) return undefined;
+  if (Number.isNaN(expiresIn)) throw new RangeError('expiresIn must be a number of seconds');
+  return now + Math.ceil(expiresIn * 1000);
+}
