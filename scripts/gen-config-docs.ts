@@ -92,19 +92,26 @@ const SECTION_NOTES: Readonly<Record<string, string>> = {
   sessions: 'Where sessions live and how long they last (see [Sessions](endpoints.md#the-session-cookie)).',
   'providers[]':
     'The identity providers users sign in with, at least one; with several, the sign-in page lists them all. `type` selects the kind; these keys are common to every type, and the sections below list each type’s own. Guides: [docs/providers/](../providers/).',
-  'providers[].allow': 'Access rules for users of this provider, checked with the top-level `allow` (see [access-rules.md](../access-rules.md)).',
+  'providers[].allow':
+    'Access rules for users of this provider, checked with the top-level `allow` (see [access-rules.md](../access-rules.md)).',
   'providers[type=oidc]': 'Any OpenID Connect provider: [providers/oidc.md](../providers/oidc.md).',
-  'providers[type=github]': 'GitHub and GitHub Enterprise Server: [providers/github.md](../providers/github.md).',
+  'providers[type=github]':
+    'GitHub and GitHub Enterprise Server: [providers/github.md](../providers/github.md).',
   'providers[type=google]': 'Google: [providers/google.md](../providers/google.md).',
   'providers[type=entra]': 'Microsoft Entra ID: [providers/entra.md](../providers/entra.md).',
-  'providers[type=gitlab]': 'GitLab.com and self-managed GitLab: [providers/gitlab.md](../providers/gitlab.md).',
+  'providers[type=gitlab]':
+    'GitLab.com and self-managed GitLab: [providers/gitlab.md](../providers/gitlab.md).',
   'providers[type=keycloak]': 'Keycloak: [providers/keycloak.md](../providers/keycloak.md).',
-  'providers[type=jupyterhub]': 'A JupyterHub as the identity provider: [providers/jupyterhub.md](../providers/jupyterhub.md).',
-  'providers[type=oauth2]': 'Any OAuth2 server with a profile endpoint: [providers/oauth2.md](../providers/oauth2.md).',
-  'providers[].userInfoMapping': 'Where each identity field is in the `oauth2` profile: a field name or a dot path (`data.attributes.mail`).',
+  'providers[type=jupyterhub]':
+    'A JupyterHub as the identity provider: [providers/jupyterhub.md](../providers/jupyterhub.md).',
+  'providers[type=oauth2]':
+    'Any OAuth2 server with a profile endpoint: [providers/oauth2.md](../providers/oauth2.md).',
+  'providers[].userInfoMapping':
+    'Where each identity field is in the `oauth2` profile: a field name or a dot path (`data.attributes.mail`).',
   allow:
     'Access rules every signed-in user must meet, whichever the provider. Each configured criterion must hold; within one, any listed value suffices; `emails` and `emailDomains` together are one criterion. See [access-rules.md](../access-rules.md).',
-  'routes[].allow': 'Access rules for this path prefix, on top of the top-level and provider rules; the longest route prefix with an `allow` applies.',
+  'routes[].allow':
+    'Access rules for this path prefix, on top of the top-level and provider rules; the longest route prefix with an `allow` applies.',
   'upstreams[]':
     'Where requests go after the gate, at least one. The longest matching path prefix wins (`/api` matches `/api` and `/api/x`, not `/apix`); the request path is forwarded unchanged, appended to the path of `url`.',
   'routes[]':

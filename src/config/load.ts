@@ -9,8 +9,8 @@ import type { z } from 'zod';
 import { compileTrustedProxies, trustedProxyProblems } from '../http/trust.ts';
 import { type ResolvedIssuer, type ResolvedStorage, resolveIssuerConfig } from '../issuer/config.ts';
 import { redirectDomainProblems } from '../login/redirect.ts';
-import { ConfigError, didYouMean } from './errors.ts';
 import { accessRuleProblems } from '../policy/compile.ts';
+import { ConfigError, didYouMean } from './errors.ts';
 import { type ResolvedProvider, resolveProviders, sharedFieldProblems } from './providers.ts';
 import { type Config, configSchema, type UpstreamConfig } from './schema.ts';
 import { decodeSecret, MIN_SECRET_BYTES } from './secret.ts';
@@ -111,7 +111,8 @@ function knownKeys(schema: z.ZodType, path: readonly PropertyKey[], doc: unknown
 
 /** For a discriminated union (`providers` entries by `type`), the option the document's value selects. */
 function variantFor(s: unknown, node: unknown): unknown {
-  const def = (s as { def?: { type?: string; discriminator?: string; options?: unknown[] } } | undefined)?.def;
+  const def = (s as { def?: { type?: string; discriminator?: string; options?: unknown[] } } | undefined)
+    ?.def;
   if (def?.type !== 'union' || def.discriminator === undefined) return s;
   const tag = (node as Record<string, unknown> | null | undefined)?.[def.discriminator];
   return (
@@ -285,7 +286,8 @@ export function resolveConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env
     // A variable that is not set is reported once, by interpolate(): the empty string it left behind
     // ("Too small: expected string to have >=1 characters") is the same problem, not a second one.
     const unset = new Set(problems.map((p) => p.slice(0, p.indexOf(': '))));
-    for (const p of zodProblems(parsed.error, interpolated)) if (!unset.has(p.slice(0, p.indexOf(': ')))) problems.push(p);
+    for (const p of zodProblems(parsed.error, interpolated))
+      if (!unset.has(p.slice(0, p.indexOf(': ')))) problems.push(p);
     // A misspelt key used to hide every check below until it was fixed. When unknown keys are the only
     // schema problems, validate again without them so that all problems are reported at once.
     if (!parsed.error.issues.every((i) => i.code === 'unrecognized_keys')) throw new ConfigError(problems);

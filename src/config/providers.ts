@@ -48,7 +48,9 @@ export function resolveProviders(
     }
     const secret =
       p.clientSecret ??
-      (p.clientSecretFile !== undefined ? readSecret(p.clientSecretFile, `${key}.clientSecretFile`)?.trim() : undefined);
+      (p.clientSecretFile !== undefined
+        ? readSecret(p.clientSecretFile, `${key}.clientSecretFile`)?.trim()
+        : undefined);
     const r = resolveType(p, key, secret, problems);
     if (r.authMethod !== 'none' && secret === undefined) {
       problems.push(
@@ -91,7 +93,12 @@ function defaultAuth(method: AuthMethod | undefined, secret: string | undefined)
   return method ?? (secret !== undefined ? 'client_secret_basic' : 'none');
 }
 
-function resolveType(p: ProviderConfig, key: string, secret: string | undefined, problems: string[]): Derived {
+function resolveType(
+  p: ProviderConfig,
+  key: string,
+  secret: string | undefined,
+  problems: string[],
+): Derived {
   switch (p.type) {
     case 'oidc': {
       checkHttp(problems, `${key}.issuer`, p.issuer, p.insecureAllowHttp);
@@ -176,7 +183,8 @@ function resolveType(p: ProviderConfig, key: string, secret: string | undefined,
     case 'gitlab': {
       checkHttp(problems, `${key}.baseUrl`, p.baseUrl, p.insecureAllowHttp);
       requireOpenid(problems, key, p.scopes);
-      const scopes = p.projects?.length && !p.scopes.includes('read_api') ? [...p.scopes, 'read_api'] : p.scopes;
+      const scopes =
+        p.projects?.length && !p.scopes.includes('read_api') ? [...p.scopes, 'read_api'] : p.scopes;
       return {
         authMethod: defaultAuth(p.tokenEndpointAuthMethod, secret),
         issuer: trimSlash(p.baseUrl),
@@ -196,7 +204,12 @@ function resolveType(p: ProviderConfig, key: string, secret: string | undefined,
     case 'jupyterhub': {
       checkHttp(problems, `${key}.url`, p.url, p.insecureAllowHttp);
       // JupyterHub reads the client secret from the form body of the token request.
-      return { authMethod: 'client_secret_post', issuer: trimSlash(p.url), scopes: p.scopes, logoutAtIdp: false };
+      return {
+        authMethod: 'client_secret_post',
+        issuer: trimSlash(p.url),
+        scopes: p.scopes,
+        logoutAtIdp: false,
+      };
     }
     case 'oauth2': {
       for (const e of ['authorizationUrl', 'tokenUrl', 'userInfoUrl', 'issuer'] as const) {

@@ -8,7 +8,6 @@ import { issuerSchema, storageSchema } from './schema/issuer.ts';
 import { allowSchema } from './schema/policy.ts';
 import { providerSchema } from './schema/providers.ts';
 
-export { duration };
 export type { AllowConfig } from './schema/policy.ts';
 export {
   type OidcProviderConfig,
@@ -17,6 +16,7 @@ export {
   type ProviderType,
   providerSchema,
 } from './schema/providers.ts';
+export { duration };
 
 const url = z
   .string()
@@ -61,7 +61,9 @@ export const routeSchema = z
     api: z.boolean().default(false).describe('answer 401 JSON instead of redirecting to sign-in'),
     allow: allowSchema
       .optional()
-      .describe('access rules for this path, on top of the top-level and provider rules (docs/access-rules.md)'),
+      .describe(
+        'access rules for this path, on top of the top-level and provider rules (docs/access-rules.md)',
+      ),
   })
   .strict();
 

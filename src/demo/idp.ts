@@ -245,7 +245,8 @@ export async function createDevIdpApp(
         }
       : {}),
     interactions: {
-      url: async (_ctx: KoaContextWithOIDC, interaction: Interaction) => `${prefix}/interaction/${interaction.uid}`,
+      url: async (_ctx: KoaContextWithOIDC, interaction: Interaction) =>
+        `${prefix}/interaction/${interaction.uid}`,
     },
     findAccount: async (_ctx: KoaContextWithOIDC, sub: string): Promise<Account | undefined> => {
       const user = users.find((u) => u.sub === sub);

@@ -28,7 +28,9 @@ export async function auth(ctx: GatewayContext, s: Scope): Promise<void> {
   }
   const path = forwardedPath(s);
   if (path === null) {
-    sendError(ctx.log, s, new PortcullisError('PCL_BAD_REQUEST', 'unreadable X-Forwarded-Uri'), { json: true });
+    sendError(ctx.log, s, new PortcullisError('PCL_BAD_REQUEST', 'unreadable X-Forwarded-Uri'), {
+      json: true,
+    });
     return;
   }
   const decision = ctx.policy.decide(session, path);

@@ -3,8 +3,8 @@
  * carrying the provider, the user and every reason code under the request id.
  */
 import { PortcullisError } from '../errors/codes.ts';
-import { normalisePath } from '../policy/routes.ts';
 import type { Decision } from '../policy/decision.ts';
+import { normalisePath } from '../policy/routes.ts';
 import type { Session } from '../sessions/session.ts';
 import type { GatewayContext } from './context.ts';
 import { type ErrorOptions, sendError } from './respond.ts';

@@ -22,7 +22,12 @@ function finish(s: Scope, status: number, type: string, body: string, extra?: Re
 }
 
 /** `imgSrc`: origins (or `data:`) images may come from, e.g. the sign-in page's provider icons. */
-export function sendHtml(s: Scope, status: number, html: string, o: { imgSrc?: readonly string[] } = {}): void {
+export function sendHtml(
+  s: Scope,
+  status: number,
+  html: string,
+  o: { imgSrc?: readonly string[] } = {},
+): void {
   const img = o.imgSrc?.length ? `; img-src ${o.imgSrc.join(' ')}` : '';
   finish(s, status, 'text/html; charset=utf-8', html, {
     'Content-Security-Policy': `default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'${img}`,

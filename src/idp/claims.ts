@@ -55,12 +55,15 @@ export function pickClaims(
   profile: Readonly<Record<string, unknown>>,
   keys: readonly string[],
 ): Record<string, string | string[]> | undefined {
-  let out: Record<string, string | string[]> | undefined;
+  const out: Record<string, string | string[]> = {};
+  let any = false;
   for (const k of keys) {
     const v = ruleValue(claimAt(profile, k));
-    if (v !== undefined) (out ??= {})[k] = v;
+    if (v === undefined) continue;
+    out[k] = v;
+    any = true;
   }
-  return out;
+  return any ? out : undefined;
 }
 
 export interface ProfileMapping {
@@ -94,11 +97,14 @@ export function identityFromProfile(
     if (sub !== undefined) break;
   }
   if (sub === undefined) return undefined;
-  const emailVerified = map.emailVerified === undefined ? undefined : bool(claimAt(profile, map.emailVerified));
+  const emailVerified =
+    map.emailVerified === undefined ? undefined : bool(claimAt(profile, map.emailVerified));
   const email = str(claimAt(profile, map.email));
   let name = map.name === undefined ? undefined : str(claimAt(profile, map.name));
   if (name === undefined && (map.firstName !== undefined || map.lastName !== undefined)) {
-    const parts = [map.firstName, map.lastName].map((p) => (p === undefined ? undefined : str(claimAt(profile, p))));
+    const parts = [map.firstName, map.lastName].map((p) =>
+      p === undefined ? undefined : str(claimAt(profile, p)),
+    );
     name = parts.filter((x) => x !== undefined).join(' ') || undefined;
   }
   const claims = pickClaims(profile, o.keepClaims);

@@ -23,7 +23,14 @@ import { PortcullisError } from '../errors/codes.ts';
 import type { Identity } from '../sessions/session.ts';
 import { bool, claimAt, str, strings, withEmailPolicy } from './claims.ts';
 import { callApi, fetchOf, isRecord } from './http.ts';
-import { baseSettings, classify, describe, OidcProvider, type ProfileContext, STANDARD_MAPPING } from './oidc.ts';
+import {
+  baseSettings,
+  classify,
+  describe,
+  OidcProvider,
+  type ProfileContext,
+  STANDARD_MAPPING,
+} from './oidc.ts';
 import type { FlowSecrets, ProviderOptions } from './provider.ts';
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -73,11 +80,15 @@ export class EntraProvider extends OidcProvider {
   protected override async loadConfiguration(): Promise<oidc.Configuration> {
     const config = await super.loadConfiguration();
     const announced = config.serverMetadata().issuer;
-    const expected = this.#multi ? `${this.#authority}/{tenantid}/v2.0` : `${this.#authority}/${this.#tenant}/v2.0`;
+    const expected = this.#multi
+      ? `${this.#authority}/{tenantid}/v2.0`
+      : `${this.#authority}/${this.#tenant}/v2.0`;
     // A tenant given by domain name (contoso.onmicrosoft.com) announces its tenant id instead.
     const byDomain = !this.#multi && !GUID.test(this.#tenant);
     const ok = byDomain
-      ? announced.startsWith(`${this.#authority}/`) && GUID.test(announced.slice(this.#authority.length + 1, -5)) && announced.endsWith('/v2.0')
+      ? announced.startsWith(`${this.#authority}/`) &&
+        GUID.test(announced.slice(this.#authority.length + 1, -5)) &&
+        announced.endsWith('/v2.0')
       : announced === expected;
     if (!ok) {
       throw new PortcullisError(
@@ -102,7 +113,11 @@ export class EntraProvider extends OidcProvider {
     return config;
   }
 
-  protected override async exchange(config: oidc.Configuration, callbackUrl: URL, flow: FlowSecrets): Promise<TokenResponse> {
+  protected override async exchange(
+    config: oidc.Configuration,
+    callbackUrl: URL,
+    flow: FlowSecrets,
+  ): Promise<TokenResponse> {
     if (!this.#multi) return super.exchange(config, callbackUrl, flow);
     const metadata = config.serverMetadata();
     const tokenEndpoint = metadata.token_endpoint === undefined ? '' : new URL(metadata.token_endpoint).href;
@@ -129,7 +144,8 @@ export class EntraProvider extends OidcProvider {
       // Anything but the capture (a bad state, iss, an unreachable endpoint) is the sign-in's failure.
       if (captured === undefined) throw classify(err);
     }
-    if (captured === undefined) throw new PortcullisError('PCL_INTERNAL', 'Entra: the token response was not captured');
+    if (captured === undefined)
+      throw new PortcullisError('PCL_INTERNAL', 'Entra: the token response was not captured');
     // 2. The tenant the answer claims to come from (untrusted until step 3 validates the token as its issuer).
     let tid: string | undefined;
     if (captured.status === 200) {
@@ -144,7 +160,8 @@ export class EntraProvider extends OidcProvider {
       }
     }
     // 3. The same answer, validated by openid-client against that tenant's issuer.
-    const tenantConfig = tid === undefined ? this.configurationFor(metadata) : await this.#tenantConfiguration(tid);
+    const tenantConfig =
+      tid === undefined ? this.configurationFor(metadata) : await this.#tenantConfiguration(tid);
     const replay = this.configurationFor(tenantConfig.serverMetadata());
     let replayed = false;
     replay[oidc.customFetch] = async (url, init) => {
@@ -185,7 +202,8 @@ export class EntraProvider extends OidcProvider {
 
   /** Group overage: the user's groups (transitive) from Microsoft Graph. */
   async #graphGroups(accessToken: string | undefined): Promise<string[]> {
-    if (accessToken === undefined) throw new PortcullisError('PCL_USERINFO_FAILED', 'Entra: no access token for Graph');
+    if (accessToken === undefined)
+      throw new PortcullisError('PCL_USERINFO_FAILED', 'Entra: no access token for Graph');
     try {
       const r = await callApi(this.opts.fetch, this.opts.timeoutSeconds, {
         url: `${this.#graphUrl}/v1.0/me/getMemberObjects`,
@@ -194,7 +212,8 @@ export class EntraProvider extends OidcProvider {
         json: { securityEnabledOnly: false },
         label: 'Microsoft Graph /me/getMemberObjects',
       });
-      if (!isRecord(r.body)) throw new PortcullisError('PCL_USERINFO_FAILED', 'Microsoft Graph: not a JSON object');
+      if (!isRecord(r.body))
+        throw new PortcullisError('PCL_USERINFO_FAILED', 'Microsoft Graph: not a JSON object');
       return strings(r.body['value']);
     } catch (err) {
       if (err instanceof PortcullisError) throw err;

@@ -89,7 +89,11 @@ export class GithubProvider extends OAuth2Provider {
       this.#email(user, get),
       this.#memberships ? this.#orgsAndTeams(accessToken) : undefined,
     ]);
-    const base = this.identityFrom(user, { sub: ['id'], email: 'email', username: 'login', name: 'name' }, 'GitHub /user');
+    const base = this.identityFrom(
+      user,
+      { sub: ['id'], email: 'email', username: 'login', name: 'name' },
+      'GitHub /user',
+    );
     return withEmailPolicy(
       {
         ...base,
@@ -113,7 +117,9 @@ export class GithubProvider extends OAuth2Provider {
     if (!Array.isArray(r.body)) return { address: shown, verified: undefined };
     const emails = r.body.filter(isRecord);
     if (shown !== undefined) {
-      const listed = emails.find((e) => typeof e['email'] === 'string' && e['email'].toLowerCase() === shown.toLowerCase());
+      const listed = emails.find(
+        (e) => typeof e['email'] === 'string' && e['email'].toLowerCase() === shown.toLowerCase(),
+      );
       return { address: shown, verified: listed ? listed['verified'] === true : undefined };
     }
     const primary = emails.find((e) => e['primary'] === true && typeof e['email'] === 'string');
@@ -123,7 +129,9 @@ export class GithubProvider extends OAuth2Provider {
 
   async #orgsAndTeams(accessToken: string): Promise<{ orgs: string[]; teams: string[] }> {
     const [orgs, teams] = await Promise.all([
-      this.#pages(accessToken, '/user/orgs', (o) => (typeof o['login'] === 'string' ? o['login'] : undefined)),
+      this.#pages(accessToken, '/user/orgs', (o) =>
+        typeof o['login'] === 'string' ? o['login'] : undefined,
+      ),
       this.#pages(accessToken, '/user/teams', (t) => {
         const org = isRecord(t['organization']) ? t['organization']['login'] : undefined;
         return typeof org === 'string' && typeof t['slug'] === 'string' ? `${org}/${t['slug']}` : undefined;
@@ -142,11 +150,13 @@ export class GithubProvider extends OAuth2Provider {
     const origin = new URL(this.#api).origin;
     for (let page = 0; url !== undefined && page < MAX_PAGES; page++) {
       const r = await this.api({ url, accessToken, headers: API_HEADERS, label: `GitHub ${path}` });
-      if (!Array.isArray(r.body)) throw new PortcullisError('PCL_USERINFO_FAILED', `GitHub ${path}: not a list`);
-      for (const item of r.body) if (isRecord(item)) {
-        const v = pick(item);
-        if (v !== undefined) out.push(v);
-      }
+      if (!Array.isArray(r.body))
+        throw new PortcullisError('PCL_USERINFO_FAILED', `GitHub ${path}: not a list`);
+      for (const item of r.body)
+        if (isRecord(item)) {
+          const v = pick(item);
+          if (v !== undefined) out.push(v);
+        }
       const next = /<([^>]+)>;\s*rel="next"/.exec(r.headers.get('link') ?? '')?.[1];
       // Follow only links to the API itself: the access token must not travel anywhere else.
       url = next !== undefined && URL.canParse(next) && new URL(next).origin === origin ? next : undefined;

@@ -63,7 +63,8 @@ export class GitlabProvider extends OidcProvider {
       if (direct.length > 0) next = { ...next, groups: direct };
     }
     if (this.#projects.length > 0) {
-      if (ctx.accessToken === undefined) throw new PortcullisError('PCL_USERINFO_FAILED', 'GitLab: no access token');
+      if (ctx.accessToken === undefined)
+        throw new PortcullisError('PCL_USERINFO_FAILED', 'GitLab: no access token');
       next = { ...next, projects: await this.#accessibleProjects(ctx.accessToken) };
     }
     return next;
@@ -81,7 +82,9 @@ export class GitlabProvider extends OidcProvider {
         });
         if (!isRecord(r.body) || r.body['archived'] === true) return undefined;
         const perms = r.body['permissions'];
-        const have = isRecord(perms) ? Math.max(level(perms['project_access']), level(perms['group_access'])) : 0;
+        const have = isRecord(perms)
+          ? Math.max(level(perms['project_access']), level(perms['group_access']))
+          : 0;
         return have >= p.minLevel ? p.path : undefined;
       }),
     );

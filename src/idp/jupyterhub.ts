@@ -37,6 +37,10 @@ export class JupyterhubProvider extends OAuth2Provider {
     if (!isRecord(r.body) || typeof r.body['name'] !== 'string') {
       throw new PortcullisError('PCL_USERINFO_FAILED', 'JupyterHub /hub/api/user: no user name');
     }
-    return this.identityFrom(r.body, { sub: ['name'], email: 'email', username: 'name', name: 'name', groups: 'groups' }, 'JupyterHub /hub/api/user');
+    return this.identityFrom(
+      r.body,
+      { sub: ['name'], email: 'email', username: 'name', name: 'name', groups: 'groups' },
+      'JupyterHub /hub/api/user',
+    );
   }
 }

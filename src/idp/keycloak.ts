@@ -30,7 +30,8 @@ export class KeycloakProvider extends OidcProvider {
 
   protected override async enrich(identity: Identity, ctx: ProfileContext): Promise<Identity> {
     const sources: Readonly<Record<string, unknown>>[] = [ctx.profile];
-    const fromAccessToken = ctx.accessToken === undefined ? undefined : await this.#accessTokenClaims(ctx.config, ctx.accessToken);
+    const fromAccessToken =
+      ctx.accessToken === undefined ? undefined : await this.#accessTokenClaims(ctx.config, ctx.accessToken);
     if (fromAccessToken !== undefined) sources.push(fromAccessToken);
     const groups = new Set(identity.groups);
     for (const claims of sources) {
@@ -52,7 +53,9 @@ export class KeycloakProvider extends OidcProvider {
     if (jwksUri === undefined) return undefined;
     this.#jwks ??= createRemoteJWKSet(new URL(jwksUri), {
       timeoutDuration: this.opts.timeoutSeconds * 1000,
-      ...(this.opts.fetch ? { [customFetch]: (url: string, init: object) => this.opts.fetch!(url, init as never) } : {}),
+      ...(this.opts.fetch
+        ? { [customFetch]: (url: string, init: object) => this.opts.fetch!(url, init as never) }
+        : {}),
     });
     try {
       const algorithms = this.idTokenPolicy(config).algorithms;

@@ -174,13 +174,20 @@ export abstract class OAuth2Provider implements IdentityProvider {
     return callApi(this.opts.fetch, this.opts.timeoutSeconds, r);
   }
 
-  protected identityFrom(profile: Readonly<Record<string, unknown>>, mapping: ProfileMapping, what: string): Identity {
+  protected identityFrom(
+    profile: Readonly<Record<string, unknown>>,
+    mapping: ProfileMapping,
+    what: string,
+  ): Identity {
     const identity = identityFromProfile(profile, mapping, {
       keepClaims: this.opts.keepClaims ?? [],
       allowUnverifiedEmail: this.settings.allowUnverifiedEmail,
     });
     if (identity === undefined) {
-      throw new PortcullisError('PCL_USERINFO_FAILED', `${what}: the profile has no user id (${mapping.sub.join(' or ')})`);
+      throw new PortcullisError(
+        'PCL_USERINFO_FAILED',
+        `${what}: the profile has no user id (${mapping.sub.join(' or ')})`,
+      );
     }
     return identity;
   }

@@ -115,7 +115,11 @@ export class OidcProvider implements IdentityProvider {
   #failedAt = 0;
   readonly #refreshes = new RefreshDeduper();
 
-  constructor(config: ResolvedProvider, opts: ProviderOptions, settings: OidcSettings = genericSettings(config)) {
+  constructor(
+    config: ResolvedProvider,
+    opts: ProviderOptions,
+    settings: OidcSettings = genericSettings(config),
+  ) {
     this.config = config;
     this.opts = opts;
     this.settings = settings;
@@ -202,7 +206,12 @@ export class OidcProvider implements IdentityProvider {
 
   /** A Configuration for known server metadata, set up like a discovered one. */
   protected configurationFor(metadata: oidc.ServerMetadata): oidc.Configuration {
-    const config = new oidc.Configuration(metadata, this.settings.clientId, this.clientMetadata(), this.clientAuth());
+    const config = new oidc.Configuration(
+      metadata,
+      this.settings.clientId,
+      this.clientMetadata(),
+      this.clientAuth(),
+    );
     for (const e of this.execute()) e(config);
     config.timeout = this.opts.timeoutSeconds;
     if (this.opts.fetch) config[oidc.customFetch] = this.opts.fetch;
@@ -221,7 +230,10 @@ export class OidcProvider implements IdentityProvider {
         ...(s.endpoints.endSession !== undefined ? { end_session_endpoint: s.endpoints.endSession } : {}),
       });
     }
-    const options: oidc.DiscoveryRequestOptions = { execute: this.execute(), timeout: this.opts.timeoutSeconds };
+    const options: oidc.DiscoveryRequestOptions = {
+      execute: this.execute(),
+      timeout: this.opts.timeoutSeconds,
+    };
     if (this.opts.fetch) options[oidc.customFetch] = this.opts.fetch;
     const config = await oidc.discovery(
       new URL(s.discoveryUrl ?? s.issuer),
@@ -337,7 +349,12 @@ export class OidcProvider implements IdentityProvider {
       if (claims.sub !== current.sub) {
         throw new PortcullisError('PCL_ID_TOKEN_INVALID', 'refreshed ID token has another sub');
       }
-      const problem = idTokenProblem(tokens.id_token, claims, tokens.access_token, this.idTokenPolicy(config));
+      const problem = idTokenProblem(
+        tokens.id_token,
+        claims,
+        tokens.access_token,
+        this.idTokenPolicy(config),
+      );
       if (problem) throw new PortcullisError('PCL_ID_TOKEN_INVALID', problem);
       const identity = await this.identityOf(config, claims, tokens.access_token);
       return { ...set, refreshToken: set.refreshToken ?? refreshToken, identity };

@@ -14,7 +14,10 @@ import { MappedOAuth2Provider } from './oauth2.ts';
 import { OidcProvider } from './oidc.ts';
 import type { IdentityProvider, ProviderOptions } from './provider.ts';
 
-type Factory<T extends ProviderType> = (config: ResolvedProviderOf<T>, opts: ProviderOptions) => IdentityProvider;
+type Factory<T extends ProviderType> = (
+  config: ResolvedProviderOf<T>,
+  opts: ProviderOptions,
+) => IdentityProvider;
 
 const REGISTRY: { readonly [T in ProviderType]: Factory<T> } = {
   oidc: (c, o) => new OidcProvider(c, o),

@@ -36,7 +36,8 @@ export function signIn(ctx: GatewayContext, s: Scope): void {
   const buttons = [...ctx.providers.values()].map((p) => ({ id: p.id, name: p.displayName, icon: p.icon }));
   // The page's CSP lets in the icons' origins only (data: URLs as such).
   const imgSrc = new Set<string>();
-  for (const b of buttons) if (b.icon) imgSrc.add(b.icon.startsWith('data:') ? 'data:' : new URL(b.icon).origin);
+  for (const b of buttons)
+    if (b.icon) imgSrc.add(b.icon.startsWith('data:') ? 'data:' : new URL(b.icon).origin);
   sendHtml(s, 200, signInPage(buttons, rd), { imgSrc: [...imgSrc] });
 }
 

@@ -10,20 +10,28 @@ import type { ResolvedConfig } from '../config/load.ts';
 import type { ResolvedProvider } from '../config/providers.ts';
 import type { AllowConfig, ProviderConfig, RouteConfig } from '../config/schema.ts';
 import type { Logger } from '../observability/log.ts';
-import type { Criterion } from './criterion.ts';
 import { EmailsFile, emailRule, parseEmailsFile } from './criteria/emails.ts';
 import { githubOrgsRule, githubRestriction, githubTeamsRule } from './criteria/github.ts';
 import { gitlabGroupsRule, gitlabProjectsRule } from './criteria/gitlab.ts';
 import { groupsRule } from './criteria/groups.ts';
 import { requirementsRule } from './criteria/requirements.ts';
 import { hostedDomainRule, tenantRule } from './criteria/tenant.ts';
+import type { Criterion } from './criterion.ts';
 import { type AccessPolicy, allowSignedIn } from './decision.ts';
 import { type ProviderRules, RulesPolicy } from './engine.ts';
 
-function compileAllow(allow: AllowConfig | undefined, files: EmailsFile[], log: Logger | undefined): Criterion[] {
+function compileAllow(
+  allow: AllowConfig | undefined,
+  files: EmailsFile[],
+  log: Logger | undefined,
+): Criterion[] {
   if (allow === undefined) return [];
   const out: Criterion[] = [];
-  if ((allow.emails?.length ?? 0) > 0 || allow.emailsFile !== undefined || (allow.emailDomains?.length ?? 0) > 0) {
+  if (
+    (allow.emails?.length ?? 0) > 0 ||
+    allow.emailsFile !== undefined ||
+    (allow.emailDomains?.length ?? 0) > 0
+  ) {
     let file: EmailsFile | undefined;
     if (allow.emailsFile !== undefined) {
       file = new EmailsFile(allow.emailsFile, log);
@@ -121,7 +129,10 @@ function allowBlocks(c: RuleSource): { key: string; allow: AllowConfig }[] {
 export function requiredClaims(c: RuleSource, providerId: string): string[] {
   const keys = new Set<string>();
   for (const { key, allow } of allowBlocks(c)) {
-    const own = key === 'allow' || key.startsWith('routes[') || c.providers.find((p) => p.allow === allow)?.id === providerId;
+    const own =
+      key === 'allow' ||
+      key.startsWith('routes[') ||
+      c.providers.find((p) => p.allow === allow)?.id === providerId;
     if (own) for (const k of Object.keys(allow.requirements ?? {})) keys.add(k);
   }
   return [...keys];
@@ -154,7 +165,9 @@ export function accessRuleProblems(c: RuleSource): string[] {
       }
       if (text !== undefined) {
         for (const b of parseEmailsFile(text).bad.slice(0, 5)) {
-          problems.push(`${key}.emailsFile: ${allow.emailsFile}:${b.line} "${b.text}" is not one e-mail address`);
+          problems.push(
+            `${key}.emailsFile: ${allow.emailsFile}:${b.line} "${b.text}" is not one e-mail address`,
+          );
         }
       }
     }

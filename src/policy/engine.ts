@@ -5,9 +5,9 @@
  * lookup per request; an `emailsFile` that changes (looked at once a second at most) empties the cache.
  */
 import type { Session } from '../sessions/session.ts';
-import type { Criterion, Failure } from './criterion.ts';
 import type { EmailsFile } from './criteria/emails.ts';
-import { ALLOW, type AccessPolicy, type Decision } from './decision.ts';
+import type { Criterion, Failure } from './criterion.ts';
+import { type AccessPolicy, ALLOW, type Decision } from './decision.ts';
 import { PrefixTable } from './routes.ts';
 
 export interface ProviderRules {
@@ -88,17 +88,17 @@ export class RulesPolicy implements AccessPolicy {
     const provider = this.#providers.get(session.provider);
     if (provider === undefined) return UNKNOWN_PROVIDER;
     const input = { identity: session.identity, providerType: provider.type };
-    let failures: Failure[] | undefined;
+    const failures: Failure[] = [];
     const run = (criteria: readonly Criterion[]) => {
       for (const c of criteria) {
         const f = c.check(input);
-        if (f.length > 0) (failures ??= []).push(...f);
+        if (f.length > 0) failures.push(...f);
       }
     };
     run(this.#global);
     run(provider.criteria);
     if (route !== undefined) run(route.criteria);
-    if (failures === undefined) return ALLOW;
+    if (failures.length === 0) return ALLOW;
     // The same criterion in two layers fails once on the page.
     const seen = new Set<string>();
     const unique = failures.filter((f) => {

@@ -47,7 +47,11 @@ export interface ProviderCase {
 }
 
 /** Fills in the login form(s) at the IdP until the browser is back (some IdPs ask twice: account, password). */
-export async function signInAtIdp(b: Browser, page: BrowserResponse, user: ContractUser): Promise<BrowserResponse> {
+export async function signInAtIdp(
+  b: Browser,
+  page: BrowserResponse,
+  user: ContractUser,
+): Promise<BrowserResponse> {
   let r = page;
   for (let i = 0; i < 3 && /<form[^>]*id="login"/.test(r.body); i++) {
     r = await b.submitForm(r.body, r.url, {
@@ -68,7 +72,11 @@ export function providerContract(c: ProviderCase): void {
     before(async () => {
       const address = await reserveAddress();
       idp = await c.start(address);
-      h = await startHarness({ address, providers: [{ id: ID, ...idp.provider }], ...(idp.config ? { config: idp.config } : {}) });
+      h = await startHarness({
+        address,
+        providers: [{ id: ID, ...idp.provider }],
+        ...(idp.config ? { config: idp.config } : {}),
+      });
     });
     after(async () => {
       await h?.close();
@@ -131,7 +139,11 @@ export function providerContract(c: ProviderCase): void {
         'the refreshed session is stored',
       );
       const refreshed = h.logs.filter((l) => l['event'] === 'session.refresh');
-      assert.equal(refreshed.length, before + 1, JSON.stringify(h.logs.filter((l) => String(l['event']).startsWith('session'))));
+      assert.equal(
+        refreshed.length,
+        before + 1,
+        JSON.stringify(h.logs.filter((l) => String(l['event']).startsWith('session'))),
+      );
       assert.equal(refreshed.at(-1)?.['provider'], ID);
       const headers = (JSON.parse(r.body) as { headers: Record<string, string> }).headers;
       assert.equal(headers['x-forwarded-user'], idp.allowed.identity.user, 'the same user after refresh');
@@ -147,7 +159,8 @@ export function providerContract(c: ProviderCase): void {
       const denied = h.logs.findLast((l) => l['event'] === 'sign-in.denied');
       assert.ok(denied, 'audit event sign-in.denied');
       assert.equal(denied['provider'], ID);
-      for (const reason of idp.denied.reasons) assert.ok((denied['reasons'] as string[]).includes(reason), reason);
+      for (const reason of idp.denied.reasons)
+        assert.ok((denied['reasons'] as string[]).includes(reason), reason);
       assert.equal(denied['requestId'], back.headers['x-request-id']);
     });
 

@@ -79,7 +79,13 @@ providerContract({
       expiringTokens: true,
     });
     return {
-      provider: { type: 'github', baseUrl: stub.url, clientId: 'Iv1.portcullis', clientSecret: SECRET, orgs: ['acme'] },
+      provider: {
+        type: 'github',
+        baseUrl: stub.url,
+        clientId: 'Iv1.portcullis',
+        clientSecret: SECRET,
+        orgs: ['acme'],
+      },
       allowed: {
         login: 'octocat',
         identity: {
@@ -108,7 +114,13 @@ providerContract({
       users: users(),
     });
     return {
-      provider: { type: 'github', baseUrl: stub.url, clientId: 'Iv1.portcullis', clientSecret: SECRET, teams: ['acme/platform'] },
+      provider: {
+        type: 'github',
+        baseUrl: stub.url,
+        clientId: 'Iv1.portcullis',
+        clientSecret: SECRET,
+        teams: ['acme/platform'],
+      },
       allowed: {
         login: 'octocat',
         identity: {
@@ -161,7 +173,11 @@ describe('github specifics', () => {
 
   async function signIn(login: string, rd = '/api/me') {
     const b = h.browser();
-    const back = await signInAtIdp(b, await b.get(`${h.url}/oauth2/start?provider=gh&rd=${encodeURIComponent(rd)}`), { login });
+    const back = await signInAtIdp(
+      b,
+      await b.get(`${h.url}/oauth2/start?provider=gh&rd=${encodeURIComponent(rd)}`),
+      { login },
+    );
     return { b, back };
   }
 
@@ -181,7 +197,9 @@ describe('github specifics', () => {
   test('teams beyond the first page are seen (Link rel="next" is followed)', async () => {
     const { b, back } = await signIn('many-teams', '/ops/x');
     assert.equal(back.status, 200, back.body.slice(0, 300));
-    const echo = JSON.parse((await b.get(`${h.url}/ops/x`, { headers: { accept: 'application/json' } })).body);
+    const echo = JSON.parse(
+      (await b.get(`${h.url}/ops/x`, { headers: { accept: 'application/json' } })).body,
+    );
     assert.equal(echo.headers['x-forwarded-groups'].split(',').length, 130);
   });
 
@@ -236,8 +254,14 @@ test('API URL: api.github.com for github.com, /api/v3 for Enterprise Server, or 
       {},
     ).providers[0] as Parameters<typeof githubApiUrl>[0];
   assert.equal(githubApiUrl(cfg({})), 'https://api.github.com');
-  assert.equal(githubApiUrl(cfg({ baseUrl: 'https://github.example.com/' })), 'https://github.example.com/api/v3');
-  assert.equal(githubApiUrl(cfg({ baseUrl: 'https://github.example.com', apiUrl: 'https://api.example.com/' })), 'https://api.example.com');
+  assert.equal(
+    githubApiUrl(cfg({ baseUrl: 'https://github.example.com/' })),
+    'https://github.example.com/api/v3',
+  );
+  assert.equal(
+    githubApiUrl(cfg({ baseUrl: 'https://github.example.com', apiUrl: 'https://api.example.com/' })),
+    'https://api.example.com',
+  );
   assert.deepEqual(cfg({}).scopes, ['read:user', 'user:email']);
   assert.equal(cfg({}).authMethod, 'client_secret_post');
 });

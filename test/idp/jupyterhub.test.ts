@@ -48,10 +48,17 @@ let stub: JupyterhubStub;
 let h: GatewayHarness;
 before(async () => {
   const address = await reserveAddress();
-  stub = await startJupyterhubStub({ clientId: 'svc', clientSecret: SECRET, redirectUri: address.redirectUri, users: USERS });
+  stub = await startJupyterhubStub({
+    clientId: 'svc',
+    clientSecret: SECRET,
+    redirectUri: address.redirectUri,
+    users: USERS,
+  });
   h = await startHarness({
     address,
-    providers: [{ id: 'hub', type: 'jupyterhub', url: `${stub.url}/`, clientId: 'svc', clientSecret: SECRET }],
+    providers: [
+      { id: 'hub', type: 'jupyterhub', url: `${stub.url}/`, clientId: 'svc', clientSecret: SECRET },
+    ],
   });
 });
 after(async () => {

@@ -320,14 +320,26 @@ export const oauth2ProviderSchema = z
           .optional()
           .describe('the stable user id; default sub, else id')
           .meta({ examples: ['data.uid'] }),
-        email: claimPath.default('email').describe('the e-mail address').meta({ examples: ['mail'] }),
-        name: claimPath.default('name').describe('the display name').meta({ examples: ['displayName'] }),
+        email: claimPath
+          .default('email')
+          .describe('the e-mail address')
+          .meta({ examples: ['mail'] }),
+        name: claimPath
+          .default('name')
+          .describe('the display name')
+          .meta({ examples: ['displayName'] }),
         firstName: claimPath
           .optional()
           .describe('the given name (makes the name when name is absent)')
           .meta({ examples: ['profile.given'] }),
-        lastName: claimPath.optional().describe('the family name').meta({ examples: ['profile.family'] }),
-        username: claimPath.optional().describe('the username').meta({ examples: ['login'] }),
+        lastName: claimPath
+          .optional()
+          .describe('the family name')
+          .meta({ examples: ['profile.family'] }),
+        username: claimPath
+          .optional()
+          .describe('the username')
+          .meta({ examples: ['login'] }),
         groups: claimPath
           .optional()
           .describe('the groups (a list, or one string)')

@@ -31,7 +31,10 @@ export function parseEmail(value: string): ParsedEmail | undefined {
 }
 
 /** Parses an e-mail list file: one address per line; blank lines and `#` comments are skipped. */
-export function parseEmailsFile(text: string): { emails: Set<string>; bad: { line: number; text: string }[] } {
+export function parseEmailsFile(text: string): {
+  emails: Set<string>;
+  bad: { line: number; text: string }[];
+} {
   const emails = new Set<string>();
   const bad: { line: number; text: string }[] = [];
   text.split(/\r?\n/).forEach((raw, i) => {
@@ -99,7 +102,10 @@ export class EmailsFile {
     this.#stamp = stamp;
     this.#warned = false;
     this.generation++;
-    this.#log?.info({ file: this.path, count: this.#emails.size, event: 'emails-file.reload' }, 'emailsFile reloaded');
+    this.#log?.info(
+      { file: this.path, count: this.#emails.size, event: 'emails-file.reload' },
+      'emailsFile reloaded',
+    );
     return true;
   }
 
@@ -130,7 +136,10 @@ export function emailRule(o: EmailRuleOptions): Criterion {
   const byList = listed.size > 0 || file !== undefined;
   const notAllowed: Failure = domains
     ? { reason: 'email-domain-not-allowed', explain: '' }
-    : { reason: 'email-not-allowed', explain: 'Your e-mail address is not on the list of addresses allowed here.' };
+    : {
+        reason: 'email-not-allowed',
+        explain: 'Your e-mail address is not on the list of addresses allowed here.',
+      };
   return {
     check({ identity }: RuleInput): readonly Failure[] {
       const email = identity.email;
@@ -139,14 +148,22 @@ export function emailRule(o: EmailRuleOptions): Criterion {
           ? [
               {
                 reason: 'email-unverified',
-                explain: 'Your e-mail address is not verified at your identity provider; verify it and sign in again.',
+                explain:
+                  'Your e-mail address is not verified at your identity provider; verify it and sign in again.',
               },
             ]
-          : [{ reason: 'email-missing', explain: 'Your account did not share an e-mail address with this site.' }];
+          : [
+              {
+                reason: 'email-missing',
+                explain: 'Your account did not share an e-mail address with this site.',
+              },
+            ];
       }
       const parsed = parseEmail(email);
       if (parsed === undefined) {
-        return [{ reason: 'email-invalid', explain: 'Your account’s e-mail address is not a valid address.' }];
+        return [
+          { reason: 'email-invalid', explain: 'Your account’s e-mail address is not a valid address.' },
+        ];
       }
       if (byList && (listed.has(parsed.address) || file?.has(parsed.address) === true)) return PASS;
       if (domains !== undefined && domainAllowed(domains, parsed.domain)) return PASS;

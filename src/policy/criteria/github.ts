@@ -53,7 +53,12 @@ export function githubRestriction(r: GithubRestriction): Criterion | undefined {
     check({ identity }: RuleInput): readonly Failure[] {
       if (users?.has((identity.preferredUsername ?? '').toLowerCase())) return PASS;
       if (!orgs && !teams) {
-        return [{ reason: 'user-not-allowed', explain: 'Your GitHub account is not on the list of users allowed here.' }];
+        return [
+          {
+            reason: 'user-not-allowed',
+            explain: 'Your GitHub account is not on the list of users allowed here.',
+          },
+        ];
       }
       const out: Failure[] = [];
       if (orgs && !anyOf(identity.orgs, orgs)) out.push(orgFailure(r.orgs!));

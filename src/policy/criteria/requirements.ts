@@ -33,13 +33,13 @@ export function requirementsRule(requirements: Readonly<Record<string, Requireme
   });
   return {
     check({ identity }: RuleInput): readonly Failure[] {
-      let out: Failure[] | undefined;
+      const out: Failure[] = [];
       for (const c of checks) {
         const have = identity.claims?.[c.key];
         const values = have === undefined ? [] : typeof have === 'string' ? [have] : have;
-        if (!values.some((v) => c.matchers.some((m) => m(v)))) (out ??= []).push(c.failure);
+        if (!values.some((v) => c.matchers.some((m) => m(v)))) out.push(c.failure);
       }
-      return out ?? PASS;
+      return out.length > 0 ? out : PASS;
     },
   };
 }

@@ -66,7 +66,10 @@ interface Grant {
 }
 
 export async function startGithubStub(o: GithubStubOptions): Promise<GithubStub> {
-  const codes = new Map<string, Grant & { redirectUri: string; challenge?: string; method?: string; expires: number }>();
+  const codes = new Map<
+    string,
+    Grant & { redirectUri: string; challenge?: string; method?: string; expires: number }
+  >();
   const tokens = new Map<string, Grant>();
   const refreshTokens = new Map<string, Grant>();
   let base = '';
@@ -85,14 +88,19 @@ export async function startGithubStub(o: GithubStubOptions): Promise<GithubStub>
     const u = new URL(uri);
     return (
       u.origin === registered.origin &&
-      (u.pathname === registered.pathname || u.pathname.startsWith(`${registered.pathname.replace(/\/$/, '')}/`))
+      (u.pathname === registered.pathname ||
+        u.pathname.startsWith(`${registered.pathname.replace(/\/$/, '')}/`))
     );
   };
 
   function issue(grant: Grant): Record<string, unknown> {
     const access = token(o.expiringTokens ? 'ghu_' : 'gho_');
     tokens.set(access, grant);
-    const body: Record<string, unknown> = { access_token: access, token_type: 'bearer', scope: grant.scopes.join(',') };
+    const body: Record<string, unknown> = {
+      access_token: access,
+      token_type: 'bearer',
+      scope: grant.scopes.join(','),
+    };
     if (o.expiringTokens) {
       const refresh = token('ghr_');
       refreshTokens.set(refresh, grant);
@@ -101,11 +109,19 @@ export async function startGithubStub(o: GithubStubOptions): Promise<GithubStub>
     return body;
   }
 
-  function tokenAnswer(req: http.IncomingMessage, res: http.ServerResponse, body: Record<string, unknown>): void {
+  function tokenAnswer(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    body: Record<string, unknown>,
+  ): void {
     if ((req.headers.accept ?? '').includes('json')) sendJson(res, 200, body);
     else {
       res.writeHead(200, { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' });
-      res.end(new URLSearchParams(Object.entries(body).map(([k, v]) => [k, String(v)])).toString());
+      res.end(
+        new URLSearchParams(
+          Object.entries(body).map(([k, v]): [string, string] => [k, String(v)]),
+        ).toString(),
+      );
     }
   }
 
@@ -125,7 +141,12 @@ export async function startGithubStub(o: GithubStubOptions): Promise<GithubStub>
     const links: string[] = [];
     if (page < last) links.push(link(page + 1, 'next'), link(last, 'last'));
     if (page > 1) links.push(link(1, 'first'), link(page - 1, 'prev'));
-    sendJson(res, 200, items.slice((page - 1) * perPage, page * perPage), links.length ? { link: links.join(', ') } : {});
+    sendJson(
+      res,
+      200,
+      items.slice((page - 1) * perPage, page * perPage),
+      links.length ? { link: links.join(', ') } : {},
+    );
   }
 
   const server = await startStubServer(async (req, res, url) => {
@@ -141,7 +162,12 @@ export async function startGithubStub(o: GithubStubOptions): Promise<GithubStub>
         back.searchParams.set('state', p.get('state') ?? '');
         return redirect(res, back.href);
       }
-      return sendPage(res, 200, 'Sign in to GitHub', loginForm('Sign in to GitHub (stub)', '/login/oauth/authorize', p));
+      return sendPage(
+        res,
+        200,
+        'Sign in to GitHub',
+        loginForm('Sign in to GitHub (stub)', '/login/oauth/authorize', p),
+      );
     }
     if (path === '/login/oauth/authorize' && req.method === 'POST') {
       const f = await readForm(req);
@@ -155,7 +181,17 @@ export async function startGithubStub(o: GithubStubOptions): Promise<GithubStub>
       const user = o.users.find((u) => u.login === f.get('username') && u.password === f.get('password'));
       if (user === undefined) {
         const params = new URLSearchParams([...f].filter(([k]) => k !== 'username' && k !== 'password'));
-        return sendPage(res, 401, 'Sign in', loginForm('Sign in to GitHub (stub)', '/login/oauth/authorize', params, 'Incorrect username or password.'));
+        return sendPage(
+          res,
+          401,
+          'Sign in',
+          loginForm(
+            'Sign in to GitHub (stub)',
+            '/login/oauth/authorize',
+            params,
+            'Incorrect username or password.',
+          ),
+        );
       }
       const scopes = (f.get('scope') ?? '').split(/[ ,]+/).filter(Boolean);
       state.lastScopes = scopes;
@@ -164,7 +200,9 @@ export async function startGithubStub(o: GithubStubOptions): Promise<GithubStub>
         user,
         scopes,
         redirectUri: f.get('redirect_uri') ?? o.callbackUrl,
-        ...(f.get('code_challenge') ? { challenge: f.get('code_challenge')!, method: f.get('code_challenge_method') ?? 'plain' } : {}),
+        ...(f.get('code_challenge')
+          ? { challenge: f.get('code_challenge')!, method: f.get('code_challenge_method') ?? 'plain' }
+          : {}),
         expires: Date.now() + 600_000,
       });
       target.searchParams.set('code', code);
@@ -177,14 +215,19 @@ export async function startGithubStub(o: GithubStubOptions): Promise<GithubStub>
         tokenAnswer(req, res, {
           error: e,
           error_description: d,
-          error_uri: 'https://docs.github.com/apps/managing-oauth-apps/troubleshooting-oauth-app-access-token-request-errors',
+          error_uri:
+            'https://docs.github.com/apps/managing-oauth-apps/troubleshooting-oauth-app-access-token-request-errors',
         });
       if (f.get('client_id') !== o.clientId || f.get('client_secret') !== o.clientSecret) {
-        return error('incorrect_client_credentials', 'The client_id and/or client_secret passed are incorrect.');
+        return error(
+          'incorrect_client_credentials',
+          'The client_id and/or client_secret passed are incorrect.',
+        );
       }
       if (f.get('grant_type') === 'refresh_token') {
         const grant = refreshTokens.get(f.get('refresh_token') ?? '');
-        if (grant === undefined) return error('bad_refresh_token', 'The refresh token passed is incorrect or expired.');
+        if (grant === undefined)
+          return error('bad_refresh_token', 'The refresh token passed is incorrect or expired.');
         refreshTokens.delete(f.get('refresh_token')!);
         return tokenAnswer(req, res, issue(grant));
       }
@@ -194,7 +237,10 @@ export async function startGithubStub(o: GithubStubOptions): Promise<GithubStub>
         return error('bad_verification_code', 'The code passed is incorrect or expired.');
       }
       if (f.get('redirect_uri') !== null && f.get('redirect_uri') !== code.redirectUri) {
-        return error('redirect_uri_mismatch', 'The redirect_uri MUST match the registered callback URL for this application.');
+        return error(
+          'redirect_uri_mismatch',
+          'The redirect_uri MUST match the registered callback URL for this application.',
+        );
       }
       if (!pkceMatches(f.get('code_verifier'), code.challenge, code.method)) {
         return error('bad_verification_code', 'The code_verifier does not match the code_challenge.');
@@ -202,7 +248,12 @@ export async function startGithubStub(o: GithubStubOptions): Promise<GithubStub>
       return tokenAnswer(req, res, issue({ user: code.user, scopes: code.scopes }));
     }
     if (path.startsWith('/api/v3/')) {
-      if (!req.headers['user-agent']) return apiError(res, 403, 'Request forbidden by administrative rules. Please make sure your request has a User-Agent header');
+      if (!req.headers['user-agent'])
+        return apiError(
+          res,
+          403,
+          'Request forbidden by administrative rules. Please make sure your request has a User-Agent header',
+        );
       const grant = tokens.get(bearer(req, ['bearer', 'token']) ?? '');
       if (grant === undefined) return apiError(res, 401, 'Bad credentials');
       const u = grant.user;
@@ -230,14 +281,22 @@ export async function startGithubStub(o: GithubStubOptions): Promise<GithubStub>
           return paginate(
             res,
             url,
-            u.orgs.filter((org) => org.public || has('read:org')).map((org, i) => ({ login: org.login, id: 1000 + i })),
+            u.orgs
+              .filter((org) => org.public || has('read:org'))
+              .map((org, i) => ({ login: org.login, id: 1000 + i })),
           );
         case '/user/teams':
-          if (!has('read:org') && !has('repo') && !has('user')) return apiError(res, 403, 'Resource not accessible by integration');
+          if (!has('read:org') && !has('repo') && !has('user'))
+            return apiError(res, 403, 'Resource not accessible by integration');
           return paginate(
             res,
             url,
-            u.teams.map(([org, slug], i) => ({ id: 2000 + i, slug, name: slug, organization: { login: org } })),
+            u.teams.map(([org, slug], i) => ({
+              id: 2000 + i,
+              slug,
+              name: slug,
+              organization: { login: org },
+            })),
           );
         default:
           return apiError(res, 404, 'Not Found');

@@ -11,7 +11,11 @@ export interface StubServer {
   close(): Promise<void>;
 }
 
-export type StubHandler = (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => void | Promise<void>;
+export type StubHandler = (
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  url: URL,
+) => void | Promise<void>;
 
 export async function startStubServer(handler: StubHandler): Promise<StubServer> {
   let base = '';
@@ -66,7 +70,11 @@ export function redirect(res: http.ServerResponse, location: string): void {
 }
 
 /** RFC 7636 §4.6: BASE64URL(SHA256(code_verifier)) === code_challenge for S256. */
-export function pkceMatches(verifier: string | null, challenge: string | undefined, method: string | undefined): boolean {
+export function pkceMatches(
+  verifier: string | null,
+  challenge: string | undefined,
+  method: string | undefined,
+): boolean {
   if (challenge === undefined) return true;
   if (verifier === null || method !== 'S256') return false;
   return createHash('sha256').update(verifier).digest('base64url') === challenge;
@@ -82,7 +90,9 @@ export function basicAuth(req: http.IncomingMessage): { id: string; secret: stri
   if (h === undefined || !/^basic /i.test(h)) return undefined;
   const decoded = Buffer.from(h.slice(6), 'base64').toString('utf8');
   const i = decoded.indexOf(':');
-  return i < 0 ? undefined : { id: decodeURIComponent(decoded.slice(0, i)), secret: decodeURIComponent(decoded.slice(i + 1)) };
+  return i < 0
+    ? undefined
+    : { id: decodeURIComponent(decoded.slice(0, i)), secret: decodeURIComponent(decoded.slice(i + 1)) };
 }
 
 /** The token of an `Authorization: <scheme> <token>` header when the scheme is one of `schemes`. */

@@ -39,19 +39,32 @@ export interface JupyterhubStub {
 }
 
 export async function startJupyterhubStub(o: JupyterhubStubOptions): Promise<JupyterhubStub> {
-  const codes = new Map<string, { user: HubUser; challenge?: string; method?: string; redirectUri: string }>();
+  const codes = new Map<
+    string,
+    { user: HubUser; challenge?: string; method?: string; redirectUri: string }
+  >();
   const tokens = new Map<string, HubUser>();
   const state: JupyterhubStub = { url: '', lastAuthScheme: undefined, close: async () => {} };
-  const oauthError = (res: Parameters<typeof sendJson>[0], status: number, error: string, description: string) =>
-    sendJson(res, status, { error, error_description: description });
+  const oauthError = (
+    res: Parameters<typeof sendJson>[0],
+    status: number,
+    error: string,
+    description: string,
+  ) => sendJson(res, status, { error, error_description: description });
 
   const server = await startStubServer(async (req, res, url) => {
     const path = url.pathname;
     if (path === '/hub/api/oauth2/authorize' && req.method === 'GET') {
       const p = url.searchParams;
       if (p.get('client_id') !== o.clientId) return sendPage(res, 400, 'Error', '<p>invalid_client</p>');
-      if (p.get('redirect_uri') !== o.redirectUri) return sendPage(res, 400, 'Error', '<p>Mismatching redirect URI.</p>');
-      return sendPage(res, 200, 'JupyterHub', loginForm('Sign in to JupyterHub (stub)', '/hub/api/oauth2/authorize', p));
+      if (p.get('redirect_uri') !== o.redirectUri)
+        return sendPage(res, 400, 'Error', '<p>Mismatching redirect URI.</p>');
+      return sendPage(
+        res,
+        200,
+        'JupyterHub',
+        loginForm('Sign in to JupyterHub (stub)', '/hub/api/oauth2/authorize', p),
+      );
     }
     if (path === '/hub/api/oauth2/authorize' && req.method === 'POST') {
       const f = await readForm(req);
@@ -64,13 +77,25 @@ export async function startJupyterhubStub(o: JupyterhubStubOptions): Promise<Jup
       const user = o.users.find((u) => u.name === f.get('username') && u.password === f.get('password'));
       if (user === undefined) {
         const params = new URLSearchParams([...f].filter(([k]) => k !== 'username' && k !== 'password'));
-        return sendPage(res, 403, 'JupyterHub', loginForm('Sign in to JupyterHub (stub)', '/hub/api/oauth2/authorize', params, 'Invalid username or password'));
+        return sendPage(
+          res,
+          403,
+          'JupyterHub',
+          loginForm(
+            'Sign in to JupyterHub (stub)',
+            '/hub/api/oauth2/authorize',
+            params,
+            'Invalid username or password',
+          ),
+        );
       }
       const code = token('');
       codes.set(code, {
         user,
         redirectUri: f.get('redirect_uri') ?? '',
-        ...(f.get('code_challenge') ? { challenge: f.get('code_challenge')!, method: f.get('code_challenge_method') ?? 'plain' } : {}),
+        ...(f.get('code_challenge')
+          ? { challenge: f.get('code_challenge')!, method: f.get('code_challenge_method') ?? 'plain' }
+          : {}),
       });
       target.searchParams.set('code', code);
       return redirect(res, target.href);
@@ -79,22 +104,36 @@ export async function startJupyterhubStub(o: JupyterhubStubOptions): Promise<Jup
       const f = await readForm(req);
       // The hub reads the client's credentials from the form body (client_secret_post).
       if (f.get('client_id') !== o.clientId || f.get('client_secret') !== o.clientSecret) {
-        return oauthError(res, 401, 'invalid_client', basicAuth(req) ? 'credentials must be in the request body' : 'invalid client');
+        return oauthError(
+          res,
+          401,
+          'invalid_client',
+          basicAuth(req) ? 'credentials must be in the request body' : 'invalid client',
+        );
       }
-      if (f.get('grant_type') !== 'authorization_code') return oauthError(res, 400, 'unsupported_grant_type', 'authorization_code only');
+      if (f.get('grant_type') !== 'authorization_code')
+        return oauthError(res, 400, 'unsupported_grant_type', 'authorization_code only');
       const code = codes.get(f.get('code') ?? '');
       codes.delete(f.get('code') ?? '');
       if (code === undefined) return oauthError(res, 400, 'invalid_grant', 'invalid code');
-      if (f.get('redirect_uri') !== code.redirectUri) return oauthError(res, 400, 'invalid_grant', 'Mismatching redirect URI.');
-      if (!pkceMatches(f.get('code_verifier'), code.challenge, code.method)) return oauthError(res, 400, 'invalid_grant', 'bad code_verifier');
+      if (f.get('redirect_uri') !== code.redirectUri)
+        return oauthError(res, 400, 'invalid_grant', 'Mismatching redirect URI.');
+      if (!pkceMatches(f.get('code_verifier'), code.challenge, code.method))
+        return oauthError(res, 400, 'invalid_grant', 'bad code_verifier');
       const access = token('');
       tokens.set(access, code.user);
-      return sendJson(res, 200, { access_token: access, token_type: 'Bearer', expires_in: 3600, scope: 'identify' });
+      return sendJson(res, 200, {
+        access_token: access,
+        token_type: 'Bearer',
+        expires_in: 3600,
+        scope: 'identify',
+      });
     }
     if (path === '/hub/api/user' && req.method === 'GET') {
       state.lastAuthScheme = req.headers.authorization?.split(' ')[0];
       const user = tokens.get(bearer(req, ['token']) ?? '');
-      if (user === undefined) return sendJson(res, 403, { status: 403, message: 'Missing or invalid credentials.' });
+      if (user === undefined)
+        return sendJson(res, 403, { status: 403, message: 'Missing or invalid credentials.' });
       return sendJson(res, 200, {
         kind: 'user',
         name: user.name,
