@@ -61,7 +61,7 @@ export const ERRORS = {
     status: 403,
     title: 'You do not have access',
     advice:
-      'You are signed in, but the access rules do not let you in here. Ask your administrator for access; the reasons below say what is missing.',
+      'Your identity provider confirmed who you are, but the access rules do not let you in here. Ask your administrator for access; the reasons below say what is missing.',
   },
   PCL_ISSUER_REQUEST_INVALID: {
     status: 400,

@@ -1,11 +1,12 @@
 /** Gateway's own endpoints besides the login flow: forward-auth, userinfo, health. */
 
 import { PortcullisError } from '../errors/codes.ts';
+import { normalisePath } from '../policy/routes.ts';
 import { identityHeaderValues } from '../proxy/identity.ts';
 import { loadSession } from '../sessions/resolve.ts';
 import type { Session } from '../sessions/session.ts';
 import type { GatewayContext } from './context.ts';
-import { forwardedPath, sendForbidden } from './forbidden.ts';
+import { forwardAuthPaths, sendForbidden } from './forbidden.ts';
 import { sendError, sendJson } from './respond.ts';
 import type { Scope } from './scope.ts';
 
@@ -15,27 +16,66 @@ async function withSession(ctx: GatewayContext, s: Scope): Promise<Session | und
   return s.session;
 }
 
+/** The forward-auth endpoint; `/oauth2/auth/<original path>` is the same for Envoy (authPrefixed). */
+export const AUTH_PATH = '/oauth2/auth';
+
 /**
- * Forward-auth for nginx auth_request, Traefik forwardAuth, Caddy forward_auth and Envoy ext_authz (HTTP):
- * 202 with X-Auth-Request-* for a valid session the access rules allow, 403 for one they deny, 401 without
- * one. Route rules apply to the original request's path when a trusted proxy sends it (forwardedPath).
+ * Forward-auth for nginx auth_request, Traefik forwardAuth, Caddy forward_auth: 202 with X-Auth-Request-*
+ * for a valid session the access rules allow, 403 for one they deny (the page for a browser navigation,
+ * else JSON), 401 JSON without one. Route rules apply to
+ * the paths the request names for the original request (forwardAuthPaths), all of which must be allowed.
  */
-export async function auth(ctx: GatewayContext, s: Scope): Promise<void> {
+export function auth(ctx: GatewayContext, s: Scope): Promise<void> {
+  return forwardAuth(ctx, s, 202, undefined);
+}
+
+/**
+ * `/oauth2/auth/<original path>`: Envoy's HTTP ext_authz with `path_prefix: /oauth2/auth` sends the checked
+ * request's method and path appended to the prefix. Envoy lets a request through only on 200 (any other
+ * status is a denial, returned to the client as it is), so this form answers 200 where /oauth2/auth says 202.
+ */
+export function authPrefixed(ctx: GatewayContext, s: Scope): Promise<void> {
+  // s.path is the whole path normalised; the original path is what follows the prefix in the raw path, and
+  // both readings must agree (`/oauth2/auth/x/../../y` is not a path Envoy would send).
+  const rest = s.path.slice(AUTH_PATH.length);
+  const raw = s.rawPath.startsWith(`${AUTH_PATH}/`)
+    ? normalisePath(s.rawPath.slice(AUTH_PATH.length))
+    : undefined;
+  if (raw !== rest) {
+    sendError(ctx.log, s, new PortcullisError('PCL_BAD_REQUEST', 'ambiguous path after /oauth2/auth'), {
+      json: true,
+    });
+    return Promise.resolve();
+  }
+  return forwardAuth(ctx, s, 200, rest);
+}
+
+async function forwardAuth(
+  ctx: GatewayContext,
+  s: Scope,
+  ok: 200 | 202,
+  envoyPath: string | undefined,
+): Promise<void> {
   const session = await withSession(ctx, s);
   if (session === undefined) {
     sendError(ctx.log, s, 'PCL_UNAUTHENTICATED', { json: true });
     return;
   }
-  const path = forwardedPath(s);
-  if (path === null) {
-    sendError(ctx.log, s, new PortcullisError('PCL_BAD_REQUEST', 'unreadable X-Forwarded-Uri'), {
+  const named = forwardAuthPaths(s, envoyPath);
+  if ('bad' in named) {
+    sendError(ctx.log, s, new PortcullisError('PCL_BAD_REQUEST', `unreadable or repeated ${named.bad}`), {
       json: true,
     });
     return;
   }
-  const decision = ctx.policy.decide(session, path);
+  let decision = ctx.policy.decide(session, undefined);
+  for (const path of named.paths) {
+    if (!decision.allow) break;
+    decision = ctx.policy.decide(session, path);
+  }
   if (!decision.allow) {
-    sendForbidden(ctx, s, session, decision, 'access.denied', { json: true });
+    // Traefik and Envoy hand this answer to the browser as it is: a navigation gets the explained page.
+    sendForbidden(ctx, s, session, decision, 'access.denied', { log: { forwardedPaths: named.paths } });
     return;
   }
   const v = identityHeaderValues(session.identity);
@@ -43,7 +83,7 @@ export async function auth(ctx: GatewayContext, s: Scope): Promise<void> {
   if (v.email !== undefined) headers['X-Auth-Request-Email'] = v.email;
   if (v.preferredUsername !== undefined) headers['X-Auth-Request-Preferred-Username'] = v.preferredUsername;
   if (v.groups !== undefined) headers['X-Auth-Request-Groups'] = v.groups;
-  s.res.statusCode = 202;
+  s.res.statusCode = ok;
   for (const k in headers) s.res.setHeader(k, headers[k]!);
   s.res.setHeader('Cache-Control', 'no-store');
   if (s.setCookies.length > 0) s.res.setHeader('Set-Cookie', s.setCookies);

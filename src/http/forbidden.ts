@@ -18,32 +18,79 @@ export function sendForbidden(
   session: Session,
   d: Decision,
   event: DenialEvent,
-  o: Pick<ErrorOptions, 'json' | 'retryHref'> = {},
+  o: Pick<ErrorOptions, 'json' | 'retryHref'> & { readonly log?: Record<string, unknown> } = {},
 ): void {
   sendError(ctx.log, s, new PortcullisError('PCL_FORBIDDEN', `${event}: ${d.reasons.join(', ')}`), {
-    ...o,
+    ...(o.json !== undefined ? { json: o.json } : {}),
+    retryHref: o.retryHref,
     explanations: d.explanations,
+    reasons: d.reasons,
     log: {
       event,
       provider: session.provider,
       sub: session.identity.sub,
       email: session.identity.email,
       reasons: d.reasons,
+      ...o.log,
     },
   });
 }
 
+/** The original request's path as forward-auth sees it: the paths to decide for, or the header that is unreadable. */
+export type NamedPaths = { readonly paths: readonly string[] } | { readonly bad: string };
+
+/** Every value of one header as received (Node joins repeated unknown headers with ", "; we need them apart). */
+function rawValues(s: Scope, name: string): string[] {
+  const raw = s.req.rawHeaders;
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length === name.length && raw[i]!.toLowerCase() === name) out.push(raw[i + 1]!);
+  }
+  return out;
+}
+
+/** The normalised path of a request target (`/a/b?q`), or undefined when it cannot be read. */
+function targetPath(value: string): string | undefined {
+  if (!value.startsWith('/')) return undefined;
+  const target = splitTarget(value);
+  return target === undefined ? undefined : normalisePath(target.path);
+}
+
 /**
- * For forward-auth (/oauth2/auth): the path of the original request, from X-Forwarded-Uri (Traefik, Caddy)
- * or X-Original-URI (nginx, when configured), believed only from a trusted proxy. `null`: the header is
- * there but cannot be read (the caller answers 400); undefined: none given.
+ * For forward-auth (/oauth2/auth): every path the request names for the original request —
+ * `X-Forwarded-Uri` (Traefik, Caddy), that path under `X-Forwarded-Prefix` (Traefik's stripPrefix stores what
+ * it removed there), `X-Original-URI` (nginx, when configured) and, for Envoy's ext_authz with
+ * `path_prefix: /oauth2/auth`, the rest of the request's own path (`envoyPath`, already normalised).
+ *
+ * The caller decides for each of them and lets the request through only when all are allowed. A path can
+ * only add the rules of its route to the top-level and provider rules that apply anyway, so these values
+ * are read from any peer: a client that names paths itself (directly, or through a proxy that passes its
+ * headers on) can only be refused more, never let in where the path its proxy named is refused. Without any,
+ * only the top-level and provider rules apply. A header that is repeated, or whose path cannot be read (not
+ * absolute, undecodable, ambiguous dot segments), makes the request bad: guessing a path would be unsafe.
  */
-export function forwardedPath(s: Scope): string | null | undefined {
-  if (!s.trustedPeer) return undefined;
-  const h = s.req.headers['x-forwarded-uri'] ?? s.req.headers['x-original-uri'];
-  if (h === undefined) return undefined;
-  const value = Array.isArray(h) ? h[0] : h;
-  const target = value === undefined ? undefined : splitTarget(value);
-  const path = target === undefined ? undefined : normalisePath(target.path);
-  return path ?? null;
+export function forwardAuthPaths(s: Scope, envoyPath?: string): NamedPaths {
+  const paths = new Set<string>();
+  if (envoyPath !== undefined) paths.add(envoyPath);
+  const prefixes = rawValues(s, 'x-forwarded-prefix');
+  if (prefixes.length > 1) return { bad: 'X-Forwarded-Prefix' };
+  for (const [name, header] of [
+    ['x-forwarded-uri', 'X-Forwarded-Uri'],
+    ['x-original-uri', 'X-Original-URI'],
+  ] as const) {
+    const values = rawValues(s, name);
+    if (values.length === 0) continue;
+    const value = values[0]!.trim();
+    const path = values.length === 1 ? targetPath(value) : undefined;
+    if (path === undefined) return { bad: header };
+    paths.add(path);
+    if (header === 'X-Forwarded-Uri' && prefixes.length === 1) {
+      const prefix = prefixes[0]!.trim();
+      const usable = prefix.startsWith('/') && !/[?#]/.test(prefix);
+      const joined = usable ? targetPath(prefix.replace(/\/+$/, '') + value) : undefined;
+      if (joined === undefined) return { bad: 'X-Forwarded-Prefix' };
+      paths.add(joined);
+    }
+  }
+  return { paths: [...paths] };
 }

@@ -25,10 +25,11 @@ import { loadSession } from '../sessions/resolve.ts';
 import { Sealer } from '../sessions/sealer.ts';
 import type { Session } from '../sessions/session.ts';
 import type { GatewayContext, IssuerMount } from './context.ts';
-import { auth, metricsEndpoint, ping, ready, userinfo } from './endpoints.ts';
+import { AUTH_PATH, auth, authPrefixed, metricsEndpoint, ping, ready, userinfo } from './endpoints.ts';
 import { sendForbidden } from './forbidden.ts';
 import { redirect, sendError } from './respond.ts';
 import { Scope, splitTarget } from './scope.ts';
+import { services } from './services.ts';
 import { compileTrustedProxies, resolveForwarded } from './trust.ts';
 
 type Handler = (ctx: GatewayContext, s: Scope) => void | Promise<void>;
@@ -50,6 +51,7 @@ const ENDPOINTS: ReadonlyMap<string, { handler: Handler; methods?: ReadonlySet<s
   ['/oauth2/auth', { handler: auth }],
   ['/oauth2/userinfo', { handler: userinfo, methods: READ }],
   ['/metrics', { handler: metricsEndpoint, methods: READ }],
+  ['/oauth2/services', { handler: services, methods: READ }],
 ]);
 
 /** A step answers the request (returns true) or passes it on (false). */
@@ -74,9 +76,15 @@ const PIPELINE: readonly (readonly [string, Step])[] = [
         return ctx.issuer.handle(ctx, s).then(() => true);
       }
       const endpoint = ENDPOINTS.get(s.path);
-      if (endpoint === undefined) return false;
+      if (endpoint === undefined) {
+        // Envoy's ext_authz (path_prefix: /oauth2/auth) asks about the original path below the endpoint.
+        if (!s.path.startsWith(`${AUTH_PATH}/`)) return false;
+        return authPrefixed(ctx, s).then(() => true);
+      }
       // /metrics on the main listener only when it is not moved to its own address (or off).
       if (endpoint.handler === metricsEndpoint && !ctx.metricsOnMain) return false;
+      // The services page lists issuer clients: without an issuer the path is the upstream's.
+      if (endpoint.handler === services && ctx.issuer === undefined) return false;
       if (endpoint.methods !== undefined && !endpoint.methods.has(s.req.method ?? 'GET')) {
         sendError(ctx.log, s, new PortcullisError('PCL_METHOD_NOT_ALLOWED', `${s.req.method} ${s.path}`), {
           extraHeaders: { Allow: [...endpoint.methods].join(', ') },
@@ -314,18 +322,33 @@ export async function handleUpgrade(
     }
     const decision = ctx.policy.decide(s.session, s.path);
     if (!decision.allow) {
+      // The same audit fields as sendForbidden's line for plain requests.
       ctx.log.warn(
         {
           requestId: s.id,
+          code: 'PCL_FORBIDDEN',
+          status: 403,
+          path: s.path,
           event: 'access.denied',
           provider: s.session.provider,
           sub: s.session.identity.sub,
-          path: s.path,
+          email: s.session.identity.email,
           reasons: decision.reasons,
+          upgrade: true,
         },
         'upgrade refused by the access rules',
       );
-      refuseUpgrade(socket, 403, 'Forbidden', JSON.stringify({ error: 'PCL_FORBIDDEN', requestId: s.id }));
+      refuseUpgrade(
+        socket,
+        403,
+        'Forbidden',
+        JSON.stringify({
+          error: 'PCL_FORBIDDEN',
+          reasons: decision.reasons,
+          explanations: decision.explanations,
+          requestId: s.id,
+        }),
+      );
       return;
     }
   }

@@ -16,7 +16,7 @@ const STYLE = `
     background: #2f54eb; color: #fff; text-decoration: none; font-size: 1rem; cursor: pointer; }
   a.secondary { background: transparent; color: #2f54eb; }
   a.button img { vertical-align: -4px; margin-right: .5rem; }
-  ul.why { padding-left: 1.2rem; line-height: 1.5; }
+  ul.why, ul.services { padding-left: 1.2rem; line-height: 1.5; }
   .meta { margin-top: 1.5rem; font-size: .8rem; color: #6b7280; overflow-wrap: anywhere; }
   .meta code { white-space: nowrap; }
   code { font-size: .85em; }
@@ -58,6 +58,8 @@ export interface ErrorPageInput {
   readonly detail?: string | undefined;
   /** Sentences listed under the advice, e.g. what an access rule found missing. */
   readonly explanations?: readonly string[] | undefined;
+  /** Reason codes, shown small beside the request id so a user can quote them. */
+  readonly reasons?: readonly string[] | undefined;
   readonly retryHref?: string | undefined;
 }
 
@@ -67,9 +69,12 @@ export function errorPage(e: ErrorPageInput): string {
     ? `<ul class="why">${e.explanations.map((x) => `<li>${escapeHtml(x)}</li>`).join('')}</ul>`
     : '';
   const retry = e.retryHref ? `<a class="button" href="${escapeHtml(e.retryHref)}">Try again</a>` : '';
+  const reasons = e.reasons?.length
+    ? ` · reasons ${e.reasons.map((r) => `<code>${escapeHtml(r)}</code>`).join(' ')}`
+    : '';
   return layout(
     e.title,
-    `<h1>${escapeHtml(e.title)}</h1><p>${escapeHtml(e.advice)}</p>${why}${detail}${retry}<p class="meta">Error ${escapeHtml(e.code)} · HTTP ${e.status} · request id <code>${escapeHtml(e.requestId)}</code></p>`,
+    `<h1>${escapeHtml(e.title)}</h1><p>${escapeHtml(e.advice)}</p>${why}${detail}${retry}<p class="meta">Error ${escapeHtml(e.code)} · HTTP ${e.status}${reasons} · request id <code>${escapeHtml(e.requestId)}</code></p>`,
   );
 }
 

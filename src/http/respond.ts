@@ -55,6 +55,8 @@ export interface ErrorOptions {
   readonly retryHref?: string | undefined;
   /** User-facing sentences listed on the page (and in JSON), e.g. what an access rule found missing. */
   readonly explanations?: readonly string[] | undefined;
+  /** Reason codes of an access decision (`group-missing`, …): in JSON, and small on the page for support. */
+  readonly reasons?: readonly string[] | undefined;
   readonly extraHeaders?: Record<string, string>;
   readonly log?: Record<string, unknown>;
 }
@@ -81,6 +83,7 @@ export function sendError(
         error: e.code,
         message: spec.title,
         detail: spec.advice,
+        ...(o.reasons?.length ? { reasons: o.reasons } : {}),
         ...(o.explanations?.length ? { explanations: o.explanations } : {}),
         requestId: s.id,
       },
@@ -101,6 +104,7 @@ export function sendError(
       requestId: s.id,
       detail: o.userDetail,
       explanations: o.explanations,
+      reasons: o.reasons,
       retryHref: o.retryHref,
     }),
   );

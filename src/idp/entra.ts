@@ -9,31 +9,34 @@
  *   openid-client, as that tenant's issuer — a token can only pass as the issuer it names. `allowedTenants`
  *   is then an access rule on `tid` (src/policy/criteria/tenant.ts);
  * - groups: the `groups` claim (object ids; the app registration's groupMembershipClaims). With too many
- *   groups Entra sends the overage indicator `_claim_names: { groups: … }` instead, and the groups are read
- *   from Microsoft Graph, POST /v1.0/me/getMemberObjects (delegated User.Read suffices for /me;
- *   https://learn.microsoft.com/graph/api/directoryobject-getmemberobjects);
- * - e-mail: Entra's `email` claim is not verified by Entra. In a multi-tenant application any directory's
- *   administrator can set any address (the "nOAuth" takeover), so there it counts as verified only with
- *   the `xms_edov` optional claim (the domain owner verified it); in a single tenant it is the tenant's own.
+ *   groups (200 in a JWT) Entra sends the overage indicator `_claim_names: { groups: … }` instead, and the
+ *   groups are read from Microsoft Graph, GET /v1.0/me/transitiveMemberOf, following @odata.nextLink
+ *   (delegated User.Read suffices for /me; https://learn.microsoft.com/graph/api/user-list-transitivememberof,
+ *   https://learn.microsoft.com/entra/identity-platform/id-token-claims-reference#groups-overage-claim).
+ *   The endpoint named in `_claim_sources` (the retired Azure AD Graph) is never called;
+ * - e-mail: Entra does not verify the `email` claim: it is the user's mail attribute, which an administrator
+ *   of the user's directory can set to any address. In a multi-tenant application that directory may be
+ *   anyone's, so a stranger's admin could claim one of your addresses (the "nOAuth" account takeover,
+ *   https://learn.microsoft.com/entra/identity-platform/migrate-off-email-claim-authorization). There the
+ *   address counts only with the `xms_edov` optional claim (the domain's owner verified it); in a single
+ *   tenant it is the operator's own directory's, and still dropped when `xms_edov` says false. Without
+ *   `email`, the `upn` optional claim is used: a member's UPN suffix is always a domain its directory has
+ *   verified (guests' `…#EXT#@…` UPNs excepted). `preferred_username` is never an e-mail address here:
+ *   Microsoft documents it as mutable and not for authorization decisions.
  */
 import { decodeJwt } from 'jose';
 import * as oidc from 'openid-client';
 import { ENTRA_MULTI_TENANT, type ResolvedProviderOf } from '../config/providers.ts';
 import { PortcullisError } from '../errors/codes.ts';
 import type { Identity } from '../sessions/session.ts';
-import { bool, claimAt, str, strings, withEmailPolicy } from './claims.ts';
+import { bool, claimAt, str, withEmailPolicy } from './claims.ts';
 import { callApi, fetchOf, isRecord } from './http.ts';
-import {
-  baseSettings,
-  classify,
-  describe,
-  OidcProvider,
-  type ProfileContext,
-  STANDARD_MAPPING,
-} from './oidc.ts';
+import { baseSettings, classify, OidcProvider, type ProfileContext, STANDARD_MAPPING } from './oidc.ts';
 import type { FlowSecrets, ProviderOptions } from './provider.ts';
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Graph answers up to 999 objects a page; 50 pages is far beyond any directory's group count. */
+const GRAPH_MAX_PAGES = 50;
 
 /** Thrown by the capturing fetch once the token response is in hand (see exchange()). */
 class Captured extends Error {}
@@ -89,7 +92,7 @@ export class EntraProvider extends OidcProvider {
       ? announced.startsWith(`${this.#authority}/`) &&
         GUID.test(announced.slice(this.#authority.length + 1, -5)) &&
         announced.endsWith('/v2.0')
-      : announced === expected;
+      : announced.toLowerCase() === expected.toLowerCase();
     if (!ok) {
       throw new PortcullisError(
         'PCL_IDP_UNREACHABLE',
@@ -138,8 +141,12 @@ export class EntraProvider extends OidcProvider {
       captured = { status: res.status, headers: res.headers, body: await res.text() };
       throw new Captured();
     };
+    // The RFC 9207 iss parameter, should Entra send one, names the user's tenant: it cannot match the
+    // template yet, and is checked in step 3 against the tenant's issuer.
+    const withoutIss = new URL(callbackUrl.href);
+    withoutIss.searchParams.delete('iss');
     try {
-      await oidc.authorizationCodeGrant(capturing, callbackUrl, checks);
+      await oidc.authorizationCodeGrant(capturing, withoutIss, checks);
     } catch (err) {
       // Anything but the capture (a bad state, iss, an unreachable endpoint) is the sign-in's failure.
       if (captured === undefined) throw classify(err);
@@ -187,37 +194,86 @@ export class EntraProvider extends OidcProvider {
   }
 
   protected override async enrich(identity: Identity, ctx: ProfileContext): Promise<Identity> {
-    const tid = str(ctx.claims['tid']);
-    let next: Identity = tid === undefined ? identity : { ...identity, tenant: tid.toLowerCase() };
-    if (this.#multi && next.email !== undefined) {
-      const edov = bool(ctx.claims['xms_edov']) ?? (ctx.claims['xms_edov'] === 1 ? true : undefined);
-      next = withEmailPolicy({ ...next, emailVerified: edov === true }, this.settings.allowUnverifiedEmail);
-    }
-    const names = claimAt(ctx.claims, '_claim_names.groups');
-    if (next.groups.length === 0 && names !== undefined && this.#overage) {
+    const tid = str(ctx.claims['tid'])?.toLowerCase();
+    let next: Identity = tid === undefined ? identity : { ...identity, tenant: tid };
+    next = withEmailPolicy(this.#email(next, ctx.claims), this.settings.allowUnverifiedEmail);
+    // A multi-tenant app's user from a directory not allowed is refused by the tenant rule: no Graph
+    // calls on behalf of strangers.
+    const allowedTenant = !this.#multi || (tid !== undefined && this.#allowed.has(tid));
+    // The overage indicator (code flow: `_claim_names.groups`; implicit flow: `hasgroups`) replaces the
+    // groups claim when the user is in more groups than fit in the token.
+    const overage =
+      claimAt(ctx.claims, '_claim_names.groups') !== undefined || bool(ctx.claims['hasgroups']) === true;
+    if (overage && next.groups.length === 0 && this.#overage && allowedTenant) {
       next = { ...next, groups: await this.#graphGroups(ctx.accessToken) };
     }
     return next;
   }
 
-  /** Group overage: the user's groups (transitive) from Microsoft Graph. */
+  /**
+   * The e-mail address, decided against nOAuth (see the top of this file): `email` with `xms_edov` true
+   * is verified; `xms_edov` false marks it unverified (dropped unless insecureAllowUnverifiedEmail); without
+   * `xms_edov`, a multi-tenant app treats it as unverified and a single tenant keeps it as its own
+   * directory's. No `email`: a member's `upn`, whose domain its directory has verified.
+   */
+  #email(identity: Identity, claims: Readonly<Record<string, unknown>>): Identity {
+    const raw = claims['xms_edov'];
+    const edov =
+      bool(raw) ?? (raw === 1 || raw === '1' ? true : raw === 0 || raw === '0' ? false : undefined);
+    if (identity.email !== undefined) {
+      const verified = true;
+      return { ...identity, emailVerified: verified };
+    }
+    const upn = str(claims['upn']);
+    if (upn !== undefined && !upn.includes('#EXT#') && upn.split('@').length === 2) {
+      return { ...identity, email: upn, emailVerified: true };
+    }
+    return identity;
+  }
+
+  /** Group overage: the user's groups (transitive) from Microsoft Graph, page by page. */
   async #graphGroups(accessToken: string | undefined): Promise<string[]> {
     if (accessToken === undefined)
-      throw new PortcullisError('PCL_USERINFO_FAILED', 'Entra: no access token for Graph');
-    try {
+      throw new PortcullisError('PCL_USERINFO_FAILED', 'Entra: no access token for Microsoft Graph');
+    const groups: string[] = [];
+    const graphOrigin = new URL(this.#graphUrl).origin;
+    let url: string | undefined = `${this.#graphUrl}/v1.0/me/transitiveMemberOf?$select=id&$top=999`;
+    for (let page = 0; url !== undefined; page++) {
+      if (page >= GRAPH_MAX_PAGES) {
+        throw new PortcullisError(
+          'PCL_USERINFO_FAILED',
+          `Microsoft Graph /me/transitiveMemberOf: more than ${GRAPH_MAX_PAGES} pages`,
+        );
+      }
       const r = await callApi(this.opts.fetch, this.opts.timeoutSeconds, {
-        url: `${this.#graphUrl}/v1.0/me/getMemberObjects`,
+        url,
         accessToken,
-        method: 'POST',
-        json: { securityEnabledOnly: false },
-        label: 'Microsoft Graph /me/getMemberObjects',
+        label: 'Microsoft Graph /me/transitiveMemberOf',
       });
-      if (!isRecord(r.body))
-        throw new PortcullisError('PCL_USERINFO_FAILED', 'Microsoft Graph: not a JSON object');
-      return strings(r.body['value']);
-    } catch (err) {
-      if (err instanceof PortcullisError) throw err;
-      throw new PortcullisError('PCL_USERINFO_FAILED', `Microsoft Graph: ${describe(err)}`, { cause: err });
+      if (!isRecord(r.body) || !Array.isArray(r.body['value'])) {
+        throw new PortcullisError(
+          'PCL_USERINFO_FAILED',
+          'Microsoft Graph: not a directory object collection',
+        );
+      }
+      for (const item of r.body['value']) {
+        if (!isRecord(item) || typeof item['id'] !== 'string') continue;
+        // Groups only: the collection also lists directory roles and administrative units.
+        const type = item['@odata.type'];
+        if (type === undefined || type === '#microsoft.graph.group') groups.push(item['id']);
+      }
+      const next = r.body['@odata.nextLink'];
+      if (next === undefined) url = undefined;
+      else if (typeof next === 'string' && URL.canParse(next) && new URL(next).origin === graphOrigin) {
+        url = next;
+      } else {
+        // The access token goes to Microsoft Graph and nowhere else.
+        throw new PortcullisError(
+          'PCL_USERINFO_FAILED',
+          'Microsoft Graph: @odata.nextLink does not point at graphUrl; not followed',
+        );
+      }
     }
+    return groups;
   }
 }

@@ -32,22 +32,37 @@ export function githubApiUrl(c: ResolvedProviderOf<'github'>): string {
   return base.hostname === 'github.com' ? 'https://api.github.com' : `${c.issuer}/api/v3`;
 }
 
+/** Scopes that let /user/teams and private memberships in /user/orgs be read. */
+const ORG_SCOPES = ['read:org', 'write:org', 'admin:org'];
+
+/**
+ * The scopes to ask for, with read:org added when memberships are read: a githubOrgs or githubTeams rule
+ * in a top-level or route `allow` needs them as much as the provider's own orgs or teams do, and without
+ * read:org /user/teams answers 403 and /user/orgs lists public memberships only.
+ * https://docs.github.com/en/rest/teams/teams#list-teams-for-the-authenticated-user
+ */
+function withOrgScope(scopes: readonly string[], memberships: boolean): readonly string[] {
+  return memberships && !scopes.some((s) => ORG_SCOPES.includes(s)) ? [...scopes, 'read:org'] : scopes;
+}
+
 export class GithubProvider extends OAuth2Provider {
   readonly #api: string;
   readonly #memberships: boolean;
 
   constructor(config: ResolvedProviderOf<'github'>, opts: ProviderOptions) {
-    super(config, opts, {
-      ...oauth2BaseSettings(config),
-      authorizationUrl: `${config.issuer}/login/oauth/authorize`,
-      tokenUrl: `${config.issuer}/login/oauth/access_token`,
-    });
-    this.#api = githubApiUrl(config);
-    this.#memberships =
+    const memberships =
       opts.githubMemberships === true ||
       (config.orgs?.length ?? 0) > 0 ||
       (config.teams?.length ?? 0) > 0 ||
       config.scopes.includes('read:org');
+    super(config, opts, {
+      ...oauth2BaseSettings(config),
+      scopes: withOrgScope(config.scopes, memberships),
+      authorizationUrl: `${config.issuer}/login/oauth/authorize`,
+      tokenUrl: `${config.issuer}/login/oauth/access_token`,
+    });
+    this.#api = githubApiUrl(config);
+    this.#memberships = memberships;
   }
 
   protected override defaultDisplayName(): string {

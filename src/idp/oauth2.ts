@@ -10,7 +10,7 @@ import type { AuthMethod, ResolvedProvider, ResolvedProviderOf } from '../config
 import { PortcullisError } from '../errors/codes.ts';
 import type { Identity } from '../sessions/session.ts';
 import { identityFromProfile, type ProfileMapping } from './claims.ts';
-import { type ApiRequest, type ApiResponse, callApi, isRecord } from './http.ts';
+import { type ApiRequest, type ApiResponse, callApi, fetchOf, isRecord } from './http.ts';
 import { classify } from './oidc.ts';
 import {
   type FlowSecrets,
@@ -76,8 +76,7 @@ export abstract class OAuth2Provider implements IdentityProvider {
     );
     if ([s.authorizationUrl, s.tokenUrl].some((u) => this.allowsHttp(u))) oidc.allowInsecureRequests(c);
     c.timeout = opts.timeoutSeconds;
-    const f = this.tokenFetch(opts.fetch);
-    if (f) c[oidc.customFetch] = f;
+    c[oidc.customFetch] = withoutIdToken(this.tokenFetch(opts.fetch));
     this.#configuration = c;
   }
 
@@ -144,7 +143,7 @@ export abstract class OAuth2Provider implements IdentityProvider {
         expectedState: flow.state,
       });
     } catch (err) {
-      throw classify(err);
+      throw await tokenError(err);
     }
     const identity = await this.fetchIdentity(tokens.access_token);
     return { identity, ...this.#tokenSet(tokens) };
@@ -156,7 +155,7 @@ export abstract class OAuth2Provider implements IdentityProvider {
       try {
         tokens = await oidc.refreshTokenGrant(this.#configuration, refreshToken);
       } catch (err) {
-        throw classify(err);
+        throw await tokenError(err);
       }
       const next = await this.fetchIdentity(tokens.access_token);
       if (next.sub !== identity.sub) {
@@ -202,6 +201,60 @@ export abstract class OAuth2Provider implements IdentityProvider {
       idToken: undefined,
     };
   }
+}
+
+/**
+ * The token endpoint's fetch with any `id_token` removed from successful JSON answers. A plain OAuth2
+ * provider builds the session on the profile, never on an ID token: an OpenID-Connect-capable server asked
+ * for `openid` sends one anyway, and openid-client would check its claims (iss against our notion of the
+ * issuer, aud, exp) without a key to verify its signature — failing sign-ins over a token that is not used.
+ */
+function withoutIdToken(f: oidc.CustomFetch | undefined): oidc.CustomFetch {
+  return async (url, init) => {
+    const res = await fetchOf(f)(url, init);
+    if (res.status !== 200 || !(res.headers.get('content-type') ?? '').includes('json')) return res;
+    let body: unknown;
+    try {
+      body = await res.clone().json();
+    } catch {
+      body = undefined;
+    }
+    if (!isRecord(body) || body['id_token'] === undefined) return res;
+    await res.body?.cancel();
+    const { id_token: _ignored, ...rest } = body;
+    const headers = new Headers(res.headers);
+    headers.delete('content-length');
+    return new Response(JSON.stringify(rest), { status: res.status, headers });
+  };
+}
+
+/**
+ * A token endpoint failure as a coded error. RFC 6749 §5.2 has a server answer a failed HTTP Basic client
+ * authentication with 401 and WWW-Authenticate; openid-client then reports the challenge, and the body —
+ * which names the OAuth error (`invalid_client`) — is read here so the log says what went wrong.
+ */
+async function tokenError(err: unknown): Promise<PortcullisError> {
+  if (!(err instanceof oidc.WWWAuthenticateChallengeError)) return classify(err);
+  const challenges = err.cause
+    .map((c) =>
+      [c.scheme, ...Object.entries(c.parameters).map(([k, v]) => `${k}="${v.slice(0, 100)}"`)].join(' '),
+    )
+    .join(', ');
+  let body: unknown;
+  try {
+    body = await err.response.json();
+  } catch {
+    body = undefined;
+  }
+  const oauthError =
+    isRecord(body) && typeof body['error'] === 'string'
+      ? `${body['error'].slice(0, 100)}${typeof body['error_description'] === 'string' ? ` (${body['error_description'].slice(0, 300)})` : ''}, `
+      : '';
+  return new PortcullisError(
+    'PCL_CODE_EXCHANGE_FAILED',
+    `${oauthError}HTTP ${err.status}, WWW-Authenticate: ${challenges}`,
+    { cause: err },
+  );
 }
 
 /** `type: oauth2`: any OAuth2 server, the profile read from userInfoUrl and mapped field by field. */

@@ -103,7 +103,15 @@ function genericSettings(c: ResolvedProvider): OidcSettings {
           endSession: c.endSessionUrl,
         }
       : undefined,
-    mapping: { ...STANDARD_MAPPING, email: c.emailClaim, groups: c.groupsClaim, username: c.usernameClaim },
+    mapping: {
+      ...STANDARD_MAPPING,
+      email: c.emailClaim,
+      // email_verified speaks of the `email` claim only (OIDC Core 5.1); an address read from another
+      // claim (upn, mail) is as trustworthy as that claim, which the operator chose.
+      emailVerified: c.emailClaim === 'email' ? STANDARD_MAPPING.emailVerified : undefined,
+      groups: c.groupsClaim,
+      username: c.usernameClaim,
+    },
   };
 }
 
@@ -226,6 +234,11 @@ export class OidcProvider implements IdentityProvider {
         authorization_endpoint: s.endpoints.authorization,
         token_endpoint: s.endpoints.token,
         jwks_uri: s.endpoints.jwks,
+        // Without discovery nothing advertises the ID token algorithms: the configured list is the one
+        // (else oauth4webapi accepts RS256 alone).
+        ...(s.idTokenSigningAlgs !== undefined
+          ? { id_token_signing_alg_values_supported: [...s.idTokenSigningAlgs] }
+          : {}),
         ...(s.endpoints.userinfo !== undefined ? { userinfo_endpoint: s.endpoints.userinfo } : {}),
         ...(s.endpoints.endSession !== undefined ? { end_session_endpoint: s.endpoints.endSession } : {}),
       });

@@ -3,6 +3,9 @@
  * with enableNonRepudiationChecks, iss, aud contains client_id, azp, exp, iat and nonce):
  * - the signing algorithm is on the configured allow-list (and is never `none`);
  * - every audience other than client_id is explicitly trusted (OIDC Core 3.1.3.7 step 3);
+ * - an `azp`, when present, is client_id even with a single audience (3.1.3.7 step 5; openid-client checks
+ *   it only when there are several audiences). In the code flow the token endpoint answered this client,
+ *   so another authorized party means the token was minted for someone else;
  * - `at_hash` matches the access token when present (OIDC Core 3.2.2.9 / 3.1.3.8).
  */
 import { createHash } from 'node:crypto';
@@ -54,6 +57,10 @@ export function idTokenProblem(
     if (a !== policy.clientId && !policy.audiences.includes(String(a))) {
       return `ID token audience "${String(a)}" is not trusted (add it to audiences if it should be)`;
     }
+  }
+  const azp = claims['azp'];
+  if (azp !== undefined && azp !== policy.clientId) {
+    return `ID token authorized party (azp) "${String(azp)}" is not this client`;
   }
   const atHash = claims['at_hash'];
   if (atHash !== undefined && !policy.skipAtHash && accessToken !== undefined) {

@@ -265,3 +265,52 @@ test('API URL: api.github.com for github.com, /api/v3 for Enterprise Server, or 
   assert.deepEqual(cfg({}).scopes, ['read:user', 'user:email']);
   assert.equal(cfg({}).authMethod, 'client_secret_post');
 });
+
+describe('github memberships read for rules outside the provider', () => {
+  let stub: GithubStub;
+  let h: GatewayHarness;
+  before(async () => {
+    const address = await reserveAddress();
+    stub = await startGithubStub({
+      clientId: 'Iv1.portcullis',
+      clientSecret: SECRET,
+      callbackUrl: address.redirectUri,
+      users: users(),
+    });
+    // No orgs or teams on the provider: only a route's rule reads GitHub teams.
+    h = await startHarness({
+      address,
+      providers: [
+        { id: 'gh', type: 'github', baseUrl: stub.url, clientId: 'Iv1.portcullis', clientSecret: SECRET },
+      ],
+      config: { routes: [{ path: '/ops/', allow: { githubTeams: ['acme/platform'] } }] },
+    });
+  });
+  after(async () => {
+    await h.close();
+    await stub.close();
+  });
+
+  test('read:org is asked for, so sign-in works and the route rule sees private teams', async () => {
+    const b = h.browser();
+    const start = await b.get(`${h.url}/oauth2/start?provider=gh&rd=/ops/x`);
+    assert.deepEqual(stub.lastAuthorization?.get('scope')?.split(' '), [
+      'read:user',
+      'user:email',
+      'read:org',
+    ]);
+    const back = await signInAtIdp(b, start, { login: 'octocat' });
+    assert.equal(back.status, 200, back.body.slice(0, 300));
+    assert.equal(back.url, `${h.url}/ops/x`);
+    const outsider = h.browser();
+    const denied = await signInAtIdp(
+      outsider,
+      await outsider.get(`${h.url}/oauth2/start?provider=gh&rd=/ops/x`),
+      {
+        login: 'outsider',
+      },
+    );
+    assert.equal(denied.status, 403);
+    assert.match(denied.body, /GitHub teams: acme\/platform/);
+  });
+});

@@ -216,8 +216,8 @@ describe('the access rules', () => {
     decide: (session) =>
       session.identity.sub === 'bob' ? { allow: false, reasons: ['group-missing:admins'] } : ALLOW,
   };
-  // The access rules come from the `allow` configuration (another part of Portcullis); the test puts a
-  // policy on the running gateway's context directly, which is what that configuration compiles to.
+  // The policy is swapped on the running gateway's context to model a rule that changes between two
+  // requests; test/issuer/services.test.ts covers the same denial from `allow` configuration.
   const withPolicy = (policy: AccessPolicy) => Object.assign(stack.gws[0]!.ctx, { policy });
 
   test('a user the policy denies gets the 403 page and no code; the service hears nothing', async () => {

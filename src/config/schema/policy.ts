@@ -12,8 +12,10 @@ export const REGEX_VALUE = /^\/(.*)\/([dgimsuvy]*)$/s;
 export function requirementRegex(value: string): RegExp | undefined {
   const m = REGEX_VALUE.exec(value);
   if (m === null) return undefined;
-  // `g` and `y` make RegExp.test stateful (lastIndex): never wanted here.
-  return new RegExp(`^(?:${m[1]!})$`, m[2]!.replace(/[gy]/g, ''));
+  // `g` and `y` make RegExp.test stateful (lastIndex): never wanted here. `m` would let `^` and `$` match
+  // at line breaks inside the value, so `/example\.com/m` would pass "evil\nexample.com": the anchors
+  // must hold for the whole value, so it is dropped too.
+  return new RegExp(`^(?:${m[1]!})$`, m[2]!.replace(/[gmy]/g, ''));
 }
 
 function regexProblem(value: string): string | undefined {

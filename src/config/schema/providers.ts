@@ -97,7 +97,9 @@ export const oidcProviderSchema = z
     idTokenSigningAlgs: z
       .array(z.string().min(1))
       .optional()
-      .describe('allowed ID token signing algorithms; default the IdP’s advertised list (never none)'),
+      .describe(
+        'allowed ID token signing algorithms; default the IdP’s advertised list (never none), or RS256 with skipDiscovery',
+      ),
     userinfo,
     logoutAtIdp,
     insecureSkipAtHash: z.boolean().default(false).describe('do not check the at_hash claim of ID tokens'),
@@ -134,7 +136,7 @@ export const oidcProviderSchema = z
       .meta({ examples: ['https://login.example.com/oauth2/logout'] }),
     emailClaim: claimPath
       .default('email')
-      .describe('the claim holding the e-mail address')
+      .describe('the claim holding the e-mail address; email_verified is applied only to the email claim')
       .meta({ examples: ['upn'] }),
     groupsClaim: claimPath
       .default('groups')
@@ -351,7 +353,7 @@ export const oauth2ProviderSchema = z
     issuer: url
       .optional()
       .describe(
-        'the server’s issuer identifier, when it sends one (RFC 9207 iss) or ID tokens; default the origin of authorizationUrl',
+        'the server’s issuer identifier, when it sends the RFC 9207 iss response parameter; default the origin of authorizationUrl',
       )
       .meta({ examples: ['https://sso.example.com'] }),
     insecureAllowHttp,

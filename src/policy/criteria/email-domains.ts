@@ -14,7 +14,8 @@ export function compileDomains(list: readonly string[]): DomainRules {
   const exact = new Set<string>();
   const suffixes: string[] = [];
   for (const entry of list) {
-    const d = entry.toLowerCase();
+    // The schema admits ASCII letters, digits, `-` and `.` only; IDNs are written in their xn-- form.
+    const d = entry.replace(/[A-Z]+/g, (c) => c.toLowerCase());
     if (d.startsWith('.')) suffixes.push(d);
     else exact.add(d);
   }

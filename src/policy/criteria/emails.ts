@@ -20,11 +20,21 @@ export interface ParsedEmail {
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused.
 const FORBIDDEN = /[\s\x00-\x1f\x7f]/;
 
+/**
+ * Lower-cases A–Z only. String#toLowerCase folds some non-ASCII letters into ASCII ones — the Kelvin sign
+ * U+212A becomes `k` — so `user@\u212Aeycloak.com`, an address at a different (IDN) domain, would compare
+ * equal to `user@keycloak.com`. DNS compares ASCII letters without regard to case (RFC 4343 §3) and
+ * nothing else.
+ */
+export function asciiLower(value: string): string {
+  return /[A-Z]/.test(value) ? value.replace(/[A-Z]+/g, (c) => c.toLowerCase()) : value;
+}
+
 export function parseEmail(value: string): ParsedEmail | undefined {
   const at = value.indexOf('@');
   if (at <= 0 || at !== value.lastIndexOf('@') || at === value.length - 1) return undefined;
   if (FORBIDDEN.test(value)) return undefined;
-  const address = value.toLowerCase();
+  const address = asciiLower(value);
   const domain = address.slice(at + 1);
   if (domain.startsWith('.') || domain.endsWith('.') || domain.includes('..')) return undefined;
   return { address, domain };
@@ -53,58 +63,103 @@ const CHECK_EVERY_MS = 1000;
 /**
  * An `emailsFile`, re-read when it changes. Its status is looked at lazily, at most once a second, from the
  * request that needs it: no watcher to leak across configuration reloads, and it follows editors that
- * replace the file and Kubernetes' symlink swaps alike. A file that disappears or turns unreadable keeps
- * the last list (and says so in the log); a line that is not an address is skipped with a warning.
+ * replace the file and Kubernetes' symlink swaps alike. A line that is not an address is skipped with a
+ * warning.
+ *
+ * A file that is missing or cannot be read fails closed: the list is then empty — nobody passes by it, other
+ * rules (emails, emailDomains) still apply — the log says so once, at error level, and every look retries,
+ * so the list is back within a second of the file. Keeping the last list instead would let a deleted file
+ * (an operator revoking everyone at once) go on admitting the people on it.
  */
 export class EmailsFile {
   readonly path: string;
   readonly #log: Logger | undefined;
-  #emails: Set<string>;
-  #stamp: string;
+  #emails = new Set<string>();
+  /** Identifies the version of the file #emails was read from; undefined when unavailable. */
+  #stamp: string | undefined;
+  /** Why the file is unavailable (an errno code), or undefined while it is read. */
+  #problem: string | undefined = 'not read yet';
   #nextCheck = 0;
-  #warned = false;
-  /** Counts successful reloads: decisions cached before a reload are stale. */
+  /** Counts changes of the list (reloads, and losing the file): decisions cached before one are stale. */
   generation = 0;
 
-  /** Throws when the file cannot be read: a missing file is a configuration error at start. */
+  /** Never throws: a file that cannot be read at start is reported (and checked at load by the config). */
   constructor(path: string, log?: Logger) {
     this.path = path;
     this.#log = log;
-    this.#stamp = stampOf(path) ?? '';
-    this.#emails = this.#read();
-  }
-
-  #read(): Set<string> {
-    const { emails, bad } = parseEmailsFile(readFileSync(this.path, 'utf8'));
-    for (const b of bad) {
-      this.#log?.warn({ file: this.path, line: b.line }, 'emailsFile: not an e-mail address; line skipped');
+    let stamp: string | undefined;
+    try {
+      stamp = stampOf(path);
+    } catch (err) {
+      this.#unavailable(errorCode(err));
+      return;
     }
-    return emails;
+    if (stamp === undefined) this.#unavailable('ENOENT');
+    else this.#load(stamp);
   }
 
-  /** Re-reads the file if it changed since the last look (at most once a second). True when reloaded. */
+  /** False while the file is missing or unreadable (the list is then empty). */
+  get available(): boolean {
+    return this.#problem === undefined;
+  }
+
+  /** Re-reads the file if it changed since the last look (at most once a second). True when the list changed. */
   poll(nowMs: number): boolean {
     if (nowMs < this.#nextCheck) return false;
     this.#nextCheck = nowMs + CHECK_EVERY_MS;
-    const stamp = stampOf(this.path);
-    if (stamp === undefined) {
-      if (!this.#warned) this.#log?.warn({ file: this.path }, 'emailsFile is gone; keeping the last list');
-      this.#warned = true;
-      return false;
-    }
-    if (stamp === this.#stamp) return false;
+    let stamp: string | undefined;
     try {
-      this.#emails = this.#read();
+      stamp = stampOf(this.path);
     } catch (err) {
-      this.#log?.warn({ file: this.path, err: String(err) }, 'emailsFile unreadable; keeping the last list');
-      return false;
+      return this.#unavailable(errorCode(err));
     }
+    if (stamp === undefined) return this.#unavailable('ENOENT');
+    if (this.available && stamp === this.#stamp) return false;
+    const was = this.#problem;
+    const changed = this.#load(stamp);
+    if (changed) {
+      this.#log?.info(
+        {
+          file: this.path,
+          count: this.#emails.size,
+          event: 'emails-file.reload',
+          ...(was !== undefined ? { was } : {}),
+        },
+        'emailsFile reloaded',
+      );
+    }
+    return changed;
+  }
+
+  /** Reads the file (whose stat was `stamp`, taken before reading: a change in between is seen next time). */
+  #load(stamp: string): boolean {
+    let text: string;
+    try {
+      text = readFileSync(this.path, 'utf8');
+    } catch (err) {
+      return this.#unavailable(errorCode(err));
+    }
+    const { emails, bad } = parseEmailsFile(text);
+    for (const b of bad) {
+      this.#log?.warn({ file: this.path, line: b.line }, 'emailsFile: not an e-mail address; line skipped');
+    }
+    this.#emails = emails;
     this.#stamp = stamp;
-    this.#warned = false;
+    this.#problem = undefined;
     this.generation++;
-    this.#log?.info(
-      { file: this.path, count: this.#emails.size, event: 'emails-file.reload' },
-      'emailsFile reloaded',
+    return true;
+  }
+
+  /** Fails closed; logs once per distinct problem. True when this changed the list. */
+  #unavailable(code: string): boolean {
+    if (this.#problem === code) return false;
+    this.#emails = new Set();
+    this.#stamp = undefined;
+    this.#problem = code;
+    this.generation++;
+    this.#log?.error(
+      { file: this.path, code, event: 'emails-file.unavailable' },
+      'emailsFile cannot be read: nobody passes by its list until it can',
     );
     return true;
   }
@@ -118,9 +173,14 @@ export class EmailsFile {
   }
 }
 
+function errorCode(err: unknown): string {
+  return (err as NodeJS.ErrnoException | undefined)?.code ?? 'EIO';
+}
+
+/** undefined when the file does not exist; throws on other errors (EACCES on a directory, ENOTDIR, …). */
 function stampOf(path: string): string | undefined {
   const st = statSync(path, { throwIfNoEntry: false });
-  return st === undefined ? undefined : `${st.mtimeMs}:${st.size}:${st.ino}`;
+  return st === undefined ? undefined : `${st.mtimeMs}:${st.ctimeMs}:${st.size}:${st.ino}`;
 }
 
 export interface EmailRuleOptions {
@@ -129,17 +189,21 @@ export interface EmailRuleOptions {
   readonly domains?: readonly string[] | undefined;
 }
 
+const FILE_UNAVAILABLE: Failure = Object.freeze({
+  reason: 'emails-file-unavailable',
+  explain: 'The list of addresses allowed here cannot be read at the moment; tell your administrator.',
+});
+
 export function emailRule(o: EmailRuleOptions): Criterion {
-  const listed = new Set((o.emails ?? []).map((e) => e.toLowerCase()));
+  const listed = new Set((o.emails ?? []).map(asciiLower));
   const file = o.file;
   const domains: DomainRules | undefined = o.domains?.length ? compileDomains(o.domains) : undefined;
   const byList = listed.size > 0 || file !== undefined;
-  const notAllowed: Failure = domains
-    ? { reason: 'email-domain-not-allowed', explain: '' }
-    : {
-        reason: 'email-not-allowed',
-        explain: 'Your e-mail address is not on the list of addresses allowed here.',
-      };
+  // With emailDomains the denial names the domain; with lists only, the address is simply not on them.
+  const notListed: Failure = {
+    reason: 'email-not-allowed',
+    explain: 'Your e-mail address is not on the list of addresses allowed here.',
+  };
   return {
     check({ identity }: RuleInput): readonly Failure[] {
       const email = identity.email;
@@ -167,13 +231,15 @@ export function emailRule(o: EmailRuleOptions): Criterion {
       }
       if (byList && (listed.has(parsed.address) || file?.has(parsed.address) === true)) return PASS;
       if (domains !== undefined && domainAllowed(domains, parsed.domain)) return PASS;
-      if (domains === undefined) return [notAllowed];
-      return [
-        {
-          reason: notAllowed.reason,
-          explain: `Accounts with an e-mail address at ${parsed.domain} are not allowed here.`,
-        },
-      ];
+      const failure: Failure =
+        domains === undefined
+          ? notListed
+          : {
+              reason: 'email-domain-not-allowed',
+              explain: `Accounts with an e-mail address at ${parsed.domain} are not allowed here.`,
+            };
+      // The audit line then says the list itself was missing, not only that the address was not on it.
+      return file !== undefined && !file.available ? [failure, FILE_UNAVAILABLE] : [failure];
     },
   };
 }

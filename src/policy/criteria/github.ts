@@ -8,7 +8,8 @@
 import { type Criterion, type Failure, oneOf, PASS, type RuleInput } from '../criterion.ts';
 
 function anyOf(have: readonly string[] | undefined, wanted: ReadonlySet<string>): boolean {
-  for (const v of have ?? []) if (wanted.has(v)) return true;
+  // The provider stores memberships lower-case; lower-cased again so a session written otherwise still compares.
+  for (const v of have ?? []) if (wanted.has(v.toLowerCase())) return true;
   return false;
 }
 

@@ -1,8 +1,12 @@
 /**
  * GitLab groups and projects. `gitlabGroups` (allow blocks, and the gitlab provider's `groups`) reads the
  * groups of a user who signed in with a gitlab provider — full paths such as `acme/platform`, compared
- * exactly; users of other providers have no GitLab groups. The gitlab provider's `projects` reads the
- * projects it found the user may access at sign-in (GET /api/v4/projects/:id, src/idp/gitlab.ts).
+ * exactly, as GitLab lists them (docs/providers/gitlab.md); users of other providers have no GitLab groups.
+ * Subgroups are not implied: `acme` does not admit a member of `acme/platform` only. GitLab lists every
+ * group a user belongs to, directly or through an ancestor group, so a member of `acme` already carries
+ * `acme/platform` too; the other way round would admit someone invited to one subgroup to everything under
+ * its parent. The gitlab provider's `projects` reads the projects it found the user may access at sign-in
+ * (GET /api/v4/projects/:id, src/idp/gitlab.ts).
  */
 import { type Criterion, oneOf, PASS, type RuleInput } from '../criterion.ts';
 
@@ -16,7 +20,9 @@ export function gitlabGroupsRule(groups: readonly string[]): Criterion {
   ];
   return {
     check({ identity, providerType }: RuleInput) {
-      if (providerType === 'gitlab') for (const g of identity.groups) if (wanted.has(g)) return PASS;
+      if (providerType === 'gitlab') {
+        for (const g of identity.groups) if (wanted.has(g)) return PASS;
+      }
       return fail;
     },
   };

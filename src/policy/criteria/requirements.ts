@@ -1,10 +1,11 @@
 /**
  * `requirements`: claims the user's profile must carry, Spinnaker-style (`hd: example.com`,
- * `team: /^platform-.*$/`). A value is compared as a string; `/regex/flags` must match the whole claim
- * value (anchors are implied: `/example\.com/` does not match `evil-example.com`); a list of values
- * passes when any matches. A claim that is a list passes when any element does. A missing claim fails.
- * Keys may be dot paths into nested claims (`realm_access.roles`). The provider keeps exactly these claims
- * in the session (src/idp/claims.ts pickClaims).
+ * `team: /^platform-.*$/`). A value is compared as a string (`true` and `3` equal the claims "true" and
+ * "3"); `/regex/flags` must match the whole claim value (anchors are implied: `/example\.com/` does not
+ * match `evil-example.com`; the `g`, `y` and `m` flags are dropped); a list of values passes when any
+ * matches. A claim that is a list passes when any element does. A missing claim fails. Keys may be dot
+ * paths into nested claims (`realm_access.roles`). The provider keeps exactly these claims in the session
+ * (src/idp/claims.ts pickClaims).
  */
 import { requirementRegex } from '../../config/schema/policy.ts';
 import { type Criterion, type Failure, PASS, type RuleInput } from '../criterion.ts';
@@ -22,6 +23,20 @@ function matcher(v: string | number | boolean): Matcher {
   return (s) => s === want;
 }
 
+type Claims = Readonly<Record<string, string | readonly string[]>>;
+
+function matches(claims: Claims | undefined, key: string, matchers: readonly Matcher[]): boolean {
+  // Own keys only: a requirement on `constructor` or `__proto__` must not read Object.prototype.
+  if (claims === undefined || !Object.hasOwn(claims, key)) return false;
+  const have: unknown = claims[key];
+  const values = typeof have === 'string' ? [have] : Array.isArray(have) ? have : [];
+  for (const v of values) {
+    if (typeof v !== 'string') continue;
+    for (const m of matchers) if (m(v)) return true;
+  }
+  return false;
+}
+
 export function requirementsRule(requirements: Readonly<Record<string, RequirementValue>>): Criterion {
   const checks = Object.entries(requirements).map(([key, value]) => {
     const matchers = (Array.isArray(value) ? value : [value]).map(matcher);
@@ -35,9 +50,7 @@ export function requirementsRule(requirements: Readonly<Record<string, Requireme
     check({ identity }: RuleInput): readonly Failure[] {
       const out: Failure[] = [];
       for (const c of checks) {
-        const have = identity.claims?.[c.key];
-        const values = have === undefined ? [] : typeof have === 'string' ? [have] : have;
-        if (!values.some((v) => c.matchers.some((m) => m(v)))) out.push(c.failure);
+        if (!matches(identity.claims, c.key, c.matchers)) out.push(c.failure);
       }
       return out.length > 0 ? out : PASS;
     },

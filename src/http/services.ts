@@ -1,0 +1,68 @@
+/**
+ * The services page, `/oauth2/services` (only with an `issuer`): the platform's services registered in
+ * `issuer.clients` that have a `display.url`, for a signed-in user the access rules let through to the
+ * issuer — the same rules `/oidc/auth` applies, so nobody is shown a service that would turn them away.
+ * `Accept: application/json` gets the list as JSON (for a portal that renders it itself).
+ */
+import { loadSession } from '../sessions/resolve.ts';
+import type { GatewayContext } from './context.ts';
+import { sendForbidden } from './forbidden.ts';
+import { escapeHtml, layout } from './pages.ts';
+import { redirect, sendError, sendHtml, sendJson } from './respond.ts';
+import type { Scope } from './scope.ts';
+
+export interface ServiceEntry {
+  readonly id: string;
+  readonly name: string;
+  readonly url: string;
+  readonly description?: string | undefined;
+}
+
+export function serviceEntries(ctx: GatewayContext): ServiceEntry[] {
+  const out: ServiceEntry[] = [];
+  for (const c of ctx.config.issuer?.clients ?? []) {
+    if (c.display?.url === undefined) continue;
+    out.push({ id: c.id, name: c.display.name, url: c.display.url, description: c.display.description });
+  }
+  return out.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+export function servicesPage(entries: readonly ServiceEntry[], user: string): string {
+  const items = entries
+    .map((e) => {
+      const about = e.description ? `<br><small>${escapeHtml(e.description)}</small>` : '';
+      return `<li><a href="${escapeHtml(e.url)}">${escapeHtml(e.name)}</a>${about}</li>`;
+    })
+    .join('');
+  const list =
+    entries.length > 0
+      ? `<ul class="services">${items}</ul>`
+      : '<p>No services are listed yet. The operator adds them with <code>display.url</code> in <code>issuer.clients</code>.</p>';
+  return layout(
+    'Services',
+    `<h1>Services</h1><p>Signed in as <strong>${escapeHtml(user)}</strong>. These services sign you in with the same account.</p>${list}<a class="button secondary" href="/oauth2/sign_out">Sign out</a>`,
+  );
+}
+
+export async function services(ctx: GatewayContext, s: Scope): Promise<void> {
+  const p = loadSession(ctx, s);
+  if (p) await p;
+  const session = s.session;
+  if (session === undefined) {
+    if (s.wantsJson()) sendError(ctx.log, s, 'PCL_UNAUTHENTICATED', { json: true });
+    else redirect(s, `${ctx.autoStart ? '/oauth2/start' : '/oauth2/sign_in'}?rd=%2Foauth2%2Fservices`);
+    return;
+  }
+  const decision = ctx.policy.decide(session, undefined);
+  if (!decision.allow) {
+    sendForbidden(ctx, s, session, decision, 'access.denied');
+    return;
+  }
+  const entries = serviceEntries(ctx);
+  if (s.wantsJson()) {
+    sendJson(s, 200, { services: entries });
+    return;
+  }
+  const i = session.identity;
+  sendHtml(s, 200, servicesPage(entries, i.preferredUsername ?? i.email ?? i.sub));
+}
