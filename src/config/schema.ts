@@ -2,7 +2,9 @@
  * The single source of Portcullis's configuration: every option with its type, default and description.
  * Validation, the TypeScript types and (later) the generated reference docs all come from here.
  */
+
 import { z } from 'zod';
+import { normalisePath } from '../policy/routes.ts';
 import { duration } from './schema/duration.ts';
 import { issuerSchema, storageSchema } from './schema/issuer.ts';
 import { allowSchema } from './schema/policy.ts';
@@ -37,13 +39,30 @@ const secretFields = (what: string, rules: string) => ({
     .describe(`a file holding ${what}, one per line for rotation (the first encrypts)`),
 });
 
+/**
+ * A path prefix as requests are matched: decoded once, no dot segments or doubled slashes (routes.ts
+ * normalisePath). `/a%20b/` would never match anything; the message says how to write it.
+ */
+const pathPrefix = z
+  .string()
+  .startsWith('/', { message: 'must start with /' })
+  .superRefine((v, ctx) => {
+    if (!v.startsWith('/')) return;
+    const n = normalisePath(v);
+    if (n === v) return;
+    ctx.addIssue({
+      code: 'custom',
+      message:
+        n === undefined
+          ? 'is not a usable path (bad percent-encoding or an ambiguous dot segment)'
+          : `requests are matched on the decoded, normalised path: write it as ${n}`,
+    });
+  });
+
 export const upstreamSchema = z
   .object({
     id: z.string().min(1).optional().describe('name used in logs and error pages; default the path'),
-    path: z
-      .string()
-      .startsWith('/', { message: 'must start with /' })
-      .describe('path prefix served by this upstream'),
+    path: pathPrefix.describe('path prefix served by this upstream'),
     url: url.describe('where requests are forwarded, e.g. http://127.0.0.1:8080'),
     timeout: duration.default(30).describe('time to wait for the upstream’s response headers'),
     passAuthorization: z
@@ -56,7 +75,7 @@ export const upstreamSchema = z
 
 export const routeSchema = z
   .object({
-    path: z.string().startsWith('/', { message: 'must start with /' }).describe('path prefix'),
+    path: pathPrefix.describe('path prefix'),
     public: z.boolean().default(false).describe('no sign-in needed'),
     api: z.boolean().default(false).describe('answer 401 JSON instead of redirecting to sign-in'),
     allow: allowSchema

@@ -54,6 +54,17 @@ const ENDPOINTS: ReadonlyMap<string, { handler: Handler; methods?: ReadonlySet<s
   ['/oauth2/services', { handler: services, methods: READ }],
 ]);
 
+/** The own endpoint answering `path`, if any: the optional ones fall through to the upstream when off. */
+function ownEndpoint(ctx: GatewayContext, path: string) {
+  const endpoint = ENDPOINTS.get(path);
+  if (endpoint === undefined) return undefined;
+  // /metrics on the main listener only when it is not moved to its own address (or off).
+  if (endpoint.handler === metricsEndpoint && !ctx.metricsOnMain) return undefined;
+  // The services page lists issuer clients: without an issuer the path is the upstream's.
+  if (endpoint.handler === services && ctx.issuer === undefined) return undefined;
+  return endpoint;
+}
+
 /** A step answers the request (returns true) or passes it on (false). */
 type Step = (ctx: GatewayContext, s: Scope) => boolean | Promise<boolean>;
 
@@ -75,16 +86,12 @@ const PIPELINE: readonly (readonly [string, Step])[] = [
       if (ctx.issuer !== undefined && (s.path === '/oidc' || s.path.startsWith('/oidc/'))) {
         return ctx.issuer.handle(ctx, s).then(() => true);
       }
-      const endpoint = ENDPOINTS.get(s.path);
+      const endpoint = ownEndpoint(ctx, s.path);
       if (endpoint === undefined) {
         // Envoy's ext_authz (path_prefix: /oauth2/auth) asks about the original path below the endpoint.
         if (!s.path.startsWith(`${AUTH_PATH}/`)) return false;
         return authPrefixed(ctx, s).then(() => true);
       }
-      // /metrics on the main listener only when it is not moved to its own address (or off).
-      if (endpoint.handler === metricsEndpoint && !ctx.metricsOnMain) return false;
-      // The services page lists issuer clients: without an issuer the path is the upstream's.
-      if (endpoint.handler === services && ctx.issuer === undefined) return false;
       if (endpoint.methods !== undefined && !endpoint.methods.has(s.req.method ?? 'GET')) {
         sendError(ctx.log, s, new PortcullisError('PCL_METHOD_NOT_ALLOWED', `${s.req.method} ${s.path}`), {
           extraHeaders: { Allow: [...endpoint.methods].join(', ') },
@@ -303,7 +310,12 @@ export async function handleUpgrade(
     );
     return;
   }
-  if (ctx.issuer !== undefined && (s.path === '/oidc' || s.path.startsWith('/oidc/'))) {
+  // The issuer's paths and Portcullis's own endpoints never tunnel to an upstream.
+  if (
+    (ctx.issuer !== undefined && (s.path === '/oidc' || s.path.startsWith('/oidc/'))) ||
+    ownEndpoint(ctx, s.path) !== undefined ||
+    s.path.startsWith(`${AUTH_PATH}/`)
+  ) {
     refuseUpgrade(socket, 404, 'Not Found', JSON.stringify({ error: 'PCL_NO_UPSTREAM', requestId: s.id }));
     return;
   }

@@ -18,10 +18,17 @@ export function claimAt(profile: Readonly<Record<string, unknown>>, path: string
   return node;
 }
 
+/** A list of strings from a claim: one string, or a list; numeric entries (group ids) become strings. */
 export function strings(v: unknown): string[] {
   if (typeof v === 'string') return v === '' ? [] : [v];
-  if (Array.isArray(v)) return v.filter((x): x is string => typeof x === 'string' && x !== '');
-  return [];
+  if (typeof v === 'number') return Number.isFinite(v) ? [String(v)] : [];
+  if (!Array.isArray(v)) return [];
+  const out: string[] = [];
+  for (const x of v) {
+    const s = str(x);
+    if (s !== undefined) out.push(s);
+  }
+  return out;
 }
 
 export function str(v: unknown): string | undefined {
@@ -60,7 +67,8 @@ export function pickClaims(
   for (const k of keys) {
     const v = ruleValue(claimAt(profile, k));
     if (v === undefined) continue;
-    out[k] = v;
+    // defineProperty, not assignment: a key named __proto__ stays a plain key (no prototype change).
+    Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
     any = true;
   }
   return any ? out : undefined;

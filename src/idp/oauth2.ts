@@ -11,7 +11,7 @@ import { PortcullisError } from '../errors/codes.ts';
 import type { Identity } from '../sessions/session.ts';
 import { identityFromProfile, type ProfileMapping } from './claims.ts';
 import { type ApiRequest, type ApiResponse, callApi, fetchOf, isRecord } from './http.ts';
-import { classify } from './oidc.ts';
+import { tokenError } from './oidc.ts';
 import {
   type FlowSecrets,
   type IdentityProvider,
@@ -226,35 +226,6 @@ function withoutIdToken(f: oidc.CustomFetch | undefined): oidc.CustomFetch {
     headers.delete('content-length');
     return new Response(JSON.stringify(rest), { status: res.status, headers });
   };
-}
-
-/**
- * A token endpoint failure as a coded error. RFC 6749 §5.2 has a server answer a failed HTTP Basic client
- * authentication with 401 and WWW-Authenticate; openid-client then reports the challenge, and the body —
- * which names the OAuth error (`invalid_client`) — is read here so the log says what went wrong.
- */
-async function tokenError(err: unknown): Promise<PortcullisError> {
-  if (!(err instanceof oidc.WWWAuthenticateChallengeError)) return classify(err);
-  const challenges = err.cause
-    .map((c) =>
-      [c.scheme, ...Object.entries(c.parameters).map(([k, v]) => `${k}="${v.slice(0, 100)}"`)].join(' '),
-    )
-    .join(', ');
-  let body: unknown;
-  try {
-    body = await err.response.json();
-  } catch {
-    body = undefined;
-  }
-  const oauthError =
-    isRecord(body) && typeof body['error'] === 'string'
-      ? `${body['error'].slice(0, 100)}${typeof body['error_description'] === 'string' ? ` (${body['error_description'].slice(0, 300)})` : ''}, `
-      : '';
-  return new PortcullisError(
-    'PCL_CODE_EXCHANGE_FAILED',
-    `${oauthError}HTTP ${err.status}, WWW-Authenticate: ${challenges}`,
-    { cause: err },
-  );
 }
 
 /** `type: oauth2`: any OAuth2 server, the profile read from userInfoUrl and mapped field by field. */

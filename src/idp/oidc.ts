@@ -11,6 +11,7 @@ import { PortcullisError } from '../errors/codes.ts';
 import { idTokenProblem } from '../login/id-token.ts';
 import type { Identity } from '../sessions/session.ts';
 import { identityFromProfile, type ProfileMapping } from './claims.ts';
+import { isRecord } from './http.ts';
 import {
   type FlowSecrets,
   type IdentityProvider,
@@ -291,7 +292,7 @@ export class OidcProvider implements IdentityProvider {
         idTokenExpected: true,
       });
     } catch (err) {
-      throw classify(err);
+      throw await tokenError(err);
     }
   }
 
@@ -353,7 +354,7 @@ export class OidcProvider implements IdentityProvider {
     try {
       tokens = await oidc.refreshTokenGrant(config, refreshToken);
     } catch (err) {
-      throw classify(err);
+      throw await tokenError(err);
     }
     const set = this.tokenSet(tokens);
     const claims = tokens.claims();
@@ -435,4 +436,33 @@ export function classify(err: unknown): PortcullisError {
   return new PortcullisError('PCL_CODE_EXCHANGE_FAILED', `${code ? `${code}: ` : ''}${describe(err)}`, {
     cause: err,
   });
+}
+
+/**
+ * A token endpoint failure as a coded error. RFC 6749 §5.2 has a server answer a failed HTTP Basic client
+ * authentication with 401 and WWW-Authenticate; openid-client then reports the challenge, and the body —
+ * which names the OAuth error (`invalid_client`) — is read here so the log says what went wrong.
+ */
+export async function tokenError(err: unknown): Promise<PortcullisError> {
+  if (!(err instanceof oidc.WWWAuthenticateChallengeError)) return classify(err);
+  const challenges = err.cause
+    .map((c) =>
+      [c.scheme, ...Object.entries(c.parameters).map(([k, v]) => `${k}="${v.slice(0, 100)}"`)].join(' '),
+    )
+    .join(', ');
+  let body: unknown;
+  try {
+    body = await err.response.json();
+  } catch {
+    body = undefined;
+  }
+  const oauthError =
+    isRecord(body) && typeof body['error'] === 'string'
+      ? `${body['error'].slice(0, 100)}${typeof body['error_description'] === 'string' ? ` (${body['error_description'].slice(0, 300)})` : ''}, `
+      : '';
+  return new PortcullisError(
+    'PCL_CODE_EXCHANGE_FAILED',
+    `${oauthError}HTTP ${err.status}, WWW-Authenticate: ${challenges}`,
+    { cause: err },
+  );
 }

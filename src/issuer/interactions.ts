@@ -206,12 +206,9 @@ async function login(
   const decision = ctx.policy.decide(session, undefined);
   if (!decision.allow) {
     sendError(ctx.log, s, new PortcullisError('PCL_FORBIDDEN', `issuer sign-in to ${clientId} refused`), {
-      // The reasons in words when the policy gives them (as the gate's 403 page does), else the codes.
+      // The reasons in words and as codes, as the gate's 403 page gives them.
       explanations: decision.explanations,
-      userDetail:
-        decision.explanations?.length || decision.reasons.length === 0
-          ? undefined
-          : decision.reasons.join(', '),
+      reasons: decision.reasons,
       log: {
         event: 'issuer.denied',
         client: clientId,

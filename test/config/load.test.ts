@@ -213,6 +213,19 @@ describe('resolveConfig', () => {
       [/^providers\[0\]\.clientSecret: environment variable NOPE is not set/],
     ],
     [
+      'route and upstream paths not in the form requests are matched on',
+      () => ({
+        ...minimal(),
+        upstreams: [{ path: '/a/../b/', url: 'http://127.0.0.1:1' }],
+        routes: [{ path: '/docs%20site/' }, { path: '/x/%2e%2e/y' }],
+      }),
+      [
+        /^upstreams\[0\]\.path: requests are matched on the decoded, normalised path: write it as \/b\/$/,
+        /^routes\[0\]\.path: requests are matched on the decoded, normalised path: write it as \/docs site\/$/,
+        /^routes\[1\]\.path: is not a usable path/,
+      ],
+    ],
+    [
       'a malformed reference',
       () => ({ ...minimal(), upstreams: [{ path: '/', url: `http://${ref('1BAD')}:80` }] }),
       [/^upstreams\[0\]\.url: "\$\{1BAD\}" is not a valid environment variable reference$/],

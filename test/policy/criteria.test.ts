@@ -290,7 +290,7 @@ describe('groups: any of the listed groups, exact and case-sensitive', () => {
     ]);
   });
 
-  test('the groups claim as a list, a single string, empty or of another type', () => {
+  test('the groups claim as a list, a single string, a number, empty or of another type', () => {
     const map = { sub: ['sub'], email: 'email', groups: 'groups' };
     const opts = { keepClaims: [], allowUnverifiedEmail: false };
     const rows: [unknown, string[], string[]][] = [
@@ -299,8 +299,10 @@ describe('groups: any of the listed groups, exact and case-sensitive', () => {
       ['admins,users', ['admins,users'], ['group-missing']],
       ['', [], ['group-missing']],
       [[], [], ['group-missing']],
-      [7, [], ['group-missing']],
-      [['admins', 7, null, ''], ['admins'], []],
+      // Numeric group ids count as their strings (src/idp/claims.ts strings()).
+      [7, ['7'], ['group-missing']],
+      [['admins', 7, null, '', { id: 1 }], ['admins', '7'], []],
+      [true, [], ['group-missing']],
       [undefined, [], ['group-missing']],
     ];
     for (const [claim, groups, expected] of rows) {

@@ -355,6 +355,16 @@ describe('proxy: headers, cookies, bodies, upgrades and failures (untrusted peer
     }
   });
 
+  test('a WebSocket upgrade to one of Portcullis’s own endpoints is refused, never tunnelled', async () => {
+    for (const path of ['/oauth2/userinfo', '/oauth2/callback', '/oauth2/auth/ws', '/ping']) {
+      const out = await openWebSocket(stack.url, path, ['Cookie', cookie]);
+      assert.equal(out.upgraded, false, path);
+      if (out.upgraded) return;
+      assert.equal(out.status, 404, path);
+      assert.equal(JSON.parse(out.body).error, 'PCL_NO_UPSTREAM');
+    }
+  });
+
   test('WebSocket without a session gets 401 and no tunnel', async () => {
     const out = await openWebSocket(stack.url, '/ws', ['Cookie', 'portcullis=garbage', ...SPOOFED]);
     assert.equal(out.upgraded, false);

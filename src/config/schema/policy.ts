@@ -94,7 +94,13 @@ export const allowSchema = z
       .describe('the user must be a member of one of these GitLab groups (full path, e.g. acme/platform)')
       .meta({ examples: [['acme/platform']] }),
     requirements: z
-      .record(z.string().min(1), requirementValue)
+      .record(
+        z
+          .string()
+          .min(1)
+          .refine((k) => k !== '__proto__', { message: '__proto__ cannot be a claim name' }),
+        requirementValue,
+      )
       .optional()
       .describe(
         'claims the user must have: key: value (equal), key: /regex/ (the whole value matches), or a list (any)',
