@@ -114,6 +114,8 @@ const SECTION_NOTES: Readonly<Record<string, string>> = {
     'Access rules for this path prefix, on top of the top-level and provider rules; the longest route prefix with an `allow` applies.',
   'upstreams[]':
     'Where requests go after the gate, at least one. The longest matching path prefix wins (`/api` matches `/api` and `/api/x`, not `/apix`); the request path is forwarded unchanged, appended to the path of `url`.',
+  'upstreams[].assertion':
+    'X-Portcullis-Assertion for this upstream: a JWT signed by Portcullis (ES256) that says who the user is, verifiable with the keys at `/oauth2/jwks`. An `assertion` section turns it on; see [assertion.md](../assertion.md).',
   'routes[]':
     'Path prefixes with their own rules (longest prefix wins). A path without a route needs a session, and a browser without one is redirected to sign in.',
   logging: 'Structured logs on standard output.',
@@ -124,7 +126,7 @@ const SECTION_NOTES: Readonly<Record<string, string>> = {
     'The services that sign users in through Portcullis. A confidential client has `secret` or `secretFile` (sent with HTTP Basic or in the form body); a public one has `public: true` and uses PKCE.',
   'issuer.clients[].display': 'How users see the service on the consent page.',
   storage:
-    'Where the issuer keeps its state: sessions, grants, codes, tokens and its signing keys (sealed with the cookie secret). See [issuer.md](../issuer.md#storage).',
+    'Where the issuer keeps its state: sessions, grants, codes, tokens and its signing keys (sealed with the cookie secret). The same keys sign [assertions](../assertion.md): with an upstream `assertion` and no `issuer`, only the keys are kept here. See [issuer.md](../issuer.md#storage).',
 };
 
 // ---- the bits of zod v4's schema objects this walker reads ---------------------------------------------

@@ -10,6 +10,8 @@ import { compileTrustedProxies, trustedProxyProblems } from '../http/trust.ts';
 import { type ResolvedIssuer, type ResolvedStorage, resolveIssuerConfig } from '../issuer/config.ts';
 import { redirectDomainProblems } from '../login/redirect.ts';
 import { accessRuleProblems } from '../policy/compile.ts';
+import { assertionProblems } from '../proxy/assertion.ts';
+import { type ResolvedSessions, resolveSessions } from '../sessions/config.ts';
 import { ConfigError, didYouMean } from './errors.ts';
 import { type ResolvedProvider, resolveProviders, sharedFieldProblems } from './providers.ts';
 import { type Config, configSchema, type UpstreamConfig } from './schema.ts';
@@ -31,7 +33,10 @@ export interface ResolvedUpstream extends UpstreamConfig {
   readonly name: string;
 }
 
-export interface ResolvedConfig extends Omit<Config, 'providers' | 'upstreams' | 'issuer' | 'storage'> {
+export interface ResolvedConfig
+  extends Omit<Config, 'providers' | 'upstreams' | 'issuer' | 'storage' | 'sessions'> {
+  /** Where sessions live (src/sessions/config.ts). */
+  readonly sessions: ResolvedSessions;
   /** The OpenID provider at <publicUrl>/oidc, when `issuer` is configured. */
   readonly issuer: ResolvedIssuer | undefined;
   readonly storage: ResolvedStorage;
@@ -363,10 +368,13 @@ export function resolveConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env
 
   // These already start with the key and index (`trustedProxies[0] "x" is …`): no second prefix.
   problems.push(...trustedProxyProblems(c.trustedProxies));
+  problems.push(...assertionProblems(c.upstreams));
   problems.push(...redirectDomainProblems(c.allowedRedirectDomains));
   const { issuer, storage } = resolveIssuerConfig(c.issuer, c.storage, pub, problems, (file, key) =>
     readSecretFile(file, key, problems),
   );
+
+  const sessions = resolveSessions(c.sessions, problems, (file, key) => readSecretFile(file, key, problems));
 
   const m = /^(.*):(\d+)$/.exec(c.listen)!;
   const port = Number(m[2]);
@@ -387,5 +395,6 @@ export function resolveConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env
     port,
     issuer,
     storage,
+    sessions,
   };
 }

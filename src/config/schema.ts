@@ -59,6 +59,29 @@ const pathPrefix = z
     });
   });
 
+/** The signed identity assertion for one upstream (src/proxy/assertion.ts, docs/assertion.md). */
+export const assertionSchema = z
+  .object({
+    enabled: z
+      .boolean()
+      .default(true)
+      .describe('sign and send the assertion; an `assertion` section turns it on unless this is false')
+      .meta({ examples: [true] }),
+    audience: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('the `aud` claim the upstream checks; default the origin of the upstream’s `url`')
+      .meta({ examples: ['https://grafana.internal.example.com'] }),
+    lifetime: duration
+      .default(300)
+      .describe(
+        'how long one assertion is valid (`exp` − `iat`), 30s to 1h; re-signed when a third of it is left',
+      )
+      .meta({ examples: ['2m'] }),
+  })
+  .strict();
+
 export const upstreamSchema = z
   .object({
     id: z.string().min(1).optional().describe('name used in logs and error pages; default the path'),
@@ -70,6 +93,11 @@ export const upstreamSchema = z
       .default('none')
       .describe('send Authorization: Bearer with this token'),
     preserveHost: z.boolean().default(true).describe('send the client’s Host header upstream'),
+    assertion: assertionSchema
+      .optional()
+      .describe(
+        'send X-Portcullis-Assertion, a short-lived JWT signed by Portcullis that says who the user is; absent: not sent',
+      ),
   })
   .strict();
 
@@ -83,6 +111,49 @@ export const routeSchema = z
       .describe(
         'access rules for this path, on top of the top-level and provider rules (docs/access-rules.md)',
       ),
+  })
+  .strict();
+
+/**
+ * `sessions`: in the cookie (the default), or server-side with only a sealed random id in the cookie —
+ * on a redis server of their own (`store: redis` + `url`, the design's spelling) or in the top-level
+ * `storage` section (`store: storage`, sqlite or redis) that the issuer uses too (docs/endpoints.md).
+ */
+export const sessionsSchema = z
+  .object({
+    store: z
+      .enum(['cookie', 'redis', 'storage'])
+      .default('cookie')
+      .describe(
+        'where sessions live. cookie: sealed in the browser cookie; redis: on the redis server at sessions.url; storage: in the top-level storage section (sqlite or redis). With redis or storage the cookie holds only a sealed random id, and sign-out revokes the session everywhere',
+      )
+      .meta({ examples: ['redis'] }),
+    lifetime: duration.default(12 * 3600).describe('absolute session lifetime'),
+    url: z
+      .string()
+      .optional()
+      .describe(
+        'redis URL for store redis, e.g. redis://redis:6379/0 or rediss:// for TLS; required with store redis',
+      )
+      .meta({ examples: ['redis://127.0.0.1:6379/0'] }),
+    password: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('redis password for store redis (or put it in passwordFile)')
+      .meta({ examples: ['${REDIS_PASSWORD}'] }),
+    passwordFile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('a file holding the redis password for store redis')
+      .meta({ examples: ['/run/secrets/redis-password'] }),
+    keyPrefix: z
+      .string()
+      .min(1)
+      .default('portcullis:sessions:')
+      .describe('prefix of the session keys in redis (store redis), so deployments can share a server')
+      .meta({ examples: ['platform-a:sessions:'] }),
   })
   .strict();
 
@@ -111,13 +182,7 @@ export const configSchema = z
           .describe('Secure flag; default on unless publicUrl is http on loopback'),
       })
       .strict(),
-    sessions: z
-      .object({
-        store: z.literal('cookie').default('cookie').describe('where sessions live'),
-        lifetime: duration.default(12 * 3600).describe('absolute session lifetime'),
-      })
-      .strict()
-      .default({ store: 'cookie', lifetime: 12 * 3600 }),
+    sessions: sessionsSchema.prefault({}),
     providers: z.array(providerSchema).min(1, { message: 'configure at least one identity provider' }),
     allow: allowSchema
       .optional()
@@ -170,7 +235,9 @@ export const configSchema = z
       .describe('an OpenID provider at <publicUrl>/oidc for the platform’s own services (docs/issuer.md)'),
     storage: storageSchema
       .prefault({})
-      .describe('where the issuer keeps its state (grants, tokens, signing keys)'),
+      .describe(
+        'where the issuer keeps its state (grants, tokens, signing keys) and the assertion signing keys',
+      ),
   })
   .strict();
 
@@ -178,3 +245,4 @@ export type RawConfig = z.input<typeof configSchema>;
 export type Config = z.output<typeof configSchema>;
 export type UpstreamConfig = z.output<typeof upstreamSchema>;
 export type RouteConfig = z.output<typeof routeSchema>;
+export type SessionsConfig = z.output<typeof sessionsSchema>;

@@ -8,7 +8,6 @@ import { Redis } from 'ioredis';
 import { request as undiciRequest } from 'undici';
 import { type Check, fail, ok, type Result, warn } from './finding.ts';
 import { describeNetworkError } from './http.ts';
-import { str } from './providers.ts';
 import type { StoreScope, UpstreamScope } from './scope.ts';
 
 export const upstreamReach: Check<UpstreamScope> = {
@@ -100,16 +99,26 @@ async function redisResult(
 export const sessionStore: Check<StoreScope> = {
   id: 'sessions.store',
   when: 'live',
-  title: 'the session store answers (cookie sessions have nothing to reach)',
+  title: 'the session store answers: redis PING (cookie sessions have nothing to reach)',
   async run({ config }, io) {
-    // Read generically: later versions may add server-side stores ({ store: redis, url }).
-    const sessions = config.sessions as { readonly store: string } & Readonly<Record<string, unknown>>;
-    if (sessions.store === 'cookie') return ok('sessions live in the encrypted cookie: nothing to reach');
-    const url = str(sessions['url']);
-    if (sessions.store === 'redis' && url !== undefined) {
-      return redisResult('sessions', url, str(sessions['passwordValue']), io.timeoutMs, 'sessions.url');
+    const sessions = config.sessions;
+    switch (sessions.store) {
+      case 'cookie':
+        return ok('sessions live in the encrypted cookie: nothing to reach');
+      case 'redis':
+        if (sessions.url === undefined) return fail('sessions.store is redis but sessions.url is not set');
+        return redisResult(
+          'sessions',
+          sessions.url,
+          sessions.passwordValue,
+          io.timeoutMs,
+          'sessions.url / sessions.password',
+        );
+      case 'storage':
+        return ok(`sessions live in the storage section (${config.storage.type}): see storage.reach`);
+      default:
+        return warn(`session store "${String(sessions.store)}" cannot be checked by this version`);
     }
-    return warn(`session store "${sessions.store}" cannot be checked by this version`);
   },
 };
 
@@ -117,10 +126,13 @@ export const sessionStore: Check<StoreScope> = {
 export const storage: Check<StoreScope> = {
   id: 'storage.reach',
   when: 'live',
-  title: 'the issuer’s storage answers: redis PING, or a writable sqlite file',
+  title:
+    'the storage section answers (issuer, sessions.store storage): redis PING, or a writable sqlite file',
   async run({ config }, io) {
     const s = (config as { readonly storage?: (typeof config)['storage'] }).storage;
-    if (s === undefined || config.issuer === undefined) return undefined;
+    // Used by the issuer, and by sessions with store: storage; otherwise nothing reads it.
+    if (s === undefined || (config.issuer === undefined && config.sessions.store !== 'storage'))
+      return undefined;
     switch (s.type) {
       case 'memory':
         return warn(

@@ -90,6 +90,12 @@ export const ERRORS = {
     title: 'The application took too long',
     advice: 'The application behind the gateway did not answer in time. Try again in a moment.',
   },
+  PCL_SESSION_STORE_UNAVAILABLE: {
+    status: 503,
+    title: 'Sessions are unavailable right now',
+    advice:
+      'The gateway cannot reach the store that keeps sign-in sessions. Try again in a moment; if it persists, tell your administrator the request id.',
+  },
   PCL_BAD_REQUEST: {
     status: 400,
     title: 'Bad request',

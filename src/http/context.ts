@@ -8,8 +8,9 @@ import type { Logger } from '../observability/log.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { AccessPolicy } from '../policy/decision.ts';
 import type { PrefixTable } from '../policy/routes.ts';
+import type { AssertionSigner } from '../proxy/assertion.ts';
 import type { Upstream } from '../proxy/forward.ts';
-import type { CookieSessionStore } from '../sessions/cookie-store.ts';
+import type { SessionStore } from '../sessions/store.ts';
 import type { Scope } from './scope.ts';
 import type { TrustedProxies } from './trust.ts';
 
@@ -18,7 +19,8 @@ export interface GatewayContext {
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly providers: ReadonlyMap<string, IdentityProvider>;
-  readonly sessions: CookieSessionStore;
+  /** Cookie sessions, or server-side ones (src/sessions/store.ts). */
+  readonly sessions: SessionStore;
   readonly flows: FlowCookies;
   readonly redirects: RedirectPolicy;
   readonly trusted: TrustedProxies;
@@ -37,6 +39,10 @@ export interface GatewayContext {
   readonly now: () => number;
   /** The OpenID provider mounted at /oidc (src/issuer/), when `issuer` is configured. */
   readonly issuer?: IssuerMount | undefined;
+  /** Signs X-Portcullis-Assertion (src/proxy/assertion.ts); present when keys exist (assertions or issuer). */
+  readonly assertions?: AssertionSigner | undefined;
+  /** The `iss` of assertions: the public URL's origin. */
+  readonly assertionIssuer: string;
 }
 
 /** What the gateway and the login endpoints need of the issuer, without depending on its module. */

@@ -16,17 +16,22 @@ import type { Logger } from '../observability/log.ts';
 import { Metrics, routeClass } from '../observability/metrics.ts';
 import { compilePolicy, needsGithubMemberships, requiredClaims } from '../policy/compile.ts';
 import { normalisePath, PrefixTable } from '../policy/routes.ts';
+import { ASSERTION_HEADER, AssertionSigner, assertionIssuer, assertionsWanted } from '../proxy/assertion.ts';
 import { Upstream } from '../proxy/forward.ts';
 import { upstreamHeaders } from '../proxy/headers.ts';
 import { identityHeaders } from '../proxy/identity.ts';
 import { refuseUpgrade, tunnel } from '../proxy/upgrade.ts';
-import { CookieSessionStore, cookieNames } from '../sessions/cookie-store.ts';
+import { cookieNames } from '../sessions/cookie-store.ts';
+import { createSessionStore, openSessionStorage, sessionStorageChanged } from '../sessions/open.ts';
 import { loadSession } from '../sessions/resolve.ts';
 import { Sealer } from '../sessions/sealer.ts';
 import type { Session } from '../sessions/session.ts';
+import { openStorage } from '../storage/open.ts';
+import type { Storage } from '../storage/storage.ts';
 import type { GatewayContext, IssuerMount } from './context.ts';
 import { AUTH_PATH, auth, authPrefixed, metricsEndpoint, ping, ready, userinfo } from './endpoints.ts';
 import { sendForbidden } from './forbidden.ts';
+import { jwks } from './jwks.ts';
 import { redirect, sendError } from './respond.ts';
 import { Scope, splitTarget } from './scope.ts';
 import { services } from './services.ts';
@@ -52,6 +57,7 @@ const ENDPOINTS: ReadonlyMap<string, { handler: Handler; methods?: ReadonlySet<s
   ['/oauth2/userinfo', { handler: userinfo, methods: READ }],
   ['/metrics', { handler: metricsEndpoint, methods: READ }],
   ['/oauth2/services', { handler: services, methods: READ }],
+  ['/oauth2/jwks', { handler: jwks, methods: READ }],
 ]);
 
 /** The own endpoint answering `path`, if any: the optional ones fall through to the upstream when off. */
@@ -148,13 +154,14 @@ const PIPELINE: readonly (readonly [string, Step])[] = [
         sendError(ctx.log, s, new PortcullisError('PCL_NO_UPSTREAM', `no upstream serves ${s.path}`));
         return true;
       }
+      const extra = s.session ? extraHeaders(ctx, upstream, s.session) : undefined;
       const headers = upstreamHeaders(
         s.req.rawHeaders,
         s.fwd,
         s.req.socket.remoteAddress ?? '',
         s.trustedPeer,
         upstream.headerOptions,
-        s.session ? extraHeaders(upstream, s.session) : undefined,
+        extra instanceof Promise ? await extra : extra,
       );
       const t0 = performance.now();
       const result = await upstream.forward(s.req, s.res, s.rawPath + s.query, headers, s.setCookies);
@@ -167,16 +174,28 @@ const PIPELINE: readonly (readonly [string, Step])[] = [
   ],
 ];
 
-function extraHeaders(u: Upstream, session: Session): readonly string[] {
+/** Identity headers, the signed assertion and Authorization; synchronous unless an assertion is (re-)signed. */
+function extraHeaders(
+  ctx: GatewayContext,
+  u: Upstream,
+  session: Session,
+): readonly string[] | Promise<readonly string[]> {
   let ids = identityCache.get(session);
   if (ids === undefined) {
     ids = identityHeaders(session.identity);
     identityCache.set(session, ids);
   }
+  if (u.assertion === undefined || ctx.assertions === undefined) return withAuthorization(u, session, ids);
+  const jwt = ctx.assertions.assertion(session, u.assertion, ctx.assertionIssuer, ctx.now());
+  if (typeof jwt === 'string') return withAuthorization(u, session, [...ids, ASSERTION_HEADER, jwt]);
+  return jwt.then((j) => withAuthorization(u, session, [...ids, ASSERTION_HEADER, j]));
+}
+
+function withAuthorization(u: Upstream, session: Session, headers: readonly string[]): readonly string[] {
   const mode = u.config.passAuthorization;
-  if (mode === 'none') return ids;
+  if (mode === 'none') return headers;
   const token = mode === 'access_token' ? session.accessToken : session.idToken;
-  return token === undefined ? ids : [...ids, 'authorization', `Bearer ${token}`];
+  return token === undefined ? headers : [...headers, 'authorization', `Bearer ${token}`];
 }
 
 export function buildContext(
@@ -185,6 +204,9 @@ export function buildContext(
   now: () => number = () => Math.floor(Date.now() / 1000),
   metrics: Metrics = new Metrics({ defaultMetrics: false }),
   issuer?: IssuerMount,
+  assertions?: AssertionSigner,
+  /** The storage of server-side sessions (openSessionStorage); absent for cookie sessions. */
+  sessionStorage?: Storage,
 ): GatewayContext {
   const sealer = new Sealer(config.cookieKeys);
   const names = cookieNames(config.cookie.name, config.cookieSecure, config.cookie.domain);
@@ -202,7 +224,14 @@ export function buildContext(
       }),
     ]),
   );
-  const sessions = new CookieSessionStore(sealer, names, cookieOpts);
+  const sessions = createSessionStore(config, {
+    sealer,
+    names,
+    cookieOptions: cookieOpts,
+    log,
+    metrics,
+    storage: sessionStorage,
+  });
   const owns = (name: string) => sessions.owns(name);
   const upstreams = config.upstreams.map((u) => new Upstream(u, owns));
   return {
@@ -225,6 +254,8 @@ export function buildContext(
       config.upstreams.some((u) => u.passAuthorization === 'id_token'),
     now,
     issuer,
+    assertions,
+    assertionIssuer: assertionIssuer(config.public),
   };
 }
 
@@ -283,11 +314,18 @@ export async function handle(
     }
     ctx.metrics.request(routeClass(s.path), res.statusCode);
   } catch (err) {
+    // Coded failures (a session store that is down: 503) keep their code; anything else is a 500.
     sendError(
       ctx.log,
       s,
-      new PortcullisError('PCL_INTERNAL', err instanceof Error ? (err.stack ?? err.message) : String(err)),
+      err instanceof PortcullisError
+        ? err
+        : new PortcullisError(
+            'PCL_INTERNAL',
+            err instanceof Error ? (err.stack ?? err.message) : String(err),
+          ),
     );
+    ctx.metrics.request(routeClass(s.path), res.statusCode);
   }
 }
 
@@ -321,8 +359,23 @@ export async function handleUpgrade(
   }
   s.route = ctx.routes.match(s.path);
   if (!s.route?.public) {
-    const r = loadSession(ctx, s);
-    if (r) await r;
+    try {
+      const r = loadSession(ctx, s);
+      if (r) await r;
+    } catch (err) {
+      const e = err instanceof PortcullisError ? err : new PortcullisError('PCL_INTERNAL', String(err));
+      ctx.log.error(
+        { requestId: s.id, code: e.code, status: e.status, path: s.path, detail: e.detail, upgrade: true },
+        'upgrade refused: the session could not be read',
+      );
+      refuseUpgrade(
+        socket,
+        e.status,
+        e.status === 503 ? 'Service Unavailable' : 'Internal Server Error',
+        JSON.stringify({ error: e.code, requestId: s.id }),
+      );
+      return;
+    }
     if (s.session === undefined) {
       refuseUpgrade(
         socket,
@@ -369,13 +422,14 @@ export async function handleUpgrade(
     refuseUpgrade(socket, 404, 'Not Found', JSON.stringify({ error: 'PCL_NO_UPSTREAM', requestId: s.id }));
     return;
   }
+  const extra = s.session ? extraHeaders(ctx, upstream, s.session) : undefined;
   const headers = upstreamHeaders(
     req.rawHeaders,
     s.fwd,
     req.socket.remoteAddress ?? '',
     s.trustedPeer,
     upstream.headerOptions,
-    s.session ? extraHeaders(upstream, s.session) : undefined,
+    extra instanceof Promise ? await extra : extra,
   );
   const outcome = await tunnel(
     {
@@ -417,11 +471,35 @@ export async function startGateway(
   opts: StartOptions = {},
 ): Promise<RunningGateway> {
   const metrics = opts.metrics ?? new Metrics();
-  // The issuer (and its storage) exists only when configured; its module is not even loaded otherwise.
-  const issuer = config.issuer
-    ? await (await import('../issuer/issuer.ts')).Issuer.start(config, log)
-    : undefined;
-  let ctx = buildContext(config, log, opts.now, metrics, issuer);
+  // The storage holds the signing keys (and the issuer's state): opened only when the issuer or an upstream
+  // that is sent assertions needs it, and shared by both. The issuer's module is not even loaded otherwise.
+  // Sessions with store: storage keep theirs there too; store: redis opens a connection of its own.
+  const storage =
+    config.issuer !== undefined || assertionsWanted(config) || config.sessions.store === 'storage'
+      ? await openStorage(config.storage, log)
+      : undefined;
+  let issuer: Awaited<ReturnType<typeof startIssuer>>;
+  let assertions: AssertionSigner | undefined;
+  let sessionStorage: Storage | undefined;
+  // Closes the session store's own connection (store redis); a shared storage is closed as `storage`.
+  const closeSessionStorage = async () => {
+    if (sessionStorage !== storage) await sessionStorage?.close();
+  };
+  try {
+    sessionStorage = await openSessionStorage(config, log, storage);
+    issuer = await startIssuer(config, log, storage);
+    // Signing keys only where something signs: the issuer, or an upstream that is sent assertions.
+    assertions =
+      storage && (issuer !== undefined || assertionsWanted(config))
+        ? await AssertionSigner.start(storage, config.cookieKeys, log, { follower: issuer })
+        : undefined;
+  } catch (err) {
+    await issuer?.close();
+    await closeSessionStorage();
+    await storage?.close();
+    throw err;
+  }
+  let ctx = buildContext(config, log, opts.now, metrics, issuer, assertions, sessionStorage);
   const server = http.createServer(
     // Sessions may span up to 10 cookie chunks of 3.8 KB: headers must fit them (Node's default is 16 KiB).
     { keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000, maxHeaderSize: 64 * 1024 },
@@ -447,7 +525,10 @@ export async function startGateway(
       resolve();
     });
   }).catch(async (err: unknown) => {
+    assertions?.close();
     await issuer?.close();
+    await closeSessionStorage();
+    await storage?.close();
     throw err;
   });
   const addr = server.address() as AddressInfo;
@@ -465,7 +546,12 @@ export async function startGateway(
     reload(next: ResolvedConfig) {
       // Requests in flight finish on the context they started with; new ones use the new one.
       const old = ctx;
-      ctx = buildContext(next, log, opts.now, metrics, issuer);
+      if (sessionStorageChanged(old.config, next)) {
+        log.warn({ event: 'sessions.changed' }, 'where sessions live changed: restart to apply it');
+        next = { ...next, sessions: old.config.sessions };
+      }
+      ctx = buildContext(next, log, opts.now, metrics, issuer, assertions, sessionStorage);
+      reloadAssertions(next, log, assertions);
       if (issuer !== undefined && next.issuer !== undefined) {
         issuer.reload(next).catch((err: unknown) => {
           log.error(
@@ -492,9 +578,33 @@ export async function startGateway(
         ...ctx.upstreamList.map((u) => u.close()),
         new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve())),
       ]);
+      assertions?.close();
       await issuer?.close();
+      await closeSessionStorage();
+      await storage?.close();
     },
   };
+}
+
+async function startIssuer(config: ResolvedConfig, log: Logger, storage: Storage | undefined) {
+  if (config.issuer === undefined) return undefined;
+  const { Issuer } = await import('../issuer/issuer.ts');
+  return Issuer.start(config, log, storage ? { storage } : {});
+}
+
+/** A reload re-reads the signing keys too (as `portcullis keys rotate` asks: SIGHUP applies it at once). */
+function reloadAssertions(next: ResolvedConfig, log: Logger, assertions: AssertionSigner | undefined): void {
+  if (assertions === undefined) {
+    if (assertionsWanted(next))
+      log.warn({ event: 'assertion.changed' }, 'assertions enabled on an upstream: restart to apply it');
+    return;
+  }
+  assertions.refresh().catch((err: unknown) => {
+    log.error(
+      { event: 'assertion.keys-reload-failed', err: String(err) },
+      'assertion signing keys could not be reloaded; the previous ones stay in use',
+    );
+  });
 }
 
 /** /metrics on its own address, so the main listener's /metrics can belong to the upstream. */

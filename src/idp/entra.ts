@@ -38,6 +38,13 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Graph answers up to 999 objects a page; 50 pages is far beyond any directory's group count. */
 const GRAPH_MAX_PAGES = 50;
 
+/** A boolean optional claim, as Entra may spell it: true/false, "true"/"false", 1/0, "1"/"0". */
+function flag(v: unknown): boolean | undefined {
+  if (v === 1 || v === '1') return true;
+  if (v === 0 || v === '0') return false;
+  return bool(v);
+}
+
 /** Thrown by the capturing fetch once the token response is in hand (see exchange()). */
 class Captured extends Error {}
 
@@ -217,11 +224,9 @@ export class EntraProvider extends OidcProvider {
    * directory's. No `email`: a member's `upn`, whose domain its directory has verified.
    */
   #email(identity: Identity, claims: Readonly<Record<string, unknown>>): Identity {
-    const raw = claims['xms_edov'];
-    const edov =
-      bool(raw) ?? (raw === 1 || raw === '1' ? true : raw === 0 || raw === '0' ? false : undefined);
+    const edov = flag(claims['xms_edov']);
     if (identity.email !== undefined) {
-      const verified = true;
+      const verified = edov ?? (this.#multi ? false : undefined);
       return { ...identity, emailVerified: verified };
     }
     const upn = str(claims['upn']);

@@ -155,7 +155,7 @@ export async function interaction(
     return;
   }
   if (prompt === 'consent' && action === undefined) {
-    showConsent(deps, ctx, s, details, client, clientId);
+    await showConsent(deps, ctx, s, details, client, clientId);
     return;
   }
   expired(ctx, s, `nothing to do for prompt ${prompt} with ${action ?? 'no action'}`);
@@ -270,14 +270,14 @@ function describe(identity: Identity | undefined): string {
   return identity.email && identity.email !== name ? `${name} (${identity.email})` : name;
 }
 
-function showConsent(
+async function showConsent(
   deps: InteractionDeps,
   ctx: GatewayContext,
   s: Scope,
   details: Interaction,
   client: ResolvedIssuerClient | undefined,
   clientId: string,
-): void {
+): Promise<void> {
   const uid = details.uid;
   const scopes = [...new Set(String(details.params['scope'] ?? '').split(' '))].filter((x) => x !== '');
   const html = consentPage({
@@ -285,7 +285,7 @@ function showConsent(
     serviceUrl: client?.display?.url,
     description: client?.display?.description,
     scopes,
-    user: describe(ctx.sessions.read(s.cookies, ctx.now())?.identity),
+    user: describe((await ctx.sessions.read(s.cookies, ctx.now()))?.identity),
     confirmAction: `${ISSUER_PATH}/interaction/${uid}/confirm`,
     abortAction: `${ISSUER_PATH}/interaction/${uid}/abort`,
     csrf: deps.csrf.token(uid),

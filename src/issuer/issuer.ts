@@ -232,7 +232,7 @@ export class Issuer implements IssuerMount {
     const koa = built.provider.createContext(s.req, s.res);
     const session = await built.provider.Session.get(koa);
     if (session.accountId === undefined) return;
-    const gate = ctx.sessions.read(s.cookies, ctx.now());
+    const gate = await ctx.sessions.read(s.cookies, ctx.now());
     if (gate !== undefined && accountIdOf(gate) === session.accountId) return;
     ctx.log.debug(
       { requestId: s.id, event: 'issuer.session-ended', why: gate ? 'other account' : 'no gate session' },

@@ -112,11 +112,11 @@ export function buildProvider(o: ProviderOptions): Provider {
       'gate_session',
       'the Portcullis session ended or does not allow this user',
       'login_required',
-      (ctx) => {
+      async (ctx) => {
         const b = o.bindingOf(ctx.req);
         const accountId = ctx.oidc.session?.accountId;
         if (b === undefined || accountId === undefined) return interactionPolicy.Check.REQUEST_PROMPT;
-        const session = b.ctx.sessions.read(b.s.cookies, b.ctx.now());
+        const session = await b.ctx.sessions.read(b.s.cookies, b.ctx.now());
         if (session === undefined || accountIdOf(session) !== accountId)
           return interactionPolicy.Check.REQUEST_PROMPT;
         return !b.ctx.policy.decide(session, undefined).allow;
@@ -358,8 +358,17 @@ function wireEvents(provider: Provider, o: ProviderOptions): void {
     const back = ctx.oidc.session?.state?.postLogoutRedirectUri;
     if (back !== undefined && URL.parse(back)?.pathname.startsWith(`${ISSUER_PATH}/auth/`)) return;
     if (b === undefined) return;
-    const clear = b.ctx.sessions.clear(b.s.cookies);
+    // The cookies go now; a server-side session is deleted alongside (the event handler cannot wait).
+    const clear = b.ctx.sessions.expireCookies(b.s.cookies);
     if (clear.length > 0) ctx.append('Set-Cookie', clear);
+    const revoked = b.ctx.sessions.clear(b.s.cookies);
+    if (revoked instanceof Promise)
+      revoked.catch((err: unknown) =>
+        o.log.warn(
+          { requestId: b.s.id, event: 'issuer.sign-out', err: String(err) },
+          'the server-side session could not be deleted; it ends at its lifetime',
+        ),
+      );
     o.log.info(
       { requestId: b.s.id, event: 'issuer.sign-out', client: ctx.oidc.client?.clientId },
       'signed out through a service (RP-initiated logout)',

@@ -151,7 +151,7 @@ export async function callback(ctx: GatewayContext, s: Scope): Promise<void> {
       sendForbidden(ctx, s, session, decision, 'sign-in.denied', { retryHref: '/oauth2/sign_in' });
       return;
     }
-    s.setCookies.push(...ctx.sessions.write(session, s.cookies, now));
+    s.setCookies.push(...(await ctx.sessions.write(session, s.cookies, now)));
     ctx.metrics.signIn(provider.id, 'success');
     ctx.log.info(
       {
@@ -179,8 +179,10 @@ export async function callback(ctx: GatewayContext, s: Scope): Promise<void> {
 export async function signOut(ctx: GatewayContext, s: Scope): Promise<void> {
   const params = s.searchParams();
   const rd = params.get('rd');
-  const session = ctx.sessions.read(s.cookies, ctx.now());
-  s.setCookies.push(...ctx.sessions.clear(s.cookies));
+  // A server-side store deletes the session here (revocation); if it cannot, the 503 says so rather than a
+  // sign-out page for a session that a replayed cookie would still open.
+  const session = await ctx.sessions.read(s.cookies, ctx.now());
+  s.setCookies.push(...(await ctx.sessions.clear(s.cookies)));
   if (session !== undefined) {
     ctx.log.info(
       { requestId: s.id, event: 'sign-out', provider: session.provider, sub: session.identity.sub },

@@ -6,6 +6,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { Pool } from 'undici';
 import type { ResolvedUpstream } from '../config/load.ts';
 import { PortcullisError } from '../errors/codes.ts';
+import { type AssertionSpec, assertionSpec } from './assertion.ts';
 import { HOP_BY_HOP, type UpstreamHeaderOptions } from './headers.ts';
 
 export interface ForwardResult {
@@ -19,6 +20,8 @@ export class Upstream {
   readonly origin: URL;
   /** How request headers are rewritten for this upstream; fixed at start-up. */
   readonly headerOptions: UpstreamHeaderOptions;
+  /** X-Portcullis-Assertion settings; undefined: none is sent. */
+  readonly assertion: AssertionSpec | undefined;
   readonly #pool: Pool;
   readonly #timeoutMs: number;
   /** Prefix of the upstream URL's own path, prepended to the request path (no trailing slash). */
@@ -33,6 +36,7 @@ export class Upstream {
       ownsCookie,
     };
     this.origin = new URL(config.url);
+    this.assertion = assertionSpec(config);
     this.#timeoutMs = config.timeout * 1000;
     this.#basePath = this.origin.pathname.replace(/\/$/, '');
     this.#pool = new Pool(this.origin.origin, {

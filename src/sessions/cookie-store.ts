@@ -6,6 +6,7 @@
 import { type CookieOptions, serializeCookie } from '../http/cookies.ts';
 import type { Sealer } from './sealer.ts';
 import { isSession, type Session } from './session.ts';
+import type { Cookies, Redeem, RefreshOutcome, SessionStore } from './store.ts';
 
 const PURPOSE = 'session';
 /** Room for the value in one cookie, leaving space for the name and attributes under 4096 bytes. */
@@ -27,7 +28,8 @@ export function cookieNames(base: string, secure: boolean, domain: string | unde
   return { session: name, flowPrefix: `${name}_f_` };
 }
 
-export class CookieSessionStore {
+export class CookieSessionStore implements SessionStore {
+  readonly type = 'cookie' as const;
   readonly names: CookieNames;
   readonly #sealer: Sealer;
   readonly #opts: CookieOptions;
@@ -108,8 +110,21 @@ export class CookieSessionStore {
     return out;
   }
 
+  /** The refreshed session goes back to the browser in a new cookie. */
+  async refresh(present: Cookies, session: Session, now: number, redeem: Redeem): Promise<RefreshOutcome> {
+    const next = await redeem(session);
+    return { session: next, setCookies: this.write(next, present, now) };
+  }
+
+  /** Nothing to revoke: the session lives only in the cookie. */
+  clear(present: Cookies): string[] {
+    return this.expireCookies(present);
+  }
+
+  async close(): Promise<void> {}
+
   /** Set-Cookie values that remove the session (every chunk the browser sent). */
-  clear(present: ReadonlyMap<string, string>): string[] {
+  expireCookies(present: Cookies): string[] {
     const out: string[] = [];
     for (const name of present.keys()) {
       if (name === this.names.session || this.#chunkName.test(name))

@@ -1,10 +1,13 @@
 /**
  * The session step: read the session from the request and, when its access token has expired and a
- * refresh token is at hand, refresh it transparently. A failed refresh ends the session.
+ * refresh token is at hand, refresh it transparently. A failed refresh ends the session. A session store
+ * that cannot be reached is neither "signed in" nor "signed out": its PCL_SESSION_STORE_UNAVAILABLE
+ * error propagates, and the request answers 503.
  */
 import type { GatewayContext } from '../http/context.ts';
 import type { Scope } from '../http/scope.ts';
 import { describe } from '../idp/oidc.ts';
+import { isStoreUnavailable } from './server-store.ts';
 import { needsRefresh, type Session } from './session.ts';
 
 export async function refreshSession(
@@ -15,45 +18,58 @@ export async function refreshSession(
   const provider = ctx.providers.get(session.provider);
   if (provider === undefined) return undefined;
   // A provider that cannot refresh never issued a refresh token; nothing to do.
-  if (provider.refresh === undefined) return session;
+  const refresh = provider.refresh?.bind(provider);
+  if (refresh === undefined) return session;
+  // The store calls this at most once per refresh token, whichever requests and instances wait on it.
+  const redeem = async (current: Session): Promise<Session> => {
+    try {
+      const t = await refresh(current.refreshToken!, current.identity);
+      ctx.metrics.refresh(provider.id, 'success');
+      ctx.log.debug(
+        { requestId: s.id, event: 'session.refresh', provider: provider.id, sub: current.identity.sub },
+        'refreshed',
+      );
+      return {
+        ...current,
+        identity: t.identity ?? current.identity,
+        accessToken: t.accessToken ?? current.accessToken,
+        accessTokenExpiresAt: t.accessTokenExpiresAt,
+        refreshToken: t.refreshToken,
+        idToken: ctx.keepIdToken ? (t.idToken ?? current.idToken) : undefined,
+      };
+    } catch (err) {
+      ctx.metrics.refresh(provider.id, 'failure');
+      ctx.log.warn(
+        {
+          requestId: s.id,
+          event: 'session.refresh-failed',
+          provider: provider.id,
+          sub: current.identity.sub,
+          reason: describe(err),
+        },
+        'refresh failed; the session ends',
+      );
+      throw err;
+    }
+  };
   try {
-    const t = await provider.refresh(session.refreshToken!, session.identity);
-    const next: Session = {
-      ...session,
-      identity: t.identity ?? session.identity,
-      accessToken: t.accessToken ?? session.accessToken,
-      accessTokenExpiresAt: t.accessTokenExpiresAt,
-      refreshToken: t.refreshToken,
-      idToken: ctx.keepIdToken ? (t.idToken ?? session.idToken) : undefined,
-    };
-    s.setCookies.push(...ctx.sessions.write(next, s.cookies, ctx.now()));
-    ctx.metrics.refresh(provider.id, 'success');
-    ctx.log.debug(
-      { requestId: s.id, event: 'session.refresh', provider: provider.id, sub: session.identity.sub },
-      'refreshed',
-    );
-    return next;
+    const out = await ctx.sessions.refresh(s.cookies, session, ctx.now(), redeem);
+    s.setCookies.push(...out.setCookies);
+    if (out.session === undefined) s.setCookies.push(...ctx.sessions.expireCookies(s.cookies));
+    return out.session;
   } catch (err) {
-    ctx.metrics.refresh(provider.id, 'failure');
-    ctx.log.warn(
-      {
-        requestId: s.id,
-        event: 'session.refresh-failed',
-        provider: provider.id,
-        sub: session.identity.sub,
-        reason: describe(err),
-      },
-      'refresh failed; the session ends',
-    );
-    s.setCookies.push(...ctx.sessions.clear(s.cookies));
+    if (isStoreUnavailable(err)) throw err;
+    s.setCookies.push(...ctx.sessions.expireCookies(s.cookies));
     return undefined;
   }
 }
 
-/** Sets `s.session` (or leaves it undefined). Synchronous unless a refresh is needed. */
-export function loadSession(ctx: GatewayContext, s: Scope): void | Promise<void> {
-  const now = ctx.now();
-  const session = ctx.sessions.read(s.cookies, now);
+function settle(
+  ctx: GatewayContext,
+  s: Scope,
+  session: Session | undefined,
+  now: number,
+): void | Promise<void> {
   if (session === undefined) return;
   if (!needsRefresh(session, now)) {
     s.session = session;
@@ -62,4 +78,15 @@ export function loadSession(ctx: GatewayContext, s: Scope): void | Promise<void>
   return refreshSession(ctx, s, session).then((next) => {
     s.session = next;
   });
+}
+
+/**
+ * Sets `s.session` (or leaves it undefined). Synchronous for cookie sessions unless a refresh is needed;
+ * a server-side store answers with a promise (one store read).
+ */
+export function loadSession(ctx: GatewayContext, s: Scope): void | Promise<void> {
+  const now = ctx.now();
+  const read = ctx.sessions.read(s.cookies, now);
+  if (read instanceof Promise) return read.then((session) => settle(ctx, s, session, now));
+  return settle(ctx, s, read, now);
 }

@@ -65,6 +65,15 @@ function tenants(): EntraTenant[] {
           roles: [ROLE],
         },
         {
+          // An address at a domain Contoso has not verified, typed in by its administrator.
+          login: 'ext',
+          oid: '2f1e0d3c-aaaa-4bbb-8ccc-000000000005',
+          upn: 'ext@contoso.onmicrosoft.com',
+          mail: 'ext@partner.example',
+          name: 'Ext Ernal',
+          groups: [],
+        },
+        {
           login: 'nomail',
           oid: '2f1e0d3c-aaaa-4bbb-8ccc-000000000004',
           upn: 'nomail@contoso.com',
@@ -319,6 +328,22 @@ describe('entra multi-tenant specifics', () => {
     assert.equal(made[1]!.searchParams.get('$skiptoken'), '3');
   });
 
+  test('the implicit-flow overage indicator (hasgroups: true) is honoured too', async () => {
+    stub.patchIdToken = (claims) => {
+      if (claims['_claim_names'] === undefined) return;
+      delete claims['_claim_names'];
+      delete claims['_claim_sources'];
+      claims['hasgroups'] = true;
+    };
+    try {
+      const { back } = await signIn('many');
+      assert.equal(back.status, 200);
+      assert.equal(forwarded(back.body)['x-forwarded-groups'], MANY.join(','));
+    } finally {
+      stub.patchIdToken = undefined;
+    }
+  });
+
   test('groupOverage: false leaves the groups empty and does not call Graph', async () => {
     const calls = stub.graphCalls.length;
     const { back } = await signIn('many', 'entra-nogroups');
@@ -408,6 +433,7 @@ describe('entra multi-tenant specifics', () => {
       callback.searchParams.set('iss', `${stub.url}/${FABRIKAM}/v2.0`);
       const back = await b2.get(callback);
       assert.equal(back.status, 502, back.body.slice(0, 300));
+      assert.match(back.body, /PCL_CODE_EXCHANGE_FAILED/);
       assert.equal(b2.jar.get('portcullis', h.url), undefined);
     } finally {
       stub.issParameter = false;
@@ -432,7 +458,7 @@ describe('entra single tenant specifics', () => {
     const address = await reserveAddress();
     stub = await startEntraStub({
       tenants: tenants(),
-      app: app(address.redirectUri, { optionalClaims: ['email'], groupsClaim: false }),
+      app: app(address.redirectUri, { optionalClaims: ['email', 'xms_edov'], groupsClaim: false }),
     });
     const base = {
       type: 'entra',
@@ -470,10 +496,17 @@ describe('entra single tenant specifics', () => {
     const { back } = await signIn('bydomain', 'adele');
     assert.equal(back.status, 200, back.body.slice(0, 300));
     const headers = (JSON.parse(back.body) as { headers: Record<string, string> }).headers;
-    // No xms_edov in a single tenant: the operator's own directory's address is kept.
     assert.equal(headers['x-forwarded-email'], 'adele@contoso.com');
     assert.equal(headers['x-forwarded-groups'], undefined, 'no groupMembershipClaims, no groups');
     assert.equal(stub.lastClientAuth, 'client_secret_post');
+  });
+
+  test('single tenant: an address whose domain the directory has not verified (xms_edov false) is dropped', async () => {
+    const { b, back } = await signIn('bydomain', 'ext');
+    assert.equal(back.status, 200);
+    const info = JSON.parse((await b.get(`${h.url}/oauth2/userinfo`)).body) as Record<string, unknown>;
+    assert.equal(info['email'], undefined);
+    assert.equal(info['emailVerified'], false);
   });
 
   test('a tenant id written in capitals still matches the issuer Entra announces', async () => {
@@ -481,10 +514,14 @@ describe('entra single tenant specifics', () => {
     assert.equal(back.status, 200, back.body.slice(0, 300));
   });
 
-  test('an unknown tenant fails discovery with PCL_IDP_UNREACHABLE and names it', async () => {
+  test('an unknown tenant fails discovery with PCL_IDP_UNREACHABLE; the log names the discovery URL', async () => {
     const r = await h.browser().get(`${h.url}/oauth2/start?provider=unknown&rd=/`);
     assert.equal(r.status, 502);
     assert.match(r.body, /PCL_IDP_UNREACHABLE/);
+    assert.match(
+      h.rawLogs(),
+      /11111111-2222-4333-8444-555555555555\/v2\.0\/\.well-known\/openid-configuration/,
+    );
   });
 
   test('a user of another directory cannot sign in to a single-tenant app (AADSTS50020 at Entra)', async () => {

@@ -201,7 +201,7 @@ describe('refresh and RP-initiated logout', () => {
     const b = await stack.signIn('bob', '/api/b');
     const cookie = b.jar.get('portcullis', stack.url);
     assert.ok(cookie);
-    const session = stack.gw.ctx.sessions.read(
+    const session = await stack.gw.ctx.sessions.read(
       new Map([['portcullis', cookie.value]]),
       Math.floor(Date.now() / 1000),
     );

@@ -346,7 +346,7 @@ describe('session cookies through the gateway', () => {
       { expiresAt: Math.floor(Date.now() / 1000) + 3600 },
       manyGroups(6_000), // the whole request must stay under Node's 16 KB header limit
     );
-    const set = stack.gw.ctx.sessions.write(s, new Map(), Math.floor(Date.now() / 1000));
+    const set = await stack.gw.ctx.sessions.write(s, new Map(), Math.floor(Date.now() / 1000));
     const cookies = set.map(parseSetCookie);
     assert.ok(cookies.length >= 2);
     assert.ok(cookies.every((c, i) => c.name === `portcullis_${i}`));
@@ -370,7 +370,7 @@ describe('session cookies through the gateway', () => {
   test('a session the store accepts (up to 10 chunks) can be sent back to the gateway', async () => {
     const now = Math.floor(Date.now() / 1000);
     const s = session({ expiresAt: now + 3600 }, manyGroups(14_000));
-    const cookies = stack.gw.ctx.sessions.write(s, new Map(), now).map(parseSetCookie);
+    const cookies = (await stack.gw.ctx.sessions.write(s, new Map(), now)).map(parseSetCookie);
     assert.ok(cookies.length >= 5);
     const header = cookies.map((c) => `${c.name}=${c.value}`).join('; ');
     const out = await rawRequest(stack.url, {

@@ -1,0 +1,114 @@
+/**
+ * Builds the session store `sessions.store` names. Opening its storage is asynchronous (a redis
+ * connection that must answer at start-up) and done once per process; the store on top of it is rebuilt
+ * with every configuration reload, so rotated cookie secrets take effect.
+ */
+import type { ResolvedConfig } from '../config/load.ts';
+import type { CookieOptions } from '../http/cookies.ts';
+import type { Logger } from '../observability/log.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import { RedisStorage } from '../storage/redis.ts';
+import type { Storage } from '../storage/storage.ts';
+import { type CookieNames, CookieSessionStore } from './cookie-store.ts';
+import type { Sealer } from './sealer.ts';
+import { ServerSessionStore } from './server-store.ts';
+import type { SessionStore } from './store.ts';
+
+/** Only one warning per this many ms about a failing store: the 503s themselves are logged per request. */
+const WARN_EVERY_MS = 10_000;
+
+/**
+ * The storage of a server-side session store, or undefined for cookie sessions: with store storage the
+ * gateway's `storage` (shared with the issuer and the assertion keys), with store redis a connection of
+ * its own, which fails with a clear message when redis does not answer at start-up (as `storage` does).
+ */
+export async function openSessionStorage(
+  config: ResolvedConfig,
+  log: Logger,
+  shared: Storage | undefined,
+): Promise<Storage | undefined> {
+  const s = config.sessions;
+  if (s.store === 'cookie') return undefined;
+  if (s.store === 'storage') {
+    if (shared === undefined)
+      throw new TypeError('sessions.store storage: the storage section was not opened');
+    return shared;
+  }
+  let last = 0;
+  try {
+    return await RedisStorage.connect({
+      url: s.url ?? '',
+      password: s.passwordValue,
+      keyPrefix: s.keyPrefix,
+      onError: (err) => {
+        if (Date.now() - last < WARN_EVERY_MS) return;
+        last = Date.now();
+        log.warn(
+          { event: 'session-store.redis-error', err: err.message },
+          'session store: redis connection problem',
+        );
+      },
+    });
+  } catch (err) {
+    const why = (err as Error).message.replace(/^storage: /, '');
+    throw new Error(`sessions: ${why} — start redis, or correct sessions.url`, { cause: err });
+  }
+}
+
+/** Whether a new configuration needs a restart to change where sessions live. */
+export function sessionStorageChanged(before: ResolvedConfig, after: ResolvedConfig): boolean {
+  const a = before.sessions;
+  const b = after.sessions;
+  if (a.store !== b.store) return true;
+  if (a.store === 'redis')
+    return a.url !== b.url || a.keyPrefix !== b.keyPrefix || a.passwordValue !== b.passwordValue;
+  if (a.store === 'storage')
+    return (
+      before.storage.type !== after.storage.type ||
+      before.storage.file !== after.storage.file ||
+      before.storage.url !== after.storage.url ||
+      before.storage.keyPrefix !== after.storage.keyPrefix
+    );
+  return false;
+}
+
+export interface SessionStoreDeps {
+  readonly sealer: Sealer;
+  readonly names: CookieNames;
+  readonly cookieOptions: CookieOptions;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  /** From openSessionStorage; required unless sessions.store is cookie. */
+  readonly storage: Storage | undefined;
+}
+
+export function createSessionStore(config: ResolvedConfig, d: SessionStoreDeps): SessionStore {
+  const type = config.sessions.store;
+  if (type === 'cookie') return new CookieSessionStore(d.sealer, d.names, d.cookieOptions);
+  if (d.storage === undefined)
+    throw new TypeError(`sessions.store ${type} needs its storage opened first (openSessionStorage)`);
+  let last = 0;
+  return new ServerSessionStore({
+    storage: d.storage,
+    type,
+    cookieKeys: config.cookieKeys,
+    names: d.names,
+    cookieOptions: d.cookieOptions,
+    // The gateway opened the storage and closes it (it may be shared with the issuer).
+    ownsStorage: false,
+    onError: (op, err) => {
+      d.metrics.storeError(type);
+      if (Date.now() - last < WARN_EVERY_MS) return;
+      last = Date.now();
+      d.log.warn(
+        {
+          event: 'session-store.error',
+          store: type,
+          op,
+          err: err instanceof Error ? err.message : String(err),
+        },
+        'session store operation failed; requests that need a session answer 503 until it recovers',
+      );
+    },
+  });
+}

@@ -1,0 +1,314 @@
+/**
+ * Server-side sessions: the browser's cookie carries only a random id (256 bits), sealed with the cookie
+ * key; the session lives in a `Storage` (redis, or sqlite through the storage section). What that buys:
+ *
+ * - Revocation: sign-out deletes the entry, so the old cookie, even replayed, is no session.
+ * - Small cookies, whatever the size of the IdP's tokens.
+ * - A forged or tampered cookie fails to open with the cookie key and is no session, without a store lookup.
+ * - The store never sees the cookie value: the entry's key is SHA-256 of the id (the id has 256 bits of
+ *   entropy, so a plain hash is one-way; no key is needed, and rotating the cookie secret keeps the keys).
+ * - Tokens are encrypted at rest (AES-256-GCM, Sealer) with keys derived from the cookie secrets by HKDF
+ *   under their own label, bound to the entry's key, so redis operators see no token and an entry copied
+ *   to another key does not open.
+ * - The entry expires with the session (TTL = the session's remaining absolute lifetime).
+ *
+ * A refresh with a rotating refresh token must be redeemed once, whichever instance sees the expired access
+ * token first: one request per process (single-flight) and one process per session (a short lock entry
+ * created with Storage.create, which is atomic: HSETNX in redis, INSERT in sqlite) redeem it; the others
+ * wait for the stored session to change and use it.
+ *
+ * Every request with a session costs one store read (redis: one HGETALL). No session is cached across
+ * requests without that read, so revocation takes effect at the next request everywhere; the decrypted
+ * session is reused only while the stored ciphertext is unchanged (which also keeps the per-session policy
+ * and identity-header caches warm).
+ */
+import { createHash, hkdfSync, randomBytes } from 'node:crypto';
+import { PortcullisError } from '../errors/codes.ts';
+import type { CookieOptions } from '../http/cookies.ts';
+import { serializeCookie } from '../http/cookies.ts';
+import type { Storage } from '../storage/storage.ts';
+import { type CookieNames, CookieSessionStore } from './cookie-store.ts';
+import { Sealer } from './sealer.ts';
+import { isSession, needsRefresh, type Session } from './session.ts';
+import type { Cookies, Redeem, RefreshOutcome, SessionStore } from './store.ts';
+
+/** Storage kinds: the session entries and their refresh locks. */
+export const SESSION_KIND = 'GatewaySession';
+export const LOCK_KIND = 'GatewaySessionRefresh';
+/** The Sealer purpose of the cookie value: never opens as a cookie-store session, nor the other way round. */
+const REF_PURPOSE = 'session-ref';
+const ID_BYTES = 32;
+const ID_SHAPE = /^[A-Za-z0-9_-]{43}$/;
+/** A store operation that takes longer fails (503) rather than holding the request. */
+export const STORE_TIMEOUT_MS = 2_000;
+/** Longer than a refresh at the IdP may take (10 s timeout); a crashed holder's lock expires by then. */
+const LOCK_SECONDS = 15;
+const POLL_MS = 50;
+const CACHE_MAX = 10_000;
+
+export type StoreOp = 'read' | 'write' | 'delete' | 'lock';
+
+export interface ServerSessionStoreOptions {
+  readonly storage: Storage;
+  /** `sessions.store`: names the store in errors and metrics. */
+  readonly type: 'redis' | 'storage';
+  /** The cookie secrets (the first seals); the at-rest keys are derived from them. */
+  readonly cookieKeys: readonly Buffer[];
+  readonly names: CookieNames;
+  readonly cookieOptions: CookieOptions;
+  /** Close the storage with the store (false when it is shared with the issuer). */
+  readonly ownsStorage: boolean;
+  /** Every failed store operation (metrics, log); the request then fails with PCL_SESSION_STORE_UNAVAILABLE. */
+  readonly onError?: (op: StoreOp, err: unknown) => void;
+  readonly timeoutMs?: number;
+}
+
+interface Cached {
+  readonly blob: string;
+  readonly session: Session;
+}
+
+function atRestKey(secret: Buffer): Buffer {
+  return Buffer.from(hkdfSync('sha256', secret, 'portcullis', 'portcullis session store encryption v1', 32));
+}
+
+function storeKey(id: string): string {
+  return createHash('sha256').update(id).digest('base64url');
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export function isStoreUnavailable(err: unknown): err is PortcullisError {
+  return err instanceof PortcullisError && err.code === 'PCL_SESSION_STORE_UNAVAILABLE';
+}
+
+/** The refresh is done when the stored session no longer holds the token we saw, or needs no refresh. */
+function refreshedSince(seen: Session, current: Session, now: number): boolean {
+  return current.refreshToken !== seen.refreshToken || !needsRefresh(current, now);
+}
+
+export class ServerSessionStore implements SessionStore {
+  readonly type: 'redis' | 'storage';
+  readonly names: CookieNames;
+  readonly #storage: Storage;
+  readonly #refs: Sealer;
+  readonly #atRest: Sealer;
+  /** Expiring and recognising cookies is the same as for cookie sessions (chunks left from them too). */
+  readonly #cookies: CookieSessionStore;
+  readonly #opts: CookieOptions;
+  readonly #owns: boolean;
+  readonly #onError: (op: StoreOp, err: unknown) => void;
+  readonly #timeoutMs: number;
+  /** Cookie value → store key, for values that opened with our keys (the AEAD tag authenticates them). */
+  readonly #refCache = new Map<string, string>();
+  /** Store key → the decrypted session of the ciphertext last read. */
+  readonly #sessions = new Map<string, Cached>();
+  readonly #inflight = new Map<string, Promise<Session | undefined>>();
+
+  constructor(o: ServerSessionStoreOptions) {
+    this.type = o.type;
+    this.names = o.names;
+    this.#storage = o.storage;
+    this.#refs = new Sealer(o.cookieKeys);
+    this.#atRest = new Sealer(o.cookieKeys.map(atRestKey));
+    this.#cookies = new CookieSessionStore(this.#refs, o.names, o.cookieOptions);
+    this.#opts = o.cookieOptions;
+    this.#owns = o.ownsStorage;
+    this.#onError = o.onError ?? (() => {});
+    this.#timeoutMs = o.timeoutMs ?? STORE_TIMEOUT_MS;
+  }
+
+  owns(name: string): boolean {
+    return this.#cookies.owns(name);
+  }
+
+  /** The store key the cookie names, or undefined for no cookie or one that does not open (forged). */
+  #key(cookies: Cookies): string | undefined {
+    const value = cookies.get(this.names.session);
+    if (value === undefined) return undefined;
+    const cached = this.#refCache.get(value);
+    if (cached !== undefined) return cached;
+    const id = this.#refs.open(REF_PURPOSE, value);
+    if (id === undefined || !ID_SHAPE.test(id)) return undefined;
+    const key = storeKey(id);
+    if (this.#refCache.size >= CACHE_MAX) this.#refCache.delete(this.#refCache.keys().next().value!);
+    this.#refCache.set(value, key);
+    return key;
+  }
+
+  /** Runs one store operation with a time limit; any failure becomes PCL_SESSION_STORE_UNAVAILABLE. */
+  async #op<T>(op: StoreOp, run: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const work = run();
+      const limit = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`no answer within ${this.#timeoutMs} ms`)),
+          this.#timeoutMs,
+        );
+      });
+      // A late rejection of the abandoned operation must not surface as an unhandled one.
+      work.catch(() => {});
+      return await Promise.race([work, limit]);
+    } catch (err) {
+      this.#onError(op, err);
+      const why = err instanceof Error ? err.message : String(err);
+      throw new PortcullisError(
+        'PCL_SESSION_STORE_UNAVAILABLE',
+        `session store ${this.type}: ${op} failed: ${why}`,
+        {
+          cause: err,
+        },
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #load(key: string, now: number): Promise<Session | undefined> {
+    const payload = await this.#op('read', () => this.#storage.find(SESSION_KIND, key));
+    const blob = payload?.['s'];
+    if (typeof blob !== 'string') {
+      this.#sessions.delete(key);
+      return undefined;
+    }
+    let session = this.#sessions.get(key);
+    if (session?.blob !== blob) {
+      const plain = this.#atRest.open(`session:${key}`, blob);
+      let parsed: unknown;
+      try {
+        parsed = plain === undefined ? undefined : JSON.parse(plain);
+      } catch {
+        parsed = undefined;
+      }
+      // An entry sealed with a secret no longer configured, or damaged: no session.
+      if (!isSession(parsed)) return undefined;
+      session = { blob, session: parsed };
+      if (this.#sessions.size >= CACHE_MAX) this.#sessions.delete(this.#sessions.keys().next().value!);
+      this.#sessions.set(key, session);
+    }
+    return session.session.expiresAt > now ? session.session : undefined;
+  }
+
+  async #put(key: string, session: Session, now: number): Promise<void> {
+    const ttl = session.expiresAt - now;
+    if (ttl <= 0) {
+      await this.#op('delete', () => this.#storage.destroy(SESSION_KIND, key));
+      return;
+    }
+    const blob = this.#atRest.seal(`session:${key}`, JSON.stringify(session));
+    await this.#op('write', () => this.#storage.upsert(SESSION_KIND, key, { s: blob }, { expiresIn: ttl }));
+    this.#sessions.set(key, { blob, session });
+  }
+
+  /** Destroys an entry; failures are counted but not thrown (the caller has done what matters). */
+  async #forget(kind: string, key: string): Promise<void> {
+    try {
+      await this.#op('delete', () => this.#storage.destroy(kind, key));
+    } catch {
+      // counted and logged by #op
+    }
+  }
+
+  read(cookies: Cookies, now: number): Session | undefined | Promise<Session | undefined> {
+    const key = this.#key(cookies);
+    return key === undefined ? undefined : this.#load(key, now);
+  }
+
+  /** Sign-in: always a new id (no session fixation); the browser's previous session, if any, is deleted. */
+  async write(session: Session, present: Cookies, now: number): Promise<string[]> {
+    const id = randomBytes(ID_BYTES).toString('base64url');
+    await this.#put(storeKey(id), session, now);
+    const previous = this.#key(present);
+    if (previous !== undefined) await this.#forget(SESSION_KIND, previous);
+    const out = [
+      serializeCookie(
+        this.names.session,
+        this.#refs.seal(REF_PURPOSE, id),
+        session.expiresAt - now,
+        this.#opts,
+      ),
+    ];
+    // Chunks of a cookie session from before the switch to a server store.
+    for (const c of this.#cookies.expireCookies(present))
+      if (!c.startsWith(`${this.names.session}=`)) out.push(c);
+    return out;
+  }
+
+  /** Sign-out: the entry goes first, so a store failure answers 503 instead of a sign-out that did not revoke. */
+  async clear(present: Cookies): Promise<string[]> {
+    const key = this.#key(present);
+    if (key !== undefined) {
+      await this.#op('delete', () => this.#storage.destroy(SESSION_KIND, key));
+      this.#sessions.delete(key);
+    }
+    return this.#cookies.expireCookies(present);
+  }
+
+  expireCookies(present: Cookies): string[] {
+    return this.#cookies.expireCookies(present);
+  }
+
+  async refresh(present: Cookies, session: Session, now: number, redeem: Redeem): Promise<RefreshOutcome> {
+    const key = this.#key(present);
+    if (key === undefined) return { session: undefined, setCookies: [] };
+    let pending = this.#inflight.get(key);
+    if (pending === undefined) {
+      pending = this.#refreshOnce(key, session, now, redeem).finally(() => this.#inflight.delete(key));
+      this.#inflight.set(key, pending);
+    }
+    // The id stays the same: nothing to send to the browser.
+    return { session: await pending, setCookies: [] };
+  }
+
+  async #refreshOnce(key: string, seen: Session, now: number, redeem: Redeem): Promise<Session | undefined> {
+    let deadline = Date.now() + (LOCK_SECONDS + 2) * 1000;
+    let brokeStaleLock = false;
+    for (;;) {
+      const mine = await this.#op('lock', () =>
+        this.#storage.create(LOCK_KIND, key, { at: Date.now() }, { expiresIn: LOCK_SECONDS }),
+      );
+      if (mine) {
+        try {
+          // Read again under the lock: another instance may have refreshed between our read and now.
+          const current = await this.#load(key, now);
+          if (current === undefined || refreshedSince(seen, current, now)) return current;
+          let next: Session;
+          try {
+            next = await redeem(current);
+          } catch (err) {
+            // The refresh token was refused: the session ends for every instance.
+            await this.#forget(SESSION_KIND, key);
+            this.#sessions.delete(key);
+            throw err;
+          }
+          await this.#put(key, next, now);
+          return next;
+        } finally {
+          await this.#forget(LOCK_KIND, key);
+        }
+      }
+      // Another instance is refreshing: wait for the stored session to change.
+      await sleep(POLL_MS);
+      const current = await this.#load(key, now);
+      if (current === undefined || refreshedSince(seen, current, now)) return current;
+      if (Date.now() > deadline) {
+        // A lock outliving its own expiry (its holder died between creating it and setting the expiry):
+        // break it once, then give up.
+        if (brokeStaleLock) {
+          throw new PortcullisError(
+            'PCL_SESSION_STORE_UNAVAILABLE',
+            `session store ${this.type}: refresh lock held for more than ${LOCK_SECONDS} s`,
+          );
+        }
+        brokeStaleLock = true;
+        await this.#forget(LOCK_KIND, key);
+        deadline = Date.now() + (LOCK_SECONDS + 2) * 1000;
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#owns) await this.#storage.close();
+  }
+}

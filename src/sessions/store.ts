@@ -1,0 +1,47 @@
+/**
+ * What the gateway needs of a session store. Two implementations: the cookie store (the whole session
+ * sealed in the browser's cookie; src/sessions/cookie-store.ts) and the server store (a sealed random id in
+ * the cookie, the session in redis or the storage section; src/sessions/server-store.ts). Both pass the
+ * same contract suite (test/sessions/store-contract.ts).
+ *
+ * Reads are synchronous for the cookie store, so its hot path never waits on a promise; the server store
+ * answers absent and forged cookies synchronously too and returns a promise only when it asks the store.
+ * Store failures are thrown as PortcullisError PCL_SESSION_STORE_UNAVAILABLE (a 503, never "signed out").
+ */
+import type { CookieNames } from './cookie-store.ts';
+import type { Session } from './session.ts';
+
+export type SessionStoreType = 'cookie' | 'redis' | 'storage';
+
+export type Cookies = ReadonlyMap<string, string>;
+
+/** Redeems the refresh token of `current` at the IdP and returns the refreshed session (or throws). */
+export type Redeem = (current: Session) => Promise<Session>;
+
+export interface RefreshOutcome {
+  /** The refreshed session; undefined when it ended meanwhile (signed out on another instance). */
+  readonly session: Session | undefined;
+  /** Set-Cookie values to send (the cookie store's new cookie; none for the server store). */
+  readonly setCookies: readonly string[];
+}
+
+export interface SessionStore {
+  readonly type: SessionStoreType;
+  readonly names: CookieNames;
+  /** True for every cookie name Portcullis owns (session, chunks, flow state): never forwarded upstream. */
+  owns(name: string): boolean;
+  /** The live session the cookies name, or undefined (absent, forged, revoked, expired). */
+  read(cookies: Cookies, now: number): Session | undefined | Promise<Session | undefined>;
+  /** Stores a new session (sign-in) and returns the Set-Cookie values that hand it to the browser. */
+  write(session: Session, present: Cookies, now: number): string[] | Promise<string[]>;
+  /** Ends the session (server store: deletes it, so a replayed cookie is no session) and expires the cookies. */
+  clear(present: Cookies): string[] | Promise<string[]>;
+  /** Set-Cookie values that expire the session cookies, without touching any store. */
+  expireCookies(present: Cookies): string[];
+  /**
+   * Refreshes `session` once: the server store makes sure that of several requests and instances holding
+   * the same session only one redeems the refresh token, and the others use its result.
+   */
+  refresh(present: Cookies, session: Session, now: number, redeem: Redeem): Promise<RefreshOutcome>;
+  close(): Promise<void>;
+}

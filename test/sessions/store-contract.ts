@@ -1,0 +1,167 @@
+/**
+ * The contract every session store passes (cookie, and the server store on memory, sqlite and redis):
+ * what the gateway relies on, whatever the store. Store-specific behaviour (revocation, the store never
+ * asked about a forged cookie, at-rest encryption, the cross-instance refresh lock) is tested beside each
+ * store.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, describe, test } from 'node:test';
+import type { Session } from '../../src/sessions/session.ts';
+import type { SessionStore } from '../../src/sessions/store.ts';
+
+export const NOW = 1_800_000_000;
+
+export function session(over: Partial<Session> = {}): Session {
+  return {
+    v: 1,
+    provider: 'test',
+    identity: { sub: 'alice', email: 'alice@example.com', groups: ['admins'] },
+    createdAt: NOW,
+    expiresAt: NOW + 3600,
+    accessToken: `at-${randomBytes(8).toString('hex')}`,
+    accessTokenExpiresAt: NOW + 60,
+    refreshToken: `rt-${randomBytes(8).toString('hex')}`,
+    ...over,
+  };
+}
+
+export interface SetCookie {
+  name: string;
+  value: string;
+  attributes: string[];
+}
+
+export function parseSetCookie(raw: string): SetCookie {
+  const [pair = '', ...attributes] = raw.split('; ');
+  const eq = pair.indexOf('=');
+  return { name: pair.slice(0, eq), value: pair.slice(eq + 1), attributes };
+}
+
+/** What a browser sends back after these Set-Cookie values, starting from `jar`. */
+export function apply(jar: ReadonlyMap<string, string>, setCookies: readonly string[]): Map<string, string> {
+  const next = new Map(jar);
+  for (const raw of setCookies) {
+    const c = parseSetCookie(raw);
+    if (c.attributes.includes('Max-Age=0')) next.delete(c.name);
+    else next.set(c.name, c.value);
+  }
+  return next;
+}
+
+export interface StoreFixture {
+  /**
+   * A store with cookie name `portcullis` (not secure) and these cookie secrets (the first seals). Stores
+   * opened by one fixture share their state (one storage), as instances sharing redis do.
+   */
+  open(secrets: readonly Buffer[]): SessionStore | Promise<SessionStore>;
+  dispose?(): Promise<void>;
+}
+
+export function sessionStoreContract(name: string, fixture: StoreFixture): void {
+  describe(`session store contract: ${name}`, () => {
+    const secret = randomBytes(32);
+    const stores: SessionStore[] = [];
+    const open = async (keys: readonly Buffer[] = [secret]) => {
+      const st = await fixture.open(keys);
+      stores.push(st);
+      return st;
+    };
+    after(async () => {
+      for (const st of stores) await st.close();
+      await fixture.dispose?.();
+    });
+
+    test('a written session is read back from the cookies it set, until it expires', async () => {
+      const st = await open();
+      const s = session();
+      const jar = apply(new Map(), await st.write(s, new Map(), NOW));
+      assert.ok(jar.has('portcullis'));
+      assert.deepEqual(await st.read(jar, NOW), s);
+      assert.deepEqual(await st.read(jar, NOW + 3599), s);
+      assert.equal(await st.read(jar, NOW + 3600), undefined);
+    });
+
+    test('the cookie is HttpOnly, SameSite=Lax, Path=/, with Max-Age to the session end', async () => {
+      const st = await open();
+      const [raw] = await st.write(session({ expiresAt: NOW + 1234 }), new Map(), NOW);
+      const c = parseSetCookie(raw!);
+      assert.equal(c.name, 'portcullis');
+      for (const a of ['HttpOnly', 'SameSite=Lax', 'Path=/', 'Max-Age=1234'])
+        assert.ok(c.attributes.includes(a), a);
+    });
+
+    test('no cookie, or one that does not open, is no session (answered without waiting)', async () => {
+      const st = await open();
+      assert.equal(st.read(new Map(), NOW), undefined);
+      const jar = apply(new Map(), await st.write(session(), new Map(), NOW));
+      const value = jar.get('portcullis')!;
+      const flipped = value.slice(0, 20) + (value[20] === 'A' ? 'B' : 'A') + value.slice(21);
+      for (const bad of [flipped, value.slice(0, -4), 'x', '', randomBytes(60).toString('base64url')]) {
+        assert.equal(st.read(new Map([['portcullis', bad]]), NOW), undefined, bad.slice(0, 30));
+      }
+      // Another deployment's secret.
+      const other = await open([randomBytes(32)]);
+      assert.equal(await other.read(jar, NOW), undefined);
+    });
+
+    test('a rotated secret list still reads sessions written with the old first secret', async () => {
+      const old = await open();
+      const jar = apply(new Map(), await old.write(session(), new Map(), NOW));
+      const both = await open([randomBytes(32), secret]);
+      assert.equal((await both.read(jar, NOW))?.identity.sub, 'alice');
+      // What the new first secret writes, the old list alone cannot read.
+      const fresh = apply(new Map(), await both.write(session(), new Map(), NOW));
+      assert.equal(await old.read(fresh, NOW), undefined);
+    });
+
+    test('clear() expires the session cookie; expireCookies() too, and nothing else', async () => {
+      const st = await open();
+      const jar = apply(new Map([['theme', 'dark']]), await st.write(session(), new Map(), NOW));
+      const cleared = apply(jar, await st.clear(jar));
+      assert.deepEqual([...cleared.keys()], ['theme']);
+      assert.equal(await st.read(cleared, NOW), undefined);
+      assert.deepEqual(
+        st.expireCookies(jar).map((c) => parseSetCookie(c).name),
+        ['portcullis'],
+      );
+    });
+
+    test('owns(): the session cookie, its chunks and flow cookies', async () => {
+      const st = await open();
+      for (const n of ['portcullis', 'portcullis_0', 'portcullis_9', 'portcullis_f_abc'])
+        assert.ok(st.owns(n), n);
+      for (const n of ['theme', 'portcullisx', 'portcullis_x', 'other_0']) assert.ok(!st.owns(n), n);
+    });
+
+    test('refresh() redeems once and the refreshed session is what the cookies read next', async () => {
+      const st = await open();
+      const s = session();
+      let jar = apply(new Map(), await st.write(s, new Map(), NOW + 100));
+      let calls = 0;
+      const out = await st.refresh(jar, s, NOW + 100, async (current) => {
+        calls++;
+        assert.equal(current.refreshToken, s.refreshToken);
+        return { ...current, accessToken: 'at-new', accessTokenExpiresAt: NOW + 400, refreshToken: 'rt-new' };
+      });
+      assert.equal(calls, 1);
+      assert.equal(out.session?.accessToken, 'at-new');
+      jar = apply(jar, out.setCookies);
+      const again = await st.read(jar, NOW + 100);
+      assert.equal(again?.accessToken, 'at-new');
+      assert.equal(again?.refreshToken, 'rt-new');
+    });
+
+    test('a refresh that the IdP refuses throws, for the caller to end the session', async () => {
+      const st = await open();
+      const s = session();
+      const jar = apply(new Map(), await st.write(s, new Map(), NOW + 100));
+      await assert.rejects(
+        st.refresh(jar, s, NOW + 100, async () => {
+          throw new Error('invalid_grant');
+        }),
+        /invalid_grant/,
+      );
+    });
+  });
+}
