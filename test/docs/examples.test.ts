@@ -12,6 +12,7 @@ import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../../src/config/errors.ts';
 import { parseConfigText, resolveConfig } from '../../src/config/load.ts';
+import { PROVIDER_TYPES } from '../../src/config/schema/providers.ts';
 
 const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'portcullis-examples-'));
@@ -50,10 +51,24 @@ test('the examples are there', () => {
     'oidc-confidential.yaml',
     'behind-load-balancer.yaml',
     'issuer.yaml',
+    'multiple-providers.yaml',
   ]) {
     assert.ok(files.includes(expected), `examples/${expected} is missing`);
   }
   assert.ok(readdirSync(EXAMPLES).includes('nginx.conf'), 'examples/nginx.conf is missing');
+});
+
+test('every provider type has its setup guide and a runnable example that uses it', () => {
+  const guides = readdirSync(new URL('../../docs/providers/', import.meta.url));
+  const index = readFileSync(new URL('../../docs/providers/README.md', import.meta.url), 'utf8');
+  for (const type of PROVIDER_TYPES) {
+    assert.ok(guides.includes(`${type}.md`), `docs/providers/${type}.md is missing`);
+    assert.ok(index.includes(`(${type}.md)`), `docs/providers/README.md does not link ${type}.md`);
+    const uses = files.filter((f) =>
+      new RegExp(`^\\s*type:\\s*${type}\\s*$`, 'm').test(readFileSync(join(EXAMPLES, f), 'utf8')),
+    );
+    assert.ok(uses.length > 0, `no example in examples/ uses type: ${type}`);
+  }
 });
 
 for (const name of files) {
