@@ -89,7 +89,8 @@ const SECTION_NOTES: Readonly<Record<string, string>> = {
   '': 'Keys at the top of the file.',
   cookie:
     'The session cookie and the cookies of sign-ins in flight. Exactly one of `cookie.secret` and `cookie.secretFile` is required (see [Cookie secret](#cookie-secret)).',
-  sessions: 'Where sessions live and how long they last (see [Sessions](endpoints.md#the-session-cookie)).',
+  sessions:
+    'Where sessions live and how long they last. `store: cookie` (the default) seals the whole session into the cookie; `store: redis` (with `url`) or `store: storage` (the `storage` section, sqlite or redis) keep it server-side, with only a sealed random id in the cookie, so sign-out revokes it everywhere (see [the session cookie](../endpoints.md#the-session-cookie) and [examples/redis-sessions.yaml](../../examples/redis-sessions.yaml)). `url`, `password`, `passwordFile` and `keyPrefix` apply to `store: redis` only.',
   'providers[]':
     'The identity providers users sign in with, at least one; with several, the sign-in page lists them all. `type` selects the kind; these keys are common to every type, and the sections below list each type’s own. Guides: [docs/providers/](../providers/).',
   'providers[].allow':

@@ -35,6 +35,7 @@ export class CookieSessionStore implements SessionStore {
   readonly #opts: CookieOptions;
   readonly #chunkName: RegExp;
   readonly #cache = new Map<string, Session>();
+  readonly #refreshing = new WeakMap<Session, Promise<Session>>();
 
   constructor(sealer: Sealer, names: CookieNames, opts: CookieOptions) {
     this.#sealer = sealer;
@@ -110,9 +111,17 @@ export class CookieSessionStore implements SessionStore {
     return out;
   }
 
-  /** The refreshed session goes back to the browser in a new cookie. */
+  /**
+   * The refreshed session goes back to the browser in a new cookie. Concurrent requests with one cookie
+   * read the same cached Session object, and share one redemption through it.
+   */
   async refresh(present: Cookies, session: Session, now: number, redeem: Redeem): Promise<RefreshOutcome> {
-    const next = await redeem(session);
+    let pending = this.#refreshing.get(session);
+    if (pending === undefined) {
+      pending = redeem(session).finally(() => this.#refreshing.delete(session));
+      this.#refreshing.set(session, pending);
+    }
+    const next = await pending;
     return { session: next, setCookies: this.write(next, present, now) };
   }
 

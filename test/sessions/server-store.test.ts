@@ -9,6 +9,7 @@ import net from 'node:net';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
+import { request } from 'undici';
 import { ConfigError } from '../../src/config/errors.ts';
 import { resolveConfig } from '../../src/config/load.ts';
 import type { RawConfig } from '../../src/config/schema.ts';
@@ -336,16 +337,23 @@ describe('through the gateway (real Redis, real IdP)', () => {
     await removePrefix(prefix);
   });
 
-  const get = (base: string, path: string, cookie: string | undefined, accept = 'application/json') =>
-    fetch(`${base}${path}`, {
+  /** A GET as a browser (undici's request: fetch would add sec-fetch-mode: cors, which reads as an API call). */
+  const get = async (base: string, path: string, cookie: string | undefined, accept = 'application/json') => {
+    const r = await request(`${base}${path}`, {
       headers: {
         accept,
-        // fetch says sec-fetch-mode: cors, which the gateway treats as an API call; a page load navigates.
         ...(accept.includes('html') ? { 'sec-fetch-mode': 'navigate' } : {}),
         ...(cookie ? { cookie: `portcullis=${cookie}` } : {}),
       },
-      redirect: 'manual',
     });
+    const headers = new Headers();
+    for (const [k, v] of Object.entries(r.headers))
+      for (const one of Array.isArray(v) ? v : [v ?? '']) headers.append(k, one);
+    return new Response(r.statusCode === 204 ? null : await r.body.arrayBuffer(), {
+      status: r.statusCode,
+      headers,
+    });
+  };
 
   async function signedIn(user = 'alice'): Promise<string> {
     const b = await stack.signIn(user, '/api/x');

@@ -152,6 +152,27 @@ export function sessionStoreContract(name: string, fixture: StoreFixture): void 
       assert.equal(again?.refreshToken, 'rt-new');
     });
 
+    test('concurrent refreshes of one session in one process redeem once and share the result', async () => {
+      const st = await open();
+      const jar = apply(new Map(), await st.write(session(), new Map(), NOW + 100));
+      // As the gateway does: each request reads the session, then refreshes what it read.
+      const read = (await st.read(jar, NOW + 100))!;
+      let calls = 0;
+      const redeem = async (current: Session): Promise<Session> => {
+        calls++;
+        await new Promise((r) => setTimeout(r, 50));
+        return {
+          ...current,
+          accessToken: 'at-once',
+          accessTokenExpiresAt: NOW + 400,
+          refreshToken: 'rt-once',
+        };
+      };
+      const out = await Promise.all([1, 2, 3].map(() => st.refresh(jar, read, NOW + 100, redeem)));
+      assert.equal(calls, 1);
+      for (const o of out) assert.equal(o.session?.accessToken, 'at-once');
+    });
+
     test('a refresh that the IdP refuses throws, for the caller to end the session', async () => {
       const st = await open();
       const s = session();
