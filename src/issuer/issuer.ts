@@ -40,6 +40,8 @@ interface Built {
   readonly accounts: Accounts;
   readonly config: ResolvedConfig;
   readonly issuer: ResolvedIssuer;
+  /** Epoch seconds the key set was published at. */
+  readonly builtAt: number;
 }
 
 export interface IssuerStartOptions {
@@ -128,7 +130,11 @@ export class Issuer implements IssuerMount {
   async refreshKeys(): Promise<boolean> {
     const version = await this.#keyStore.version();
     const now = Math.floor(Date.now() / 1000);
-    const lapsed = this.#built.keys.keys.some((k) => k.keepUntil !== undefined && k.keepUntil <= now);
+    // Lapsed: a retired key still published at the last build whose window has passed since. A key that had
+    // lapsed before that build is no longer published, so it does not count again (no rebuild every minute).
+    const lapsed = this.#built.keys.keys.some(
+      (k) => k.keepUntil !== undefined && k.keepUntil <= now && k.keepUntil > this.#built.builtAt,
+    );
     if (version === this.#built.keys.version && !lapsed) return false;
     await this.#rebuild(this.#built.config);
     this.#log.info(
@@ -321,6 +327,7 @@ async function build(
     accounts,
     config,
     issuer,
+    builtAt: now,
   };
 }
 

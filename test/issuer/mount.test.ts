@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { resolveConfig } from '../../src/config/load.ts';
 import type { RawConfig } from '../../src/config/schema.ts';
 import type { Issuer } from '../../src/issuer/issuer.ts';
+import { KeyStore } from '../../src/issuer/keys.ts';
 import { authorizationUrl, authorize, Browser, redeem, rpFor, startIssuerStack } from '../support/issuer.ts';
 import { startStack } from '../support/stack.ts';
 
@@ -101,6 +102,23 @@ test('a reloaded configuration brings a new client without a restart', async () 
     const { url, checks } = await authorizationUrl({ ...late, config });
     const tokens = await redeem({ ...late, config }, await authorize(new Browser(), url), checks);
     assert.equal(tokens.claims()?.aud, 'late');
+  } finally {
+    await stack.close();
+  }
+});
+
+test('a retired key whose window has passed rebuilds the issuer once, not on every key poll', async () => {
+  const stack = await startIssuerStack();
+  try {
+    const issuer = stack.gws[0]!.ctx.issuer as Issuer;
+    const store = new KeyStore(issuer.storage, stack.gws[0]!.ctx.config.cookieKeys);
+    // Rotated long ago with no verification window: the retired key has lapsed already.
+    await store.rotate(Math.floor(Date.now() / 1000) - 10_000, 0);
+    assert.equal(await issuer.refreshKeys(), true, 'the new version is picked up');
+    assert.equal(await issuer.refreshKeys(), false, 'nothing changed since');
+    assert.equal(await issuer.refreshKeys(), false);
+    const reloads = stack.logs.filter((l) => l['event'] === 'issuer.keys-reloaded');
+    assert.equal(reloads.length, 1);
   } finally {
     await stack.close();
   }
