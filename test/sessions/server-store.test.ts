@@ -5,7 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
@@ -505,5 +508,42 @@ describe('through the gateway (real Redis, real IdP)', () => {
       | undefined;
     assert.equal(failed?.status, 'fail');
     assert.match(failed?.fix ?? '', /sessions\.url/);
+  });
+});
+
+describe('sessions.store: storage (the storage section, sqlite here)', () => {
+  let stack: Stack;
+  let dir: string;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'portcullis-sessions-'));
+    stack = await startStack({
+      config: (c) => ({
+        ...c,
+        sessions: { store: 'storage' },
+        storage: { type: 'sqlite', path: join(dir, 'portcullis.db') },
+      }),
+    });
+  });
+  after(async () => {
+    await stack?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('sign in, a proxied request with identity, sign-out revokes the replayed cookie', async () => {
+    const b = await stack.signIn('alice', '/api/s');
+    const cookie = b.jar.get('portcullis', stack.url)!.value;
+    assert.ok(cookie.length < 120);
+    const send = () =>
+      request(`${stack.url}/api/s`, {
+        headers: { accept: 'application/json', cookie: `portcullis=${cookie}` },
+      });
+    const ok = await send();
+    assert.equal(ok.statusCode, 200);
+    const echo = (await ok.body.json()) as { headers: Record<string, string> };
+    assert.equal(echo.headers['x-forwarded-user'], 'alice');
+    await b.get(`${stack.url}/oauth2/sign_out`);
+    const replayed = await send();
+    await replayed.body.dump();
+    assert.equal(replayed.statusCode, 401);
   });
 });
