@@ -236,7 +236,7 @@ export const configSchema = z
     storage: storageSchema
       .prefault({})
       .describe(
-        'where the issuer keeps its state (grants, tokens, signing keys) and the assertion signing keys',
+        'where Portcullis keeps state: the issuer’s grants, tokens and signing keys, the assertion signing keys, and sessions with sessions.store: storage',
       ),
   })
   .strict();

@@ -113,11 +113,24 @@ export function ping(_ctx: GatewayContext, s: Scope): void {
   s.res.end('OK');
 }
 
-/** Ready when every provider's discovery document has been fetched (it is then cached). */
+/**
+ * Ready when every provider's discovery document has been fetched (it is then cached) and the session
+ * store answers (a server-side store: one lookup; the cookie store always does). `sessionStore` is present
+ * only for a server-side store, so the cookie-store answer stays what it always was.
+ */
 export async function ready(ctx: GatewayContext, s: Scope): Promise<void> {
-  const results = await Promise.allSettled([...ctx.providers.values()].map((p) => p.ready()));
+  const [store, ...results] = await Promise.allSettled([
+    ctx.sessions.ping(),
+    ...[...ctx.providers.values()].map((p) => p.ready()),
+  ]);
   const failing = [...ctx.providers.keys()].filter((_, i) => results[i]!.status === 'rejected');
-  sendJson(s, failing.length === 0 ? 200 : 503, { ready: failing.length === 0, failingProviders: failing });
+  const storeOk = store!.status === 'fulfilled';
+  const ok = failing.length === 0 && storeOk;
+  sendJson(s, ok ? 200 : 503, {
+    ready: ok,
+    failingProviders: failing,
+    ...(ctx.sessions.type === 'cookie' ? {} : { sessionStore: storeOk ? 'ok' : 'unavailable' }),
+  });
 }
 
 /** Prometheus exposition of the gateway's metrics. */

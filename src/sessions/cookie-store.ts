@@ -130,6 +130,9 @@ export class CookieSessionStore implements SessionStore {
     return this.expireCookies(present);
   }
 
+  /** Nothing to ask: the sessions are in the browsers' cookies. */
+  async ping(): Promise<void> {}
+
   async close(): Promise<void> {}
 
   /** Set-Cookie values that remove the session (every chunk the browser sent). */

@@ -165,6 +165,10 @@ export class ServerSessionStore implements SessionStore {
     }
   }
 
+  async ping(): Promise<void> {
+    await this.#op('read', () => this.#storage.find(SESSION_KIND, 'ready-probe'));
+  }
+
   async #load(key: string, now: number): Promise<Session | undefined> {
     const payload = await this.#op('read', () => this.#storage.find(SESSION_KIND, key));
     const blob = payload?.['s'];

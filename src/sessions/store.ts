@@ -43,5 +43,7 @@ export interface SessionStore {
    * the same session only one redeems the refresh token, and the others use its result.
    */
   refresh(present: Cookies, session: Session, now: number, redeem: Redeem): Promise<RefreshOutcome>;
+  /** Answers when the store does (server store: one lookup); rejects with PCL_SESSION_STORE_UNAVAILABLE. For /ready. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -450,6 +450,9 @@ describe('through the gateway (real Redis, real IdP)', () => {
   test('Redis down: 503 PCL_SESSION_STORE_UNAVAILABLE with a request id, a metric, then recovery', async () => {
     const cookie = await signedIn('alice');
     assert.equal((await get(stack.url, '/api/x', cookie)).status, 200);
+    const up = await get(stack.url, '/ready', undefined);
+    assert.equal(up.status, 200);
+    assert.deepEqual(await up.json(), { ready: true, failingProviders: [], sessionStore: 'ok' });
     await relay.down();
     try {
       const started = performance.now();
@@ -473,6 +476,14 @@ describe('through the gateway (real Redis, real IdP)', () => {
       // Without a cookie nothing needs the store: public paths and health still answer.
       assert.equal((await get(stack.url, '/ping', undefined)).status, 200);
       assert.equal((await get(stack.url, '/api/x', undefined)).status, 401);
+      // /ready tells the load balancer: the store is part of being able to serve signed-in users.
+      const notReady = await get(stack.url, '/ready', undefined);
+      assert.equal(notReady.status, 503);
+      assert.deepEqual(await notReady.json(), {
+        ready: false,
+        failingProviders: [],
+        sessionStore: 'unavailable',
+      });
       const metrics = await (await fetch(`${stack.url}/metrics`)).text();
       const m = /portcullis_session_store_errors_total\{store="redis"\} (\d+)/.exec(metrics);
       assert.ok(m && Number(m[1]) >= 1, 'session store errors counted');
