@@ -2,7 +2,7 @@
 
 import { PortcullisError } from '../errors/codes.ts';
 import { normalisePath } from '../policy/routes.ts';
-import { identityHeaderValues } from '../proxy/identity.ts';
+import { headerValue, identityHeaderValues } from '../proxy/identity.ts';
 import { loadSession } from '../sessions/resolve.ts';
 import type { Session } from '../sessions/session.ts';
 import type { GatewayContext } from './context.ts';
@@ -79,7 +79,10 @@ async function forwardAuth(
     return;
   }
   const v = identityHeaderValues(session.identity);
-  const headers: Record<string, string> = { 'X-Auth-Request-User': v.user };
+  const headers: Record<string, string> = {
+    'X-Auth-Request-User': v.user,
+    'X-Auth-Request-Provider': headerValue(session.provider),
+  };
   if (v.email !== undefined) headers['X-Auth-Request-Email'] = v.email;
   if (v.preferredUsername !== undefined) headers['X-Auth-Request-Preferred-Username'] = v.preferredUsername;
   if (v.groups !== undefined) headers['X-Auth-Request-Groups'] = v.groups;

@@ -182,7 +182,7 @@ function extraHeaders(
 ): readonly string[] | Promise<readonly string[]> {
   let ids = identityCache.get(session);
   if (ids === undefined) {
-    ids = identityHeaders(session.identity);
+    ids = identityHeaders(session.identity, session.provider);
     identityCache.set(session, ids);
   }
   if (u.assertion === undefined || ctx.assertions === undefined) return withAuthorization(u, session, ids);

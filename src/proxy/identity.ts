@@ -33,10 +33,14 @@ export function identityHeaderValues(identity: Identity): IdentityValues {
   };
 }
 
-/** The identity headers sent to upstreams, as a flat [name, value, …] list; computed once per session. */
-export function identityHeaders(identity: Identity): string[] {
+/**
+ * The identity headers sent to upstreams, as a flat [name, value, …] list; computed once per session.
+ * `X-Forwarded-Provider` names the provider entry (its `id`): user ids are only unique per provider (a
+ * GitHub and a GitLab user can both be 583231), so an app serving users of several keys on both.
+ */
+export function identityHeaders(identity: Identity, provider: string): string[] {
   const v = identityHeaderValues(identity);
-  const out = ['x-forwarded-user', v.user];
+  const out = ['x-forwarded-user', v.user, 'x-forwarded-provider', headerValue(provider)];
   if (v.email !== undefined) out.push('x-forwarded-email', v.email);
   if (v.preferredUsername !== undefined) out.push('x-forwarded-preferred-username', v.preferredUsername);
   if (v.groups !== undefined) out.push('x-forwarded-groups', v.groups);

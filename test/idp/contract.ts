@@ -97,6 +97,7 @@ export function providerContract(c: ProviderCase): void {
       const headers = (JSON.parse(back.body) as { headers: Record<string, string | undefined> }).headers;
       const want = idp.allowed.identity;
       assert.equal(headers['x-forwarded-user'], want.user);
+      assert.equal(headers['x-forwarded-provider'], ID);
       assert.equal(headers['x-forwarded-email'], want.email);
       assert.equal(headers['x-forwarded-preferred-username'], want.preferredUsername);
       assert.equal(headers['x-forwarded-groups'], want.groups.length ? want.groups.join(',') : undefined);

@@ -34,6 +34,7 @@ describe('sign in, proxy with identity, sign out (confidential client, client_se
     assert.equal(echo.headers['x-forwarded-email'], 'alice@example.com');
     assert.equal(echo.headers['x-forwarded-preferred-username'], 'alice');
     assert.equal(echo.headers['x-forwarded-groups'], 'admins,engineering');
+    assert.equal(echo.headers['x-forwarded-provider'], 'test');
     assert.equal(echo.headers['x-forwarded-proto'], 'http');
     assert.equal(echo.headers['x-forwarded-for'], '127.0.0.1');
     assert.equal(echo.headers['authorization'], undefined);
@@ -61,6 +62,7 @@ describe('sign in, proxy with identity, sign out (confidential client, client_se
     assert.equal(authr.headers['x-auth-request-email'], 'alice@example.com');
     assert.equal(authr.headers['x-auth-request-groups'], 'admins,engineering');
     assert.equal(authr.headers['x-auth-request-preferred-username'], 'alice');
+    assert.equal(authr.headers['x-auth-request-provider'], 'test');
 
     const success = stack.logs.find((l) => l['event'] === 'sign-in.success');
     assert.equal(success?.['sub'], 'alice');

@@ -10,6 +10,7 @@ import { type Stack, startStack } from '../support/stack.ts';
 
 const IDENTITY = [
   ['x-forwarded-user', 'alice'],
+  ['x-forwarded-provider', 'test'],
   ['x-forwarded-email', 'alice@example.com'],
   ['x-forwarded-preferred-username', 'alice'],
   ['x-forwarded-groups', 'admins,engineering'],
@@ -34,6 +35,8 @@ const SPOOFED = [
   'mallory@evil.example',
   'X-Forwarded-Groups',
   'admins',
+  'X-Forwarded-Provider',
+  'evil',
   'X-Forwarded-Preferred-Username',
   'root',
   'X-Forwarded-Access-Token',
