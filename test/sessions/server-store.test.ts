@@ -28,6 +28,7 @@ import type { Session } from '../../src/sessions/session.ts';
 import { MemoryStorage } from '../../src/storage/memory.ts';
 import { RedisStorage } from '../../src/storage/redis.ts';
 import type { Storage } from '../../src/storage/storage.ts';
+import { openWebSocket } from '../support/raw.ts';
 import { type Stack, startStack } from '../support/stack.ts';
 import { apply, NOW, session } from './store-contract.ts';
 
@@ -470,6 +471,13 @@ describe('through the gateway (real Redis, real IdP)', () => {
       assert.match(html, /Sessions are unavailable right now/);
       assert.match(html, /PCL_SESSION_STORE_UNAVAILABLE/);
       assert.match(html, new RegExp(page.headers.get('x-request-id')!));
+      // A WebSocket handshake is refused with the same 503, not tunnelled and not treated as signed out.
+      const ws = await openWebSocket(stack.url, '/ws', ['Cookie', `portcullis=${cookie}`]);
+      assert.equal(ws.upgraded, false);
+      if (!ws.upgraded) {
+        assert.equal(ws.status, 503);
+        assert.equal(JSON.parse(ws.body).error, 'PCL_SESSION_STORE_UNAVAILABLE');
+      }
       // Forward-auth and sign-out fail the same way (sign-out must not pretend it revoked).
       assert.equal((await get(stack.url, '/oauth2/auth', cookie)).status, 503);
       assert.equal((await get(stack.url, '/oauth2/sign_out', cookie)).status, 503);
