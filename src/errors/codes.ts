@@ -25,6 +25,12 @@ export const ERRORS = {
     title: 'The sign-in response was incomplete',
     advice: 'The identity provider sent back a response without an authorization code. Start again.',
   },
+  PCL_ISSUER_MISMATCH: {
+    status: 400,
+    title: 'This sign-in answer came from the wrong place',
+    advice:
+      'The answer does not name the identity provider this sign-in was started with, so it was refused. Start again; if it keeps happening, tell your administrator.',
+  },
   PCL_CODE_EXCHANGE_FAILED: {
     status: 502,
     title: 'Sign-in could not be completed',

@@ -425,6 +425,15 @@ export function classify(err: unknown): PortcullisError {
     return new PortcullisError('PCL_CODE_EXCHANGE_FAILED', describe(err), { cause: err });
   }
   const code = (err as { code?: string }).code ?? '';
+  // RFC 9207: the callback's `iss` is missing or names another issuer than the flow's provider (mix-up,
+  // RFC 9700 §4.4). Checked before the code is redeemed, so nothing was spent at any IdP.
+  if (
+    /response parameter "iss" \(issuer\) missing|unexpected "iss" \(issuer\) response parameter/.test(
+      describe(err),
+    )
+  ) {
+    return new PortcullisError('PCL_ISSUER_MISMATCH', describe(err), { cause: err });
+  }
   // oauth4webapi reports JWT problems (signature, claims, alg) with these codes, or as a generic
   // OAUTH_INVALID_RESPONSE whose message names the JWT part that failed.
   if (/JWT|JWS|SIGNATURE|ALG|CLAIM|TIMESTAMP/.test(code) || /\bJWT\b|ID Token/.test(describe(err))) {

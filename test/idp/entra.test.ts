@@ -432,8 +432,8 @@ describe('entra multi-tenant specifics', () => {
       assert.equal(callback.searchParams.get('iss'), `${stub.url}/${CONTOSO}/v2.0`);
       callback.searchParams.set('iss', `${stub.url}/${FABRIKAM}/v2.0`);
       const back = await b2.get(callback);
-      assert.equal(back.status, 502, back.body.slice(0, 300));
-      assert.match(back.body, /PCL_CODE_EXCHANGE_FAILED/);
+      assert.equal(back.status, 400, back.body.slice(0, 300));
+      assert.match(back.body, /PCL_ISSUER_MISMATCH/);
       assert.equal(b2.jar.get('portcullis', h.url), undefined);
     } finally {
       stub.issParameter = false;

@@ -464,10 +464,10 @@ describe('oauth2 and the RFC 9207 iss parameter', () => {
     const back = await signInAtIdp(b, await b.get(`${h.url}/oauth2/start?provider=default&rd=/`), {
       login: 'ada',
     });
-    assert.equal(back.status, 502);
-    assert.match(back.body, /PCL_CODE_EXCHANGE_FAILED/);
+    assert.equal(back.status, 400);
+    assert.match(back.body, /PCL_ISSUER_MISMATCH/);
     assert.equal(stub.tokenRequests.length, n, 'the code never reached the token endpoint');
-    const line = h.logs.findLast((l) => l['code'] === 'PCL_CODE_EXCHANGE_FAILED');
+    const line = h.logs.findLast((l) => l['code'] === 'PCL_ISSUER_MISMATCH');
     assert.match(String(line?.['detail']), /iss/);
   });
 });

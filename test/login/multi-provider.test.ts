@@ -269,8 +269,8 @@ describe('mix-up defence (RFC 9700 §4.4): a flow completes only with its own pr
     assert.equal(partnerCallback.searchParams.get('iss'), partner.issuer, 'partner sends RFC 9207 iss');
     const forged = new URL(partnerCallback);
     forged.searchParams.set('state', stateCorp);
-    assertRefused(await b.get(forged), b, 502, 'PCL_CODE_EXCHANGE_FAILED');
-    const line = h.logs.findLast((l) => l['code'] === 'PCL_CODE_EXCHANGE_FAILED');
+    assertRefused(await b.get(forged), b, 400, 'PCL_ISSUER_MISMATCH');
+    const line = h.logs.findLast((l) => l['code'] === 'PCL_ISSUER_MISMATCH');
     assert.match(String(line?.['detail']), /iss/);
     const failure = h.logs.findLast((l) => l['event'] === 'sign-in.failure');
     assert.equal(failure?.['provider'], 'corp', 'the flow’s own provider handled it');
@@ -300,8 +300,8 @@ describe('mix-up defence (RFC 9700 §4.4): a flow completes only with its own pr
     assert.equal(ghCallback.searchParams.get('iss'), null);
     const forged = new URL(ghCallback);
     forged.searchParams.set('state', stateCorp);
-    assertRefused(await b.get(forged), b, 502, 'PCL_CODE_EXCHANGE_FAILED');
-    assert.match(String(h.logs.findLast((l) => l['code'] === 'PCL_CODE_EXCHANGE_FAILED')?.['detail']), /iss/);
+    assertRefused(await b.get(forged), b, 400, 'PCL_ISSUER_MISMATCH');
+    assert.match(String(h.logs.findLast((l) => l['code'] === 'PCL_ISSUER_MISMATCH')?.['detail']), /iss/);
   });
 
   test('a flow for GitHub given corp’s response (iss of corp) is refused before the code reaches GitHub', async () => {
@@ -310,10 +310,10 @@ describe('mix-up defence (RFC 9700 §4.4): a flow completes only with its own pr
     const corpCallback = await walkToCallback(b, 'corp', 'alice');
     const forged = new URL(corpCallback);
     forged.searchParams.set('state', stateGh);
-    assertRefused(await b.get(forged), b, 502, 'PCL_CODE_EXCHANGE_FAILED');
+    assertRefused(await b.get(forged), b, 400, 'PCL_ISSUER_MISMATCH');
     const failure = h.logs.findLast((l) => l['event'] === 'sign-in.failure');
     assert.equal(failure?.['provider'], 'gh');
-    assert.match(String(h.logs.findLast((l) => l['code'] === 'PCL_CODE_EXCHANGE_FAILED')?.['detail']), /iss/);
+    assert.match(String(h.logs.findLast((l) => l['code'] === 'PCL_ISSUER_MISMATCH')?.['detail']), /iss/);
     // corp's code is still good for corp's own flow.
     const genuine = await b.get(corpCallback);
     assert.equal(genuine.status, 200, genuine.body.slice(0, 300));

@@ -195,14 +195,14 @@ describe('RFC 9207 iss response parameter (mix-up defence)', () => {
     const { b, callback } = await walkToCallback();
     assert.equal(callback.searchParams.get('iss'), stack.idp.issuer, 'the IdP sends iss');
     callback.searchParams.set('iss', 'https://evil.example');
-    assertErrorPage(await b.get(callback), 502, 'PCL_CODE_EXCHANGE_FAILED');
+    assertErrorPage(await b.get(callback), 400, 'PCL_ISSUER_MISMATCH');
     assert.equal(b.jar.get('portcullis', stack.url), undefined);
   });
 
   test('a callback without iss from an IdP that advertises it is refused', async () => {
     const { b, callback } = await walkToCallback();
     callback.searchParams.delete('iss');
-    assertErrorPage(await b.get(callback), 502, 'PCL_CODE_EXCHANGE_FAILED');
+    assertErrorPage(await b.get(callback), 400, 'PCL_ISSUER_MISMATCH');
   });
 });
 
