@@ -4,18 +4,13 @@
 // lands on the page first asked for; after signing out, picks the other provider the same way. The icon
 // on a button must load under the page's Content-Security-Policy. Screenshots land in test/e2e/artifacts/.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import { ARTIFACTS, type ChromiumSession, openChromium, SKIP } from '../support/chromium.ts';
 import { type GatewayHarness, reserveAddress, startHarness } from '../support/gateway.ts';
 import { startTestIdp, type TestIdp } from '../support/idp.ts';
 import { type GithubStub, startGithubStub } from '../support/stubs/github.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = fileURLToPath(new URL('./artifacts/', import.meta.url));
-const SKIP = existsSync(CHROMIUM) ? false : `chromium not installed (${CHROMIUM}; apt-get install chromium)`;
-const STEP_TIMEOUT_MS = 5_000;
 const SECRET = 'chooser-client-secret-0123456789';
 // A 1×1 PNG: an icon that loads only if the sign-in page's CSP lets data: images in.
 const ICON =
@@ -24,8 +19,7 @@ const ICON =
 let idp: TestIdp | undefined;
 let github: GithubStub | undefined;
 let h: GatewayHarness | undefined;
-let browser: Browser | undefined;
-let context: BrowserContext | undefined;
+let chrome: ChromiumSession | undefined;
 let page: Page;
 const violations: string[] = [];
 
@@ -78,33 +72,15 @@ before(async () => {
     // Ignored with two providers: the chooser must still be shown.
     config: { autoLogin: true },
   });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--disable-quic',
-    ],
-    timeout: 15_000,
-  });
-  context = await browser.newContext({ viewport: { width: 1024, height: 720 }, colorScheme: 'light' });
-  context.setDefaultTimeout(STEP_TIMEOUT_MS);
-  context.setDefaultNavigationTimeout(STEP_TIMEOUT_MS);
-  page = await context.newPage();
+  chrome = await openChromium();
+  ({ page } = chrome);
   page.on('console', (m) => {
     if (/Content Security Policy|Refused to/i.test(m.text())) violations.push(m.text());
   });
-  mkdirSync(ARTIFACTS, { recursive: true });
 });
 
 after(async () => {
-  await context?.close().catch(() => {});
-  await browser?.close().catch(() => {});
+  await chrome?.close();
   await h?.close();
   await Promise.all([idp?.close(), github?.close()]);
 });

@@ -3,51 +3,26 @@
 // then signs out (through the IdP's auto-submitting logout confirmation). Screenshots of the pages land in
 // test/e2e/artifacts/ (git-ignored) for a human to look at.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { type RunningDemo, startDemo } from '../../src/demo/run.ts';
 import { createLogger } from '../../src/observability/log.ts';
-
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = fileURLToPath(new URL('./artifacts/', import.meta.url));
-const SKIP = existsSync(CHROMIUM) ? false : `chromium not installed (${CHROMIUM}; apt-get install chromium)`;
-// A navigation in this test takes milliseconds; waits are bounded so a hang fails fast with a message.
-const STEP_TIMEOUT_MS = 5_000;
+import { ARTIFACTS, type ChromiumSession, openChromium, SKIP } from '../support/chromium.ts';
 
 let demo: RunningDemo | undefined;
-let browser: Browser | undefined;
+let chrome: ChromiumSession | undefined;
 let context: BrowserContext | undefined;
 let page: Page;
 
 before(async () => {
   if (SKIP) return;
   demo = await startDemo({ host: '127.0.0.1', port: 0, idpPort: 0, appPort: 0 }, createLogger('silent'));
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--disable-quic',
-    ],
-    timeout: 15_000,
-  });
-  context = await browser.newContext({ viewport: { width: 1024, height: 720 }, colorScheme: 'light' });
-  context.setDefaultTimeout(STEP_TIMEOUT_MS);
-  context.setDefaultNavigationTimeout(STEP_TIMEOUT_MS);
-  page = await context.newPage();
-  mkdirSync(ARTIFACTS, { recursive: true });
+  chrome = await openChromium();
+  ({ context, page } = chrome);
 });
 
 after(async () => {
-  await context?.close().catch(() => {});
-  await browser?.close().catch(() => {});
+  await chrome?.close();
   await demo?.close();
 });
 

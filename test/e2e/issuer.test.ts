@@ -4,21 +4,15 @@
 // test/e2e/artifacts/ (git-ignored).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { ARTIFACTS, type ChromiumSession, openChromium, SKIP } from '../support/chromium.ts';
 import { type IssuerStack, startIssuerStack } from '../support/issuer.ts';
 import { type SampleService, startSampleService } from '../support/service.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = fileURLToPath(new URL('./artifacts/', import.meta.url));
-const SKIP = existsSync(CHROMIUM) ? false : `chromium not installed (${CHROMIUM}; apt-get install chromium)`;
-const STEP_TIMEOUT_MS = 5_000;
-
 let stack: IssuerStack | undefined;
 let service: SampleService | undefined;
-let browser: Browser | undefined;
+let chrome: ChromiumSession | undefined;
 let context: BrowserContext | undefined;
 let page: Page;
 
@@ -44,30 +38,12 @@ before(async () => {
     },
   });
   service.connect(stack.issuer, 'sample-service', secret);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--disable-quic',
-    ],
-    timeout: 15_000,
-  });
-  context = await browser.newContext({ viewport: { width: 1024, height: 720 }, colorScheme: 'light' });
-  context.setDefaultTimeout(STEP_TIMEOUT_MS);
-  context.setDefaultNavigationTimeout(STEP_TIMEOUT_MS);
-  page = await context.newPage();
-  mkdirSync(ARTIFACTS, { recursive: true });
+  chrome = await openChromium();
+  ({ context, page } = chrome);
 });
 
 after(async () => {
-  await context?.close().catch(() => {});
-  await browser?.close().catch(() => {});
+  await chrome?.close();
   await stack?.close();
   await service?.close();
 });
