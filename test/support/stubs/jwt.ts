@@ -1,4 +1,4 @@
-// Signing for the OpenID Connect stubs (Google, Entra): an RS256 key with its public JWKS, ID tokens signed
+// Signing for the stubs that issue JWTs (Google, Entra, the plain OAuth2 server's unused ID tokens): an RS256 key with its public JWKS, ID tokens signed
 // with jose (never by hand), and at_hash as OIDC Core 3.1.3.6 defines it (left half of SHA-256, base64url).
 import { createHash, randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, type JWK, type JWTPayload, SignJWT } from 'jose';

@@ -16,7 +16,6 @@
 // - the profile at GET /api/v1/me with `Authorization: Bearer <access token>` (RFC 6750 §2.1), answered
 //   with whatever JSON document each user has; `userInfoFailure` makes it fail on demand.
 import type http from 'node:http';
-import { generateKeyPair, SignJWT } from 'jose';
 import {
   basicAuth,
   bearer,
@@ -29,6 +28,7 @@ import {
   startStubServer,
   token,
 } from './http.ts';
+import { createSigner, nowSeconds } from './jwt.ts';
 
 export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
 
@@ -123,7 +123,7 @@ export async function startOAuth2Stub(o: OAuth2StubOptions): Promise<OAuth2Stub>
     sendJson(res, status, { error, error_description: description }, headers);
   }
 
-  const signingKey = o.idTokens ? (await generateKeyPair('RS256')).privateKey : undefined;
+  const signer = o.idTokens ? await createSigner() : undefined;
   let base = '';
 
   async function issue(grant: Grant): Promise<Record<string, unknown>> {
@@ -139,15 +139,16 @@ export async function startOAuth2Stub(o: OAuth2StubOptions): Promise<OAuth2Stub>
       refreshTokens.set(refresh, grant);
       body['refresh_token'] = refresh;
     }
-    if (signingKey !== undefined && grant.scope.split(' ').includes('openid')) {
+    if (signer !== undefined && grant.scope.split(' ').includes('openid')) {
       const sub = (grant.user.profile['sub'] as string | undefined) ?? grant.user.login;
-      body['id_token'] = await new SignJWT({ sub })
-        .setProtectedHeader({ alg: 'RS256', kid: 'stub' })
-        .setIssuer(`${base}/oidc`)
-        .setAudience(grant.clientId)
-        .setIssuedAt()
-        .setExpirationTime('5m')
-        .sign(signingKey);
+      const iat = nowSeconds();
+      body['id_token'] = await signer.sign({
+        sub,
+        iss: `${base}/oidc`,
+        aud: grant.clientId,
+        iat,
+        exp: iat + 300,
+      });
     }
     return body;
   }
