@@ -108,36 +108,42 @@ providerContract(
   }),
 );
 
+/** The Google stub and Portcullis in front of the sample app, with one google provider entry. */
+async function startGoogle(
+  provider: Record<string, unknown>,
+  config?: Record<string, unknown>,
+): Promise<{ stub: GoogleStub; h: GatewayHarness }> {
+  const address = await reserveAddress();
+  const stub = await startGoogleStub({
+    clientId: CLIENT_ID,
+    clientSecret: SECRET,
+    redirectUris: [address.redirectUri],
+    users: USERS,
+  });
+  const h = await startHarness({
+    address,
+    providers: [
+      {
+        id: 'google',
+        type: 'google',
+        issuer: stub.url,
+        clientId: CLIENT_ID,
+        clientSecret: SECRET,
+        ...provider,
+      },
+    ],
+    ...(config ? { config } : {}),
+  });
+  return { stub, h };
+}
+
 describe('google specifics', () => {
   let stub: GoogleStub;
   let h: GatewayHarness;
   before(async () => {
-    const address = await reserveAddress();
-    stub = await startGoogleStub({
-      clientId: CLIENT_ID,
-      clientSecret: SECRET,
-      redirectUris: [address.redirectUri],
-      users: USERS,
-    });
-    h = await startHarness({
-      address,
-      providers: [
-        {
-          id: 'google',
-          type: 'google',
-          issuer: stub.url,
-          clientId: CLIENT_ID,
-          clientSecret: SECRET,
-          hostedDomains: ['example.com'],
-          offlineAccess: true,
-        },
-      ],
-    });
+    ({ stub, h } = await startGoogle({ hostedDomains: ['example.com'], offlineAccess: true }));
   });
-  after(async () => {
-    await h.close();
-    await stub.close();
-  });
+  after(() => Promise.all([h.close(), stub.close()]));
 
   /** The authorization URL Portcullis sends the browser to (not followed). */
   async function start(b = h.browser(), rd = '/api/me') {
@@ -252,32 +258,12 @@ describe('google without offline access', () => {
   let stub: GoogleStub;
   let h: GatewayHarness;
   before(async () => {
-    const address = await reserveAddress();
-    stub = await startGoogleStub({
-      clientId: CLIENT_ID,
-      clientSecret: SECRET,
-      redirectUris: [address.redirectUri],
-      users: USERS,
-    });
-    h = await startHarness({
-      address,
-      providers: [
-        {
-          id: 'google',
-          type: 'google',
-          issuer: stub.url,
-          clientId: CLIENT_ID,
-          clientSecret: SECRET,
-          hostedDomains: ['example.com', 'example.org'],
-        },
-      ],
-      config: { allow: { emailDomains: ['example.com'] } },
-    });
+    ({ stub, h } = await startGoogle(
+      { hostedDomains: ['example.com', 'example.org'] },
+      { allow: { emailDomains: ['example.com'] } },
+    ));
   });
-  after(async () => {
-    await h.close();
-    await stub.close();
-  });
+  after(() => Promise.all([h.close(), stub.close()]));
 
   test('no hd hint with two domains, no access_type or prompt; both rules apply', async () => {
     const b = h.browser();
