@@ -10,7 +10,27 @@ import type { GatewayContext } from './context.ts';
 import { type ErrorOptions, sendError } from './respond.ts';
 import { type Scope, splitTarget } from './scope.ts';
 
-export type DenialEvent = 'access.denied' | 'sign-in.denied';
+export type DenialEvent = 'access.denied' | 'sign-in.denied' | 'issuer.denied';
+
+/**
+ * Counts a denial in `portcullis_denials_total{reason}` and returns the audit fields of its log line: every
+ * denial — a page, a forward-auth answer, a refused WebSocket upgrade, the issuer — goes through here.
+ */
+export function recordDenial(
+  ctx: GatewayContext,
+  session: Session,
+  d: Decision,
+  event: DenialEvent,
+): Record<string, unknown> {
+  ctx.metrics.denial(d.reasons);
+  return {
+    event,
+    provider: session.provider,
+    sub: session.identity.sub,
+    email: session.identity.email,
+    reasons: d.reasons,
+  };
+}
 
 export function sendForbidden(
   ctx: GatewayContext,
@@ -25,14 +45,7 @@ export function sendForbidden(
     retryHref: o.retryHref,
     explanations: d.explanations,
     reasons: d.reasons,
-    log: {
-      event,
-      provider: session.provider,
-      sub: session.identity.sub,
-      email: session.identity.email,
-      reasons: d.reasons,
-      ...o.log,
-    },
+    log: { ...recordDenial(ctx, session, d, event), ...o.log },
   });
 }
 

@@ -30,7 +30,7 @@ import { openStorage } from '../storage/open.ts';
 import type { Storage } from '../storage/storage.ts';
 import type { GatewayContext, IssuerMount } from './context.ts';
 import { AUTH_PATH, auth, authPrefixed, metricsEndpoint, ping, ready, userinfo } from './endpoints.ts';
-import { sendForbidden } from './forbidden.ts';
+import { recordDenial, sendForbidden } from './forbidden.ts';
 import { jwks } from './jwks.ts';
 import { redirect, sendError } from './respond.ts';
 import { Scope, splitTarget } from './scope.ts';
@@ -387,18 +387,13 @@ export async function handleUpgrade(
     }
     const decision = ctx.policy.decide(s.session, s.path);
     if (!decision.allow) {
-      // The same audit fields as sendForbidden's line for plain requests.
       ctx.log.warn(
         {
           requestId: s.id,
           code: 'PCL_FORBIDDEN',
           status: 403,
           path: s.path,
-          event: 'access.denied',
-          provider: s.session.provider,
-          sub: s.session.identity.sub,
-          email: s.session.identity.email,
-          reasons: decision.reasons,
+          ...recordDenial(ctx, s.session, decision, 'access.denied'),
           upgrade: true,
         },
         'upgrade refused by the access rules',

@@ -10,11 +10,13 @@
  * - consent: the service's name and what it asks for, in words, with Allow and Deny (CSRF-protected),
  *   unless the client has skipConsent.
  */
+
 import { createHash, createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Interaction, Provider } from 'oidc-provider';
 import { PortcullisError } from '../errors/codes.ts';
 import type { GatewayContext } from '../http/context.ts';
+import { recordDenial } from '../http/forbidden.ts';
 import { redirect, sendError } from '../http/respond.ts';
 import type { Scope } from '../http/scope.ts';
 import { loadSession } from '../sessions/resolve.ts';
@@ -209,13 +211,7 @@ async function login(
       // The reasons in words and as codes, as the gate's 403 page gives them.
       explanations: decision.explanations,
       reasons: decision.reasons,
-      log: {
-        event: 'issuer.denied',
-        client: clientId,
-        provider: session.provider,
-        sub: session.identity.sub,
-        reasons: decision.reasons,
-      },
+      log: { ...recordDenial(ctx, session, decision, 'issuer.denied'), client: clientId },
     });
     return;
   }

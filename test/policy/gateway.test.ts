@@ -275,6 +275,24 @@ describe('route rules on proxied requests: longest prefix wins, decided per requ
   });
 });
 
+test('every denial — page, WebSocket upgrade, forward-auth — counts in portcullis_denials_total{reason}', async () => {
+  const count = async (reason: string) => {
+    const text = (await get('/metrics', [])).text;
+    const m = new RegExp(`^portcullis_denials_total\\{reason="${reason}"\\} (\\d+)$`, 'm').exec(text);
+    return m ? Number(m[1]) : 0;
+  };
+  const bob = await cookieOf('bob');
+  const before = await count('group-missing');
+  assert.equal((await get('/admin/x', ['Cookie', bob, 'Accept', 'text/html'])).status, 403);
+  const ws = await openWebSocket(h.url, '/admin/ws', ['Cookie', bob]);
+  assert.equal(ws.upgraded, false);
+  if (ws.upgraded) return;
+  assert.equal(ws.status, 403);
+  const auth = await get('/oauth2/auth', ['Cookie', bob, 'X-Forwarded-Uri', '/admin/x']);
+  assert.equal(auth.status, 403);
+  assert.equal(await count('group-missing'), before + 3);
+});
+
 describe('forward-auth: /oauth2/auth decides for the paths the request names', () => {
   // user | method and path | extra headers | status | reasons
   const rows: [string, string, string[], number, string[]?][] = [
