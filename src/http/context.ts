@@ -6,7 +6,7 @@ import type { FlowCookies } from '../login/flow.ts';
 import type { RedirectPolicy } from '../login/redirect.ts';
 import type { Logger } from '../observability/log.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import type { AccessPolicy } from '../policy/decision.ts';
+import type { Authorizer } from '../policy/authorize.ts';
 import type { PrefixTable } from '../policy/routes.ts';
 import type { AssertionSigner } from '../proxy/assertion.ts';
 import type { Upstream } from '../proxy/forward.ts';
@@ -25,8 +25,8 @@ export interface GatewayContext {
   readonly redirects: RedirectPolicy;
   readonly trusted: TrustedProxies;
   readonly routes: PrefixTable<RouteConfig>;
-  /** Who may reach what, once signed in. */
-  readonly policy: AccessPolicy;
+  /** Who may reach what, once signed in: the one authorize step, the only caller of the access policy. */
+  readonly authz: Authorizer;
   readonly upstreams: PrefixTable<Upstream>;
   readonly upstreamList: readonly Upstream[];
   /** autoLogin with exactly one provider: unauthenticated navigations go straight to /oauth2/start. */

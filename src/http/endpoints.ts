@@ -6,7 +6,7 @@ import { headerValue, identityHeaderValues } from '../proxy/identity.ts';
 import { loadSession } from '../sessions/resolve.ts';
 import type { Session } from '../sessions/session.ts';
 import type { GatewayContext } from './context.ts';
-import { forwardAuthPaths, sendForbidden } from './forbidden.ts';
+import { authorizeScope, forwardAuthPaths, sendForbidden } from './forbidden.ts';
 import { sendError, sendJson } from './respond.ts';
 import type { Scope } from './scope.ts';
 
@@ -68,14 +68,12 @@ async function forwardAuth(
     });
     return;
   }
-  let decision = ctx.policy.decide(session, undefined);
-  for (const path of named.paths) {
-    if (!decision.allow) break;
-    decision = ctx.policy.decide(session, path);
-  }
-  if (!decision.allow) {
+  const outcome = authorizeScope(ctx, s, 'forward-auth', session, named.paths, {
+    forwardedPaths: named.paths,
+  });
+  if (outcome.kind === 'denied') {
     // Traefik and Envoy hand this answer to the browser as it is: a navigation gets the explained page.
-    sendForbidden(ctx, s, session, decision, 'access.denied', { log: { forwardedPaths: named.paths } });
+    sendForbidden(ctx, s, outcome.decision);
     return;
   }
   const v = identityHeaderValues(session.identity);

@@ -1,51 +1,48 @@
 /**
- * Answering a denial: 403 `PCL_FORBIDDEN` with what is missing in words (page or JSON), and an audit line
- * carrying the provider, the user and every reason code under the request id.
+ * Asking the authorize step for a request, and answering its denial: 403 `PCL_FORBIDDEN` with what is
+ * missing in words (page or JSON); the audit line is the authorize step's.
  */
 import { PortcullisError } from '../errors/codes.ts';
+import type { Outcome, Principal, Surface } from '../policy/authorize.ts';
 import type { Decision } from '../policy/decision.ts';
 import { normalisePath } from '../policy/routes.ts';
-import type { Session } from '../sessions/session.ts';
 import type { GatewayContext } from './context.ts';
 import { type ErrorOptions, sendError } from './respond.ts';
 import { type Scope, splitTarget } from './scope.ts';
 
-export type DenialEvent = 'access.denied' | 'sign-in.denied' | 'issuer.denied';
-
 /**
- * Counts a denial in `portcullis_denials_total{reason}` and returns the audit fields of its log line: every
- * denial — a page, a forward-auth answer, a refused WebSocket upgrade, the issuer — goes through here.
+ * Asks the one authorization step (src/policy/authorize.ts) for a request's scope: the audit line carries the
+ * request id and path, plus `audit` (e.g. the paths forward-auth was asked about).
  */
-export function recordDenial(
+export function authorizeScope<P extends Principal>(
   ctx: GatewayContext,
-  session: Session,
-  d: Decision,
-  event: DenialEvent,
-): Record<string, unknown> {
-  ctx.metrics.denial(d.reasons);
-  return {
-    event,
-    provider: session.provider,
-    sub: session.identity.sub,
-    email: session.identity.email,
-    reasons: d.reasons,
-  };
+  s: Scope,
+  surface: Surface,
+  principal: P | undefined,
+  paths?: readonly string[],
+  audit?: Record<string, unknown>,
+): Outcome<P> {
+  return ctx.authz.authorize({
+    surface,
+    principal,
+    ...(paths !== undefined ? { paths } : {}),
+    audit: () => ({ requestId: s.id, path: s.path, ...audit }),
+  });
 }
 
+/** Renders a denial the authorize step has already recorded: 403 `PCL_FORBIDDEN`, the reasons in words. */
 export function sendForbidden(
   ctx: GatewayContext,
   s: Scope,
-  session: Session,
   d: Decision,
-  event: DenialEvent,
-  o: Pick<ErrorOptions, 'json' | 'retryHref'> & { readonly log?: Record<string, unknown> } = {},
+  o: Pick<ErrorOptions, 'json' | 'retryHref'> = {},
 ): void {
-  sendError(ctx.log, s, new PortcullisError('PCL_FORBIDDEN', `${event}: ${d.reasons.join(', ')}`), {
+  sendError(ctx.log, s, new PortcullisError('PCL_FORBIDDEN', d.reasons.join(', ')), {
     ...(o.json !== undefined ? { json: o.json } : {}),
     retryHref: o.retryHref,
     explanations: d.explanations,
     reasons: d.reasons,
-    log: { ...recordDenial(ctx, session, d, event), ...o.log },
+    logged: true,
   });
 }
 

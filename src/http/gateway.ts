@@ -14,6 +14,7 @@ import { FlowCookies } from '../login/flow.ts';
 import { compileRedirectPolicy } from '../login/redirect.ts';
 import type { Logger } from '../observability/log.ts';
 import { Metrics, routeClass } from '../observability/metrics.ts';
+import { Authorizer } from '../policy/authorize.ts';
 import { compilePolicy, needsGithubMemberships, requiredClaims } from '../policy/compile.ts';
 import { normalisePath, PrefixTable } from '../policy/routes.ts';
 import { ASSERTION_HEADER, AssertionSigner, assertionIssuer, assertionsWanted } from '../proxy/assertion.ts';
@@ -30,7 +31,7 @@ import { openStorage } from '../storage/open.ts';
 import type { Storage } from '../storage/storage.ts';
 import type { GatewayContext, IssuerMount } from './context.ts';
 import { AUTH_PATH, auth, authPrefixed, metricsEndpoint, ping, ready, userinfo } from './endpoints.ts';
-import { recordDenial, sendForbidden } from './forbidden.ts';
+import { authorizeScope, sendForbidden } from './forbidden.ts';
 import { jwks } from './jwks.ts';
 import { redirect, sendError } from './respond.ts';
 import { Scope, splitTarget } from './scope.ts';
@@ -129,9 +130,9 @@ const PIPELINE: readonly (readonly [string, Step])[] = [
       if (s.route?.public) return false;
       if (s.session !== undefined) {
         // Cached per session and route by the policy: a lookup on the hot path.
-        const decision = ctx.policy.decide(s.session, s.path);
-        if (decision.allow) return false;
-        sendForbidden(ctx, s, s.session, decision, 'access.denied');
+        const outcome = authorizeScope(ctx, s, 'request', s.session, [s.path]);
+        if (outcome.kind === 'allowed') return false;
+        if (outcome.kind === 'denied') sendForbidden(ctx, s, outcome.decision);
         return true;
       }
       // A CORS preflight carries no credentials: it goes through, without identity, so CORS keeps working.
@@ -244,7 +245,7 @@ export function buildContext(
     redirects: compileRedirectPolicy(config.public, config.allowedRedirectDomains),
     trusted: compileTrustedProxies(config.trustedProxies),
     routes: new PrefixTable(config.routes),
-    policy: compilePolicy(config, { log }),
+    authz: new Authorizer(compilePolicy(config, { log }), log, metrics),
     upstreams: new PrefixTable(upstreams),
     upstreamList: upstreams,
     autoStart: config.autoLogin && providers.size === 1,
@@ -385,19 +386,9 @@ export async function handleUpgrade(
       );
       return;
     }
-    const decision = ctx.policy.decide(s.session, s.path);
-    if (!decision.allow) {
-      ctx.log.warn(
-        {
-          requestId: s.id,
-          code: 'PCL_FORBIDDEN',
-          status: 403,
-          path: s.path,
-          ...recordDenial(ctx, s.session, decision, 'access.denied'),
-          upgrade: true,
-        },
-        'upgrade refused by the access rules',
-      );
+    const outcome = authorizeScope(ctx, s, 'upgrade', s.session, [s.path]);
+    if (outcome.kind === 'denied') {
+      const decision = outcome.decision;
       refuseUpgrade(
         socket,
         403,

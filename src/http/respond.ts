@@ -59,6 +59,8 @@ export interface ErrorOptions {
   readonly reasons?: readonly string[] | undefined;
   readonly extraHeaders?: Record<string, string>;
   readonly log?: Record<string, unknown>;
+  /** Already logged (a denial's audit line, written by the authorize step): no second line. */
+  readonly logged?: boolean;
 }
 
 /** Logs the operator detail under the request id and answers with the user-facing page or JSON. */
@@ -71,7 +73,9 @@ export function sendError(
   const e = typeof err === 'string' ? new PortcullisError(err, ERRORS[err].title) : err;
   const spec = ERRORS[e.code];
   const entry = { requestId: s.id, code: e.code, status: e.status, path: s.path, detail: e.detail, ...o.log };
-  if (e.status >= 500) log.error(entry, spec.title);
+  if (o.logged) {
+    // The caller wrote the line.
+  } else if (e.status >= 500) log.error(entry, spec.title);
   else if (e.status !== 401 && e.status !== 404) log.warn(entry, spec.title);
   else log.debug(entry, spec.title);
   const extra = { 'X-Request-Id': s.id, ...o.extraHeaders };

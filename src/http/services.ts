@@ -6,7 +6,7 @@
  */
 import { loadSession } from '../sessions/resolve.ts';
 import type { GatewayContext } from './context.ts';
-import { sendForbidden } from './forbidden.ts';
+import { authorizeScope, sendForbidden } from './forbidden.ts';
 import { escapeHtml, layout } from './pages.ts';
 import { redirect, sendError, sendHtml, sendJson } from './respond.ts';
 import type { Scope } from './scope.ts';
@@ -53,9 +53,9 @@ export async function services(ctx: GatewayContext, s: Scope): Promise<void> {
     else redirect(s, `${ctx.autoStart ? '/oauth2/start' : '/oauth2/sign_in'}?rd=%2Foauth2%2Fservices`);
     return;
   }
-  const decision = ctx.policy.decide(session, undefined);
-  if (!decision.allow) {
-    sendForbidden(ctx, s, session, decision, 'access.denied');
+  const outcome = authorizeScope(ctx, s, 'services', session);
+  if (outcome.kind === 'denied') {
+    sendForbidden(ctx, s, outcome.decision);
     return;
   }
   const entries = serviceEntries(ctx);

@@ -16,7 +16,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Interaction, Provider } from 'oidc-provider';
 import { PortcullisError } from '../errors/codes.ts';
 import type { GatewayContext } from '../http/context.ts';
-import { recordDenial } from '../http/forbidden.ts';
+import { authorizeScope, sendForbidden } from '../http/forbidden.ts';
 import { redirect, sendError } from '../http/respond.ts';
 import type { Scope } from '../http/scope.ts';
 import { loadSession } from '../sessions/resolve.ts';
@@ -205,14 +205,10 @@ async function login(
     redirect(s, ctx.providers.size === 1 ? `/oauth2/start?rd=${rd}` : `/oauth2/sign_in?rd=${rd}`);
     return;
   }
-  const decision = ctx.policy.decide(session, undefined);
-  if (!decision.allow) {
-    sendError(ctx.log, s, new PortcullisError('PCL_FORBIDDEN', `issuer sign-in to ${clientId} refused`), {
-      // The reasons in words and as codes, as the gate's 403 page gives them.
-      explanations: decision.explanations,
-      reasons: decision.reasons,
-      log: { ...recordDenial(ctx, session, decision, 'issuer.denied'), client: clientId },
-    });
+  const outcome = authorizeScope(ctx, s, 'issuer.authorization', session, undefined, { client: clientId });
+  if (outcome.kind === 'denied') {
+    // The reasons in words and as codes, as the gate's 403 page gives them.
+    sendForbidden(ctx, s, outcome.decision);
     return;
   }
   const accountId = await deps.accounts.remember(session, ctx.now());

@@ -119,7 +119,7 @@ export function buildProvider(o: ProviderOptions): Provider {
         const session = await b.ctx.sessions.read(b.s.cookies, b.ctx.now());
         if (session === undefined || accountIdOf(session) !== accountId)
           return interactionPolicy.Check.REQUEST_PROMPT;
-        return !b.ctx.policy.decide(session, undefined).allow;
+        return !b.ctx.authz.admits(session);
       },
     ),
   );

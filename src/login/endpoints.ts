@@ -5,7 +5,7 @@
 import { randomNonce, randomPKCECodeVerifier, randomState } from 'openid-client';
 import { PortcullisError } from '../errors/codes.ts';
 import type { GatewayContext } from '../http/context.ts';
-import { sendForbidden } from '../http/forbidden.ts';
+import { authorizeScope, sendForbidden } from '../http/forbidden.ts';
 import { signedOutPage, signInPage } from '../http/pages.ts';
 import { redirect, sendError, sendHtml } from '../http/respond.ts';
 import type { Scope } from '../http/scope.ts';
@@ -145,10 +145,10 @@ export async function callback(ctx: GatewayContext, s: Scope): Promise<void> {
       idToken: ctx.keepIdToken ? result.idToken : undefined,
     };
     // The top-level and provider access rules, before any session exists (route rules apply per request).
-    const decision = ctx.policy.decide(session, undefined);
-    if (!decision.allow) {
+    const outcome = authorizeScope(ctx, s, 'sign-in', session);
+    if (outcome.kind === 'denied') {
       ctx.metrics.signIn(provider.id, 'denied');
-      sendForbidden(ctx, s, session, decision, 'sign-in.denied', { retryHref: '/oauth2/sign_in' });
+      sendForbidden(ctx, s, outcome.decision, { retryHref: '/oauth2/sign_in' });
       return;
     }
     s.setCookies.push(...(await ctx.sessions.write(session, s.cookies, now)));

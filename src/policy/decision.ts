@@ -2,7 +2,14 @@
  * Access decisions. Every decision carries reason codes (`email-domain-not-allowed`, `group-missing`,
  * `requirement-failed:hd`, …) used alike by the audit log, the 403 page and the tests.
  */
-import type { Session } from '../sessions/session.ts';
+import type { Identity } from '../sessions/session.ts';
+
+/** Who a decision is about: a gate session, or the account an issuer grant was made for. */
+export interface Principal {
+  /** Provider id from the configuration. */
+  readonly provider: string;
+  readonly identity: Identity;
+}
 
 export interface Decision {
   readonly allow: boolean;
@@ -14,10 +21,10 @@ export interface Decision {
 
 export interface AccessPolicy {
   /**
-   * Decides whether the session's user may reach `path` (the normalised request path), or — with
+   * Decides whether the principal (a session's user) may reach `path` (the normalised request path), or — with
    * `path` undefined — may use the gateway at all (e.g. to be issued tokens by the issuer).
    */
-  decide(session: Session, path: string | undefined): Decision;
+  decide(principal: Principal, path: string | undefined): Decision;
 }
 
 export const ALLOW: Decision = Object.freeze({

@@ -4,10 +4,9 @@
  * that has one. Decisions are cached per session object and route, so a busy session costs a WeakMap
  * lookup per request; an `emailsFile` that changes (looked at once a second at most) empties the cache.
  */
-import type { Session } from '../sessions/session.ts';
 import type { EmailsFile } from './criteria/emails.ts';
 import type { Criterion, Failure } from './criterion.ts';
-import { type AccessPolicy, ALLOW, type Decision } from './decision.ts';
+import { type AccessPolicy, ALLOW, type Decision, type Principal } from './decision.ts';
 import { PrefixTable } from './routes.ts';
 
 export interface ProviderRules {
@@ -48,7 +47,7 @@ export class RulesPolicy implements AccessPolicy {
   readonly #routes: PrefixTable<Slot>;
   readonly #files: readonly EmailsFile[];
   readonly #clock: () => number;
-  #cache = new WeakMap<Session, (Decision | undefined)[]>();
+  #cache = new WeakMap<Principal, (Decision | undefined)[]>();
   #nextPoll = 0;
 
   constructor(o: RulesPolicyOptions) {
@@ -59,7 +58,7 @@ export class RulesPolicy implements AccessPolicy {
     this.#clock = o.clock ?? Date.now;
   }
 
-  decide(session: Session, path: string | undefined): Decision {
+  decide(session: Principal, path: string | undefined): Decision {
     if (this.#files.length > 0) this.#poll();
     const route = path === undefined ? undefined : this.#routes.match(path);
     const slot = route?.slot ?? 0;
@@ -84,7 +83,7 @@ export class RulesPolicy implements AccessPolicy {
     if (changed) this.#cache = new WeakMap();
   }
 
-  #evaluate(session: Session, route: Slot | undefined): Decision {
+  #evaluate(session: Principal, route: Slot | undefined): Decision {
     const provider = this.#providers.get(session.provider);
     if (provider === undefined) return UNKNOWN_PROVIDER;
     const input = { identity: session.identity, providerType: provider.type };

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as oc from 'openid-client';
 import type { Issuer } from '../../src/issuer/issuer.ts';
+import { Authorizer } from '../../src/policy/authorize.ts';
 import { type AccessPolicy, ALLOW } from '../../src/policy/decision.ts';
 import {
   authorizationUrl,
@@ -218,7 +219,10 @@ describe('the access rules', () => {
   };
   // The policy is swapped on the running gateway's context to model a rule that changes between two
   // requests; test/issuer/services.test.ts covers the same denial from `allow` configuration.
-  const withPolicy = (policy: AccessPolicy) => Object.assign(stack.gws[0]!.ctx, { policy });
+  const withPolicy = (policy: AccessPolicy) => {
+    const ctx = stack.gws[0]!.ctx;
+    Object.assign(ctx, { authz: new Authorizer(policy, ctx.log, ctx.metrics) });
+  };
 
   test('a user the policy denies gets the 403 page and no code; the service hears nothing', async () => {
     withPolicy(denyBob);

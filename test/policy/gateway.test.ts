@@ -236,7 +236,8 @@ describe('route rules on proxied requests: longest prefix wins, decided per requ
     assert.equal(line['sub'], 'bob');
     assert.equal(line['email'], 'bob@example.com');
     assert.equal(line['provider'], 'test');
-    assert.equal(line['detail'], 'access.denied: group-missing');
+    assert.equal(line['surface'], 'request');
+    assert.equal(line['code'], 'PCL_FORBIDDEN');
     // Routes with api: true answer JSON whatever Accept says.
     const api = await get('/api/x', ['Cookie', await cookieOf('bob'), 'Accept', 'text/html']);
     assert.equal(api.status, 200);

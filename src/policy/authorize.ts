@@ -1,0 +1,108 @@
+/**
+ * The one authorization step. Every surface that lets a user through or hands out their identity — proxied
+ * requests, WebSocket upgrades, forward-auth, the services page, the sign-in callback, and the issuer's
+ * authorization, token (code and refresh), userinfo and introspection — asks `authorize` and only renders
+ * its outcome in its own form (a page, JSON, a forward-auth status, an OAuth error, a refused upgrade).
+ *
+ * It is the only caller of the access policy and the only place a denial is recorded: counted in
+ * `portcullis_denials_total{reason}` and written as one audit line (`access.denied`, `sign-in.denied`,
+ * `issuer.denied`) with the surface, the request id, the provider, the user and every reason code. Written
+ * out per surface, "sign in, then decide" drifted: a counter nothing incremented, an issuer refresh that
+ * skipped the rules. Here it cannot.
+ */
+import type { Logger } from '../observability/log.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import type { AccessPolicy, Decision, Principal } from './decision.ts';
+
+export type { Principal } from './decision.ts';
+
+/** Where the question comes from; named in the audit line, and enumerated by the surface test. */
+export const SURFACES = [
+  'request',
+  'upgrade',
+  'forward-auth',
+  'services',
+  'sign-in',
+  'issuer.authorization',
+  'issuer.token',
+  'issuer.userinfo',
+  'issuer.introspection',
+] as const;
+export type Surface = (typeof SURFACES)[number];
+
+export interface AuthorizeRequest<P extends Principal> {
+  readonly surface: Surface;
+  /** The signed-in principal, if any. */
+  readonly principal: P | undefined;
+  /**
+   * The normalised paths whose route rules apply (a proxied request: its path; forward-auth: every path the
+   * request names). Empty or absent: the top-level and provider rules only (sign-in, the issuer).
+   */
+  readonly paths?: readonly string[];
+  /**
+   * Fields of the audit line (the request id, the path, the issuer's client): made only for a denial, so
+   * an allowed request pays nothing for them. Never tokens or cookie values.
+   */
+  readonly audit?: () => Record<string, unknown>;
+}
+
+export type Outcome<P extends Principal> =
+  | { readonly kind: 'allowed'; readonly principal: P }
+  | { readonly kind: 'unauthenticated' }
+  | { readonly kind: 'denied'; readonly principal: P; readonly decision: Decision };
+
+export type DenialEvent = 'access.denied' | 'sign-in.denied' | 'issuer.denied';
+
+function eventOf(surface: Surface): DenialEvent {
+  if (surface === 'sign-in') return 'sign-in.denied';
+  if (surface.startsWith('issuer.')) return 'issuer.denied';
+  return 'access.denied';
+}
+
+export class Authorizer {
+  readonly #policy: AccessPolicy;
+  readonly #log: Logger;
+  readonly #metrics: Metrics;
+
+  constructor(policy: AccessPolicy, log: Logger, metrics: Metrics) {
+    this.#policy = policy;
+    this.#log = log;
+    this.#metrics = metrics;
+  }
+
+  authorize<P extends Principal>(r: AuthorizeRequest<P>): Outcome<P> {
+    const p = r.principal;
+    if (p === undefined) return { kind: 'unauthenticated' };
+    let decision = this.#policy.decide(p, undefined);
+    for (const path of r.paths ?? []) {
+      if (!decision.allow) break;
+      decision = this.#policy.decide(p, path);
+    }
+    if (decision.allow) return { kind: 'allowed', principal: p };
+    this.#metrics.denial(decision.reasons);
+    this.#log.warn(
+      {
+        event: eventOf(r.surface),
+        surface: r.surface,
+        ...r.audit?.(),
+        code: 'PCL_FORBIDDEN',
+        status: 403,
+        provider: p.provider,
+        sub: p.identity.sub,
+        email: p.identity.email,
+        reasons: decision.reasons,
+      },
+      'access denied',
+    );
+    return { kind: 'denied', principal: p, decision };
+  }
+
+  /**
+   * Whether the rules admit the principal at all, without recording anything: for the issuer's single-sign-on
+   * check, which only decides whether to show the login prompt — the interaction that follows asks
+   * `authorize` and records the denial there, once.
+   */
+  admits(p: Principal): boolean {
+    return this.#policy.decide(p, undefined).allow;
+  }
+}
