@@ -107,6 +107,23 @@ export const ERRORS = {
     title: 'Bad request',
     advice: 'The request could not be understood. Check the address.',
   },
+  PCL_AMBIGUOUS_PATH: {
+    status: 400,
+    title: 'This address can be read more than one way',
+    advice:
+      'The address contains a fragment (#), dot segments (.. or .), or characters that servers read differently. Use the plain address.',
+  },
+  PCL_FORWARD_AUTH_NO_PATH: {
+    status: 400,
+    title: 'The proxy did not say which page was asked for',
+    advice:
+      'The proxy in front asked for a sign-in check without the original address. Tell your administrator.',
+  },
+  PCL_NOT_FOUND: {
+    status: 404,
+    title: 'No such page',
+    advice: 'This address belongs to the gateway itself and nothing is served here. Check the link.',
+  },
   PCL_METHOD_NOT_ALLOWED: {
     status: 405,
     title: 'Method not allowed',

@@ -31,6 +31,11 @@ export interface GatewayContext {
   readonly upstreamList: readonly Upstream[];
   /** autoLogin with exactly one provider: unauthenticated navigations go straight to /oauth2/start. */
   readonly autoStart: boolean;
+  /**
+   * Some route is public or has its own rules: forward-auth must be told the original path
+   * (PCL_FORWARD_AUTH_NO_PATH otherwise).
+   */
+  readonly pathMatters: boolean;
   /** Serve /metrics on the main listener (metrics enabled, no separate metrics.listen). */
   readonly metricsOnMain: boolean;
   /** Whether sessions must keep the ID token (RP-initiated logout or an upstream that is sent it). */

@@ -1,7 +1,6 @@
 /** Gateway's own endpoints besides the login flow: forward-auth, userinfo, health. */
 
 import { PortcullisError } from '../errors/codes.ts';
-import { normalisePath } from '../policy/routes.ts';
 import { headerValue, identityHeaderValues } from '../proxy/identity.ts';
 import { loadSession } from '../sessions/resolve.ts';
 import type { Session } from '../sessions/session.ts';
@@ -9,6 +8,7 @@ import type { GatewayContext } from './context.ts';
 import { authorizeScope, forwardAuthPaths, sendForbidden } from './forbidden.ts';
 import { sendError, sendJson } from './respond.ts';
 import type { Scope } from './scope.ts';
+import { readTarget, targetError } from './target.ts';
 
 async function withSession(ctx: GatewayContext, s: Scope): Promise<Session | undefined> {
   const p = loadSession(ctx, s);
@@ -35,37 +35,48 @@ export function auth(ctx: GatewayContext, s: Scope): Promise<void> {
  * status is a denial, returned to the client as it is), so this form answers 200 where /oauth2/auth says 202.
  */
 export function authPrefixed(ctx: GatewayContext, s: Scope): Promise<void> {
-  // s.path is the whole path normalised; the original path is what follows the prefix in the raw path, and
-  // both readings must agree (`/oauth2/auth/x/../../y` is not a path Envoy would send).
-  const rest = s.path.slice(AUTH_PATH.length);
+  // The original path is what follows the prefix in the raw path, read on its own (dot segments were
+  // refused with the whole target already); the prefix must be there as written, not through `//` or `%2F`.
   const raw = s.rawPath.startsWith(`${AUTH_PATH}/`)
-    ? normalisePath(s.rawPath.slice(AUTH_PATH.length))
+    ? readTarget(s.rawPath.slice(AUTH_PATH.length))
     : undefined;
-  if (raw !== rest) {
-    sendError(ctx.log, s, new PortcullisError('PCL_BAD_REQUEST', 'ambiguous path after /oauth2/auth'), {
+  if (raw === undefined || typeof raw === 'string') {
+    sendError(ctx.log, s, new PortcullisError('PCL_AMBIGUOUS_PATH', 'ambiguous path after /oauth2/auth'), {
       json: true,
     });
     return Promise.resolve();
   }
-  return forwardAuth(ctx, s, 200, rest);
+  return forwardAuth(ctx, s, 200, [raw.path, ...raw.readings]);
 }
 
 async function forwardAuth(
   ctx: GatewayContext,
   s: Scope,
   ok: 200 | 202,
-  envoyPath: string | undefined,
+  envoyPaths: readonly string[] | undefined,
 ): Promise<void> {
   const session = await withSession(ctx, s);
   if (session === undefined) {
     sendError(ctx.log, s, 'PCL_UNAUTHENTICATED', { json: true });
     return;
   }
-  const named = forwardAuthPaths(s, envoyPath);
+  const named = forwardAuthPaths(s, envoyPaths);
   if ('bad' in named) {
-    sendError(ctx.log, s, new PortcullisError('PCL_BAD_REQUEST', `unreadable or repeated ${named.bad}`), {
-      json: true,
-    });
+    const e = named.why ? targetError(named.why) : new PortcullisError('PCL_BAD_REQUEST', 'repeated');
+    sendError(ctx.log, s, new PortcullisError(e.code, `${named.bad}: ${e.detail}`), { json: true });
+    return;
+  }
+  // Route rules need the original path: a proxy that does not name it would have them silently skipped.
+  if (named.paths.length === 0 && ctx.pathMatters) {
+    sendError(
+      ctx.log,
+      s,
+      new PortcullisError(
+        'PCL_FORWARD_AUTH_NO_PATH',
+        'routes have rules but the forward-auth request names no path: nginx needs `proxy_set_header X-Original-URI $request_uri;` in the auth location; Traefik and Caddy send X-Forwarded-Uri',
+      ),
+      { json: true },
+    );
     return;
   }
   const outcome = authorizeScope(ctx, s, 'forward-auth', session, named.paths, {

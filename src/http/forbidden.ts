@@ -5,10 +5,10 @@
 import { PortcullisError } from '../errors/codes.ts';
 import type { Outcome, Principal, Surface } from '../policy/authorize.ts';
 import type { Decision } from '../policy/decision.ts';
-import { normalisePath } from '../policy/routes.ts';
 import type { GatewayContext } from './context.ts';
 import { type ErrorOptions, sendError } from './respond.ts';
-import { type Scope, splitTarget } from './scope.ts';
+import type { Scope } from './scope.ts';
+import { readTarget, type TargetRefusal } from './target.ts';
 
 /**
  * Asks the one authorization step (src/policy/authorize.ts) for a request's scope: the audit line carries the
@@ -47,7 +47,9 @@ export function sendForbidden(
 }
 
 /** The original request's path as forward-auth sees it: the paths to decide for, or the header that is unreadable. */
-export type NamedPaths = { readonly paths: readonly string[] } | { readonly bad: string };
+export type NamedPaths =
+  | { readonly paths: readonly string[] }
+  | { readonly bad: string; readonly why?: TargetRefusal | undefined };
 
 /** Every value of one header as received (Node joins repeated unknown headers with ", "; we need them apart). */
 function rawValues(s: Scope, name: string): string[] {
@@ -59,11 +61,11 @@ function rawValues(s: Scope, name: string): string[] {
   return out;
 }
 
-/** The normalised path of a request target (`/a/b?q`), or undefined when it cannot be read. */
-function targetPath(value: string): string | undefined {
-  if (!value.startsWith('/')) return undefined;
-  const target = splitTarget(value);
-  return target === undefined ? undefined : normalisePath(target.path);
+/** Every reading of a request target (`/a/b?q`): its path and the other readings servers make, or undefined. */
+function targetPaths(value: string): readonly string[] | TargetRefusal {
+  if (!value.startsWith('/')) return 'not-a-path';
+  const target = readTarget(value);
+  return typeof target === 'string' ? target : [target.path, ...target.readings];
 }
 
 /**
@@ -75,13 +77,15 @@ function targetPath(value: string): string | undefined {
  * The caller decides for each of them and lets the request through only when all are allowed. A path can
  * only add the rules of its route to the top-level and provider rules that apply anyway, so these values
  * are read from any peer: a client that names paths itself (directly, or through a proxy that passes its
- * headers on) can only be refused more, never let in where the path its proxy named is refused. Without any,
- * only the top-level and provider rules apply. A header that is repeated, or whose path cannot be read (not
- * absolute, undecodable, ambiguous dot segments), makes the request bad: guessing a path would be unsafe.
+ * headers on) can only be refused more, never let in where the path its proxy named is refused. A path that
+ * servers read in more than one way (`%2F`, `;params`, `//`, see target.ts) names every reading, so the
+ * strictest route decides. A header that is repeated, or whose path cannot be read (not absolute, a raw `#`,
+ * dot segments, undecodable), makes the request bad: guessing a path would be unsafe. Without any header the
+ * caller refuses the request when route rules exist (PCL_FORWARD_AUTH_NO_PATH): silently deciding without
+ * them would lose every route rule of an operator who copied a snippet that sends no path.
  */
-export function forwardAuthPaths(s: Scope, envoyPath?: string): NamedPaths {
-  const paths = new Set<string>();
-  if (envoyPath !== undefined) paths.add(envoyPath);
+export function forwardAuthPaths(s: Scope, envoyPaths?: readonly string[]): NamedPaths {
+  const paths = new Set<string>(envoyPaths);
   const prefixes = rawValues(s, 'x-forwarded-prefix');
   if (prefixes.length > 1) return { bad: 'X-Forwarded-Prefix' };
   for (const [name, header] of [
@@ -91,15 +95,16 @@ export function forwardAuthPaths(s: Scope, envoyPath?: string): NamedPaths {
     const values = rawValues(s, name);
     if (values.length === 0) continue;
     const value = values[0]!.trim();
-    const path = values.length === 1 ? targetPath(value) : undefined;
-    if (path === undefined) return { bad: header };
-    paths.add(path);
+    if (values.length > 1) return { bad: header };
+    const read = targetPaths(value);
+    if (typeof read === 'string') return { bad: header, why: read };
+    for (const p of read) paths.add(p);
     if (header === 'X-Forwarded-Uri' && prefixes.length === 1) {
       const prefix = prefixes[0]!.trim();
       const usable = prefix.startsWith('/') && !/[?#]/.test(prefix);
-      const joined = usable ? targetPath(prefix.replace(/\/+$/, '') + value) : undefined;
-      if (joined === undefined) return { bad: 'X-Forwarded-Prefix' };
-      paths.add(joined);
+      const joined = usable ? targetPaths(prefix.replace(/\/+$/, '') + value) : 'not-a-path';
+      if (typeof joined === 'string') return { bad: 'X-Forwarded-Prefix', why: joined };
+      for (const p of joined) paths.add(p);
     }
   }
   return { paths: [...paths] };

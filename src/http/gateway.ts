@@ -16,7 +16,7 @@ import type { Logger } from '../observability/log.ts';
 import { Metrics, routeClass } from '../observability/metrics.ts';
 import { Authorizer } from '../policy/authorize.ts';
 import { compilePolicy, needsGithubMemberships, requiredClaims } from '../policy/compile.ts';
-import { normalisePath, PrefixTable } from '../policy/routes.ts';
+import { PrefixTable } from '../policy/routes.ts';
 import { ASSERTION_HEADER, AssertionSigner, assertionIssuer, assertionsWanted } from '../proxy/assertion.ts';
 import { Upstream } from '../proxy/forward.ts';
 import { upstreamHeaders } from '../proxy/headers.ts';
@@ -34,8 +34,9 @@ import { AUTH_PATH, auth, authPrefixed, metricsEndpoint, ping, ready, userinfo }
 import { authorizeScope, sendForbidden } from './forbidden.ts';
 import { jwks } from './jwks.ts';
 import { redirect, sendError } from './respond.ts';
-import { Scope, splitTarget } from './scope.ts';
+import { Scope } from './scope.ts';
 import { services } from './services.ts';
+import { readTarget, reservedPath, targetError } from './target.ts';
 import { compileTrustedProxies, resolveForwarded } from './trust.ts';
 
 type Handler = (ctx: GatewayContext, s: Scope) => void | Promise<void>;
@@ -96,8 +97,12 @@ const PIPELINE: readonly (readonly [string, Step])[] = [
       const endpoint = ownEndpoint(ctx, s.path);
       if (endpoint === undefined) {
         // Envoy's ext_authz (path_prefix: /oauth2/auth) asks about the original path below the endpoint.
-        if (!s.path.startsWith(`${AUTH_PATH}/`)) return false;
-        return authPrefixed(ctx, s).then(() => true);
+        if (s.path.startsWith(`${AUTH_PATH}/`)) return authPrefixed(ctx, s).then(() => true);
+        // Nothing under /oauth2/ or /oidc/ is ever proxied, configured or not (the path decided is the
+        // path served: no upstream may answer for what the gate's own endpoints would).
+        if (!reservedPath(s.path)) return false;
+        sendError(ctx.log, s, new PortcullisError('PCL_NOT_FOUND', `no endpoint ${s.path}`));
+        return true;
       }
       if (endpoint.methods !== undefined && !endpoint.methods.has(s.req.method ?? 'GET')) {
         sendError(ctx.log, s, new PortcullisError('PCL_METHOD_NOT_ALLOWED', `${s.req.method} ${s.path}`), {
@@ -249,6 +254,7 @@ export function buildContext(
     upstreams: new PrefixTable(upstreams),
     upstreamList: upstreams,
     autoStart: config.autoLogin && providers.size === 1,
+    pathMatters: config.routes.some((r) => r.public || r.allow !== undefined),
     metricsOnMain: config.metrics.enabled && config.metrics.listen === undefined,
     keepIdToken:
       config.providers.some((p) => p.logoutAtIdp) ||
@@ -269,21 +275,42 @@ function hostCount(raw: readonly string[]): number {
   return n;
 }
 
+/** The raw target and Host headers read into a scope, or the error that refuses the request. */
 function newScope(
   ctx: GatewayContext,
   req: http.IncomingMessage,
   res: http.ServerResponse,
-): Scope | undefined {
+): Scope | PortcullisError {
   // RFC 9112 §3.2: a request with more than one Host header is answered with 400.
-  if (hostCount(req.rawHeaders) > 1) return undefined;
-  const target = splitTarget(req.url ?? '/');
-  const path = target ? normalisePath(target.path) : undefined;
-  if (target === undefined || path === undefined) return undefined;
+  if (hostCount(req.rawHeaders) > 1) return new PortcullisError('PCL_BAD_REQUEST', 'duplicate Host header');
+  const target = readTarget(req.url ?? '/');
+  if (typeof target === 'string') return targetError(target);
   const peer = req.socket.remoteAddress ?? '';
   const fwd = resolveForwarded(req.headers, peer, 'http', ctx.trusted);
-  const s = new Scope(req, res, target.path, target.query, path, fwd);
+  const s = new Scope(req, res, target.rawPath, target.query, target.path, fwd);
   s.trustedPeer = ctx.trusted.any && ctx.trusted.isTrusted(peer);
+  const other = target.readings.find((r) => !sameDestination(ctx, target.path, r));
+  if (other !== undefined) {
+    return new PortcullisError(
+      'PCL_AMBIGUOUS_PATH',
+      `${target.rawPath} reads as ${target.path} and as ${other}`,
+    );
+  }
   return s;
+}
+
+/**
+ * Whether two readings of one target end in the same place: the same own endpoint (or none), the same
+ * route (so the same public/api flags and route rules) and the same upstream.
+ */
+function sameDestination(ctx: GatewayContext, a: string, b: string): boolean {
+  const endpointOf = (p: string) =>
+    reservedPath(p) ? (ENDPOINTS.has(p) ? p : '/oauth2 or /oidc') : ENDPOINTS.has(p) ? p : '';
+  return (
+    endpointOf(a) === endpointOf(b) &&
+    ctx.routes.match(a) === ctx.routes.match(b) &&
+    ctx.upstreams.match(a) === ctx.upstreams.match(b)
+  );
 }
 
 export async function handle(
@@ -292,20 +319,13 @@ export async function handle(
   res: http.ServerResponse,
 ): Promise<void> {
   const s = newScope(ctx, req, res);
-  if (s === undefined) {
+  if (s instanceof PortcullisError) {
     const bad = new Scope(req, res, '/', '', '/', {
       clientIp: req.socket.remoteAddress ?? '',
       proto: 'http',
       host: '',
     });
-    sendError(
-      ctx.log,
-      bad,
-      new PortcullisError(
-        'PCL_BAD_REQUEST',
-        'undecodable or ambiguous request target, or a duplicate Host header',
-      ),
-    );
+    sendError(ctx.log, bad, s);
     return;
   }
   try {
@@ -340,21 +360,17 @@ export async function handleUpgrade(
   socket.on('error', () => socket.destroy());
   const res = new http.ServerResponse(req);
   const s = newScope(ctx, req, res);
-  if (s === undefined) {
-    refuseUpgrade(
-      socket,
-      400,
-      'Bad Request',
-      JSON.stringify({ error: 'PCL_BAD_REQUEST', requestId: randomUUID() }),
+  if (s instanceof PortcullisError) {
+    const requestId = randomUUID();
+    ctx.log.warn(
+      { requestId, code: s.code, status: s.status, detail: s.detail, upgrade: true },
+      'upgrade refused',
     );
+    refuseUpgrade(socket, 400, 'Bad Request', JSON.stringify({ error: s.code, requestId }));
     return;
   }
   // The issuer's paths and Portcullis's own endpoints never tunnel to an upstream.
-  if (
-    (ctx.issuer !== undefined && (s.path === '/oidc' || s.path.startsWith('/oidc/'))) ||
-    ownEndpoint(ctx, s.path) !== undefined ||
-    s.path.startsWith(`${AUTH_PATH}/`)
-  ) {
+  if (reservedPath(s.path) || ownEndpoint(ctx, s.path) !== undefined) {
     refuseUpgrade(socket, 404, 'Not Found', JSON.stringify({ error: 'PCL_NO_UPSTREAM', requestId: s.id }));
     return;
   }

@@ -76,15 +76,3 @@ export class Scope {
     return accept?.includes('json') === true && !accept.includes('html');
   }
 }
-
-/** Splits a request target into path and query; absolute-form targets (RFC 9112 §3.2.2) are reduced to the path. */
-export function splitTarget(url: string): { path: string; query: string } | undefined {
-  let target = url;
-  if (!target.startsWith('/')) {
-    if (!URL.canParse(target)) return undefined;
-    const u = new URL(target);
-    target = u.pathname + u.search;
-  }
-  const q = target.indexOf('?');
-  return q === -1 ? { path: target, query: '' } : { path: target.slice(0, q), query: target.slice(q) };
-}

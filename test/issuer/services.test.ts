@@ -104,13 +104,17 @@ describe('services page and issuer access rules from the configuration', () => {
   });
 });
 
-test('without an issuer /oauth2/services is an ordinary path for the upstream', async () => {
+test('without an issuer /oauth2/services is still the gate’s: 404, never proxied to the upstream', async () => {
   const stack = await startStack();
   try {
     const b = await stack.signIn('alice', '/');
     const r = await b.get(`${stack.url}/oauth2/services`, { headers: { accept: 'application/json' } });
-    assert.equal(r.status, 200);
-    assert.equal((JSON.parse(r.body) as { path: string }).path, '/oauth2/services');
+    assert.equal(r.status, 404);
+    assert.equal((JSON.parse(r.body) as { error: string }).error, 'PCL_NOT_FOUND');
+    for (const path of ['/oidc/.well-known/openid-configuration', '/oauth2/nothing', '/oauth2']) {
+      const other = await b.get(`${stack.url}${path}`, { headers: { accept: 'application/json' } });
+      assert.equal(other.status, 404, path);
+    }
   } finally {
     await stack.close();
   }

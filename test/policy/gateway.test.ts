@@ -185,8 +185,13 @@ describe('route rules on proxied requests: longest prefix wins, decided per requ
     ['bob', '/admin/open', 200],
     ['bob', '/administrator', 200],
     ['bob', '/%61dmin/x', 403, ['group-missing']],
-    ['bob', '/public/../admin/x', 403, ['group-missing']],
-    ['bob', '//admin//x', 403, ['group-missing']],
+    // Dot segments, and `//` that one server merges and another keeps in front of a route: refused, never guessed.
+    ['bob', '/public/../admin/x', 400, ['PCL_AMBIGUOUS_PATH']],
+    ['bob', '//admin//x', 400, ['PCL_AMBIGUOUS_PATH']],
+    ['bob', '/admin//x', 403, ['group-missing']],
+    ['bob', '/admin;x/y', 400, ['PCL_AMBIGUOUS_PATH']],
+    ['bob', '/admin./y', 400, ['PCL_AMBIGUOUS_PATH']],
+    ['bob', '/admin%2Fy', 400, ['PCL_AMBIGUOUS_PATH']],
     ['bob', '/admin/x?from=/admin/open/', 403, ['group-missing']],
     ['bob', '/hd/x', 403, ['requirement-failed:hd']],
     ['alice', '/admin/x', 200],
@@ -202,6 +207,10 @@ describe('route rules on proxied requests: longest prefix wins, decided per requ
         return;
       }
       assert.equal(r.headers['content-type'], 'text/html; charset=utf-8');
+      if (status === 400) {
+        assert.ok(r.text.includes(`Error ${reasons![0]} · HTTP 400`), r.text.slice(0, 300));
+        return;
+      }
       for (const reason of reasons!) assert.ok(r.text.includes(`<code>${reason}</code>`), reason);
       const line = logFor(r.headers['x-request-id']);
       assert.deepEqual(line?.['reasons'], reasons);
@@ -297,14 +306,21 @@ test('every denial — page, WebSocket upgrade, forward-auth — counts in portc
 describe('forward-auth: /oauth2/auth decides for the paths the request names', () => {
   // user | method and path | extra headers | status | reasons
   const rows: [string, string, string[], number, string[]?][] = [
-    ['bob', 'GET /oauth2/auth', [], 202],
+    // Routes have rules here: a forward-auth request that names no path is refused, never decided without them.
+    ['bob', 'GET /oauth2/auth', [], 400, ['PCL_FORWARD_AUTH_NO_PATH']],
     ['bob', 'GET /oauth2/auth', ['X-Forwarded-Uri', '/admin/x'], 403, ['group-missing']],
     ['bob', 'GET /oauth2/auth', ['X-Forwarded-Uri', '/admin/open/x?y=1'], 202],
     ['bob', 'GET /oauth2/auth', ['X-Forwarded-Uri', '/somewhere/else'], 202],
     ['bob', 'GET /oauth2/auth', ['X-Original-URI', '/admin/x'], 403, ['group-missing']],
     ['bob', 'GET /oauth2/auth', ['x-original-uri', '/admin/open/'], 202],
     ['bob', 'GET /oauth2/auth', ['X-Forwarded-Uri', '/%61dmin/x'], 403, ['group-missing']],
-    ['bob', 'GET /oauth2/auth', ['X-Forwarded-Uri', '/public/../admin/x'], 403, ['group-missing']],
+    ['bob', 'GET /oauth2/auth', ['X-Forwarded-Uri', '/public/../admin/x'], 400, ['PCL_AMBIGUOUS_PATH']],
+    ['bob', 'GET /oauth2/auth', ['X-Original-URI', '/admin/x#/../../x'], 400, ['PCL_AMBIGUOUS_PATH']],
+    ['bob', 'GET /oauth2/auth', ['X-Original-URI', '/admin/x#/../../public/'], 400, ['PCL_AMBIGUOUS_PATH']],
+    // Read every way servers read it: the strictest route decides.
+    ['bob', 'GET /oauth2/auth', ['X-Original-URI', '/admin;x/y'], 403, ['group-missing']],
+    ['bob', 'GET /oauth2/auth', ['X-Original-URI', '//admin/y'], 403, ['group-missing']],
+    ['bob', 'GET /oauth2/auth', ['X-Original-URI', '/admin%2fy'], 403, ['group-missing']],
     ['bob', 'GET /oauth2/auth', ['X-Forwarded-Uri', '/hd/'], 403, ['requirement-failed:hd']],
     // Every path named must be allowed: a client adding one can only be refused more.
     [
@@ -337,10 +353,10 @@ describe('forward-auth: /oauth2/auth decides for the paths the request names', (
       ['group-missing'],
     ],
     ['bob', 'GET /oauth2/auth', ['X-Forwarded-Prefix', '/admin/open', 'X-Forwarded-Uri', '/x'], 202],
-    ['bob', 'GET /oauth2/auth', ['X-Forwarded-Prefix', '/admin'], 202],
+    ['bob', 'GET /oauth2/auth', ['X-Forwarded-Prefix', '/admin'], 400, ['PCL_FORWARD_AUTH_NO_PATH']],
     // Unreadable or ambiguous: refused rather than guessed.
     ['bob', 'GET /oauth2/auth', ['X-Forwarded-Uri', '/admin/open/x', 'X-Forwarded-Uri', '/admin/x'], 400],
-    ['bob', 'GET /oauth2/auth', ['X-Forwarded-Uri', '/admin/..%2Fopen/x'], 400],
+    ['bob', 'GET /oauth2/auth', ['X-Forwarded-Uri', '/admin/..%2Fopen/x'], 400, ['PCL_AMBIGUOUS_PATH']],
     ['bob', 'GET /oauth2/auth', ['X-Forwarded-Uri', '/%E0%A4%A'], 400],
     ['bob', 'GET /oauth2/auth', ['X-Forwarded-Uri', 'admin/x'], 400],
     ['bob', 'GET /oauth2/auth', ['X-Forwarded-Uri', 'https://app.example.com/admin/x'], 400],
@@ -360,7 +376,10 @@ describe('forward-auth: /oauth2/auth decides for the paths the request names', (
     ['bob', 'GET /oauth2/auth/', [], 200],
     ['bob', 'GET /oauth2/auth/%61dmin/x', [], 403, ['group-missing']],
     ['bob', 'GET /oauth2/auth/admin/open/x', ['X-Forwarded-Uri', '/admin/x'], 403, ['group-missing']],
-    ['bob', 'GET /oauth2/auth/a/../../auth/admin/x', [], 400],
+    ['bob', 'GET /oauth2/auth/a/../../auth/admin/x', [], 400, ['PCL_AMBIGUOUS_PATH']],
+    ['bob', 'GET /oauth2/auth/../admin/x', [], 400, ['PCL_AMBIGUOUS_PATH']],
+    ['bob', 'GET /oauth2/auth/x/../../admin/x', [], 400, ['PCL_AMBIGUOUS_PATH']],
+    ['bob', 'GET /oauth2/auth/%2e%2e/admin/x', [], 400, ['PCL_AMBIGUOUS_PATH']],
     ['alice', 'GET /oauth2/auth', ['X-Forwarded-Uri', '/admin/x'], 202],
     ['alice', 'GET /oauth2/auth/admin/x', [], 200],
     ['alice', 'GET /oauth2/auth/hd/', [], 200],
@@ -386,7 +405,7 @@ describe('forward-auth: /oauth2/auth decides for the paths the request names', (
       const body = JSON.parse(r.text);
       assert.equal(body.requestId, r.headers['x-request-id']);
       if (status === 401) assert.equal(body.error, 'PCL_UNAUTHENTICATED');
-      if (status === 400) assert.equal(body.error, 'PCL_BAD_REQUEST');
+      if (status === 400) assert.equal(body.error, reasons?.[0] ?? 'PCL_BAD_REQUEST');
       if (status === 403) {
         assert.equal(body.error, 'PCL_FORBIDDEN');
         assert.deepEqual(body.reasons, reasons);
@@ -450,7 +469,7 @@ describe('a configuration reload changes the rules for existing sessions', () =>
     const r = await get('/', ['Cookie', bob, 'Accept', 'application/json']);
     assert.equal(r.status, 403);
     assert.deepEqual(JSON.parse(r.text).reasons, ['email-domain-not-allowed']);
-    assert.equal((await get('/oauth2/auth', ['Cookie', bob])).status, 403);
+    assert.equal((await get('/oauth2/auth', ['Cookie', bob, 'X-Forwarded-Uri', '/'])).status, 403);
 
     // Back to the file's rules, for any test that runs after this one.
     h.gw.reload(resolveConfig(rawConfig({ allow: { emailDomains: ['example.com'] } })));
