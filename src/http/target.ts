@@ -68,7 +68,7 @@ const DOUBLE_ENCODED = /%(?:2e|2f|5c|25)/i;
 /** A segment that is a dot segment to some server: `.`, `..`, with Tomcat's `;params`, or IIS's trailing dots. */
 const DOT_SEGMENT = /^\.{1,2}(?:;.*)?$/;
 /** What makes the other readings differ from `path`: nothing of it, no other reading. */
-const VARIANT = /%2f|%5c|[\\;]|\/\/|\.(?:\/|$)|\.;/i;
+const VARIANT = /%2f|%5c|[\\;]|\/\/|[. ](?:\/|$)|\.;/i;
 
 /** Splits a request target into its raw path and query. Absolute-form targets (RFC 9112 §3.2.2) give their path. */
 export function splitTarget(url: string): { path: string; query: string } | TargetRefusal {
@@ -117,7 +117,7 @@ export function readTarget(url: string): Target | TargetRefusal {
     for (const seg of slashed.split('/')) if (DOT_SEGMENT.test(seg)) return 'dot-segment';
   }
   const path = mergeSlashes(slashed);
-  if (!VARIANT.test(rawPath)) return { rawPath, query: split.query, path, readings: [] };
+  if (!VARIANT.test(rawPath) && !VARIANT.test(decoded)) return { rawPath, query: split.query, path, readings: [] };
   const readings = new Set<string>();
   // A strict server (Node, Express, Go): decoded once, but %2F and %5C stay characters of their segment,
   // `\` is a character, `//` is kept.
