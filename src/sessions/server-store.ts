@@ -14,8 +14,14 @@
  *
  * A refresh with a rotating refresh token must be redeemed once, whichever instance sees the expired access
  * token first: one request per process (single-flight) and one process per session (a short lock entry
- * created with Storage.create, which is atomic: HSETNX in redis, INSERT in sqlite) redeem it; the others
- * wait for the stored session to change and use it.
+ * created with Storage.create, atomic with its expiry in every adapter) redeem it; the others wait for the
+ * stored session to change and use it.
+ *
+ * Sign-out must win over a refresh in flight: the refreshed session is written back with Storage.swap, a
+ * compare-and-set against the ciphertext read under the lock, so it lands only on that very entry. A
+ * sign-out replaces the entry with a tombstone (kept TOMBSTONE_SECONDS, longer than any refresh can be in
+ * flight), so the late write finds a changed entry, not a free key, and the request that redeemed in vain
+ * is answered as signed out. Had another instance refreshed meanwhile, its stored session is used instead.
  *
  * Every request with a session costs one store read (redis: one HGETALL). No session is cached across
  * requests without that read, so revocation takes effect at the next request everywhere; the decrypted
@@ -43,6 +49,10 @@ const ID_SHAPE = /^[A-Za-z0-9_-]{43}$/;
 export const STORE_TIMEOUT_MS = 2_000;
 /** Longer than a refresh at the IdP may take (10 s timeout); a crashed holder's lock expires by then. */
 const LOCK_SECONDS = 15;
+/** How long a sign-out's tombstone outlives it: longer than a refresh can be in flight (lock + margin). */
+const TOMBSTONE_SECONDS = 60;
+/** The tombstone's payload: no `s`, so it reads as no session, and every swap against a session fails. */
+const TOMBSTONE = { ended: 1 };
 const POLL_MS = 50;
 const CACHE_MAX = 10_000;
 
@@ -61,6 +71,8 @@ export interface ServerSessionStoreOptions {
   /** Every failed store operation (metrics, log); the request then fails with PCL_SESSION_STORE_UNAVAILABLE. */
   readonly onError?: (op: StoreOp, err: unknown) => void;
   readonly timeoutMs?: number;
+  /** The refresh lock's lifetime in seconds (default LOCK_SECONDS; tests shorten it). */
+  readonly lockSeconds?: number;
 }
 
 interface Cached {
@@ -99,6 +111,7 @@ export class ServerSessionStore implements SessionStore {
   readonly #owns: boolean;
   readonly #onError: (op: StoreOp, err: unknown) => void;
   readonly #timeoutMs: number;
+  readonly #lockSeconds: number;
   /** Cookie value → store key, for values that opened with our keys (the AEAD tag authenticates them). */
   readonly #refCache = new Map<string, string>();
   /** Store key → the decrypted session of the ciphertext last read. */
@@ -116,6 +129,7 @@ export class ServerSessionStore implements SessionStore {
     this.#owns = o.ownsStorage;
     this.#onError = o.onError ?? (() => {});
     this.#timeoutMs = o.timeoutMs ?? STORE_TIMEOUT_MS;
+    this.#lockSeconds = o.lockSeconds ?? LOCK_SECONDS;
   }
 
   owns(name: string): boolean {
@@ -169,15 +183,16 @@ export class ServerSessionStore implements SessionStore {
     await this.#op('read', () => this.#storage.find(SESSION_KIND, 'ready-probe'));
   }
 
-  async #load(key: string, now: number): Promise<Session | undefined> {
+  /** The live session entry with the ciphertext it was read from; undefined when absent, ended or expired. */
+  async #entry(key: string, now: number): Promise<Cached | undefined> {
     const payload = await this.#op('read', () => this.#storage.find(SESSION_KIND, key));
     const blob = payload?.['s'];
     if (typeof blob !== 'string') {
       this.#sessions.delete(key);
       return undefined;
     }
-    let session = this.#sessions.get(key);
-    if (session?.blob !== blob) {
+    let entry = this.#sessions.get(key);
+    if (entry?.blob !== blob) {
       const plain = this.#atRest.open(`session:${key}`, blob);
       let parsed: unknown;
       try {
@@ -187,31 +202,55 @@ export class ServerSessionStore implements SessionStore {
       }
       // An entry sealed with a secret no longer configured, or damaged: no session.
       if (!isSession(parsed)) return undefined;
-      session = { blob, session: parsed };
+      entry = { blob, session: parsed };
       if (this.#sessions.size >= CACHE_MAX) this.#sessions.delete(this.#sessions.keys().next().value!);
-      this.#sessions.set(key, session);
+      this.#sessions.set(key, entry);
     }
-    return session.session.expiresAt > now ? session.session : undefined;
+    return entry.session.expiresAt > now ? entry : undefined;
   }
 
+  async #load(key: string, now: number): Promise<Session | undefined> {
+    return (await this.#entry(key, now))?.session;
+  }
+
+  /** Sign-in: a new entry under a fresh key. */
   async #put(key: string, session: Session, now: number): Promise<void> {
     const ttl = session.expiresAt - now;
-    if (ttl <= 0) {
-      await this.#op('delete', () => this.#storage.destroy(SESSION_KIND, key));
-      return;
-    }
+    if (ttl <= 0) return;
     const blob = this.#atRest.seal(`session:${key}`, JSON.stringify(session));
     await this.#op('write', () => this.#storage.upsert(SESSION_KIND, key, { s: blob }, { expiresIn: ttl }));
     this.#sessions.set(key, { blob, session });
   }
 
-  /** Destroys an entry; failures are counted but not thrown (the caller has done what matters). */
-  async #forget(kind: string, key: string): Promise<void> {
-    try {
-      await this.#op('delete', () => this.#storage.destroy(kind, key));
-    } catch {
-      // counted and logged by #op
-    }
+  /** A refresh's write-back: only onto the entry that still holds `blob` (compare-and-set); true when it did. */
+  async #swap(key: string, blob: string, next: Session, now: number): Promise<boolean> {
+    const ttl = next.expiresAt - now;
+    const sealed = ttl > 0 ? this.#atRest.seal(`session:${key}`, JSON.stringify(next)) : '';
+    const done = await this.#op('write', () =>
+      this.#storage.swap(SESSION_KIND, key, { field: 's', value: blob }, ttl > 0 ? { s: sealed } : {}, {
+        expiresIn: ttl,
+      }),
+    );
+    if (done && ttl > 0) this.#sessions.set(key, { blob: sealed, session: next });
+    else if (done) this.#sessions.delete(key);
+    return done;
+  }
+
+  /**
+   * Ends a session: a tombstone replaces the entry, unconditionally (sign-out), or only while it still
+   * holds `blob` (a refused refresh must not end a session another instance has refreshed since).
+   */
+  async #end(key: string, blob?: string): Promise<boolean> {
+    const o = { expiresIn: TOMBSTONE_SECONDS };
+    let done = true;
+    if (blob === undefined)
+      await this.#op('delete', () => this.#storage.upsert(SESSION_KIND, key, TOMBSTONE, o));
+    else
+      done = await this.#op('delete', () =>
+        this.#storage.swap(SESSION_KIND, key, { field: 's', value: blob }, TOMBSTONE, o),
+      );
+    if (done) this.#sessions.delete(key);
+    return done;
   }
 
   read(cookies: Cookies, now: number): Session | undefined | Promise<Session | undefined> {
@@ -224,7 +263,13 @@ export class ServerSessionStore implements SessionStore {
     const id = randomBytes(ID_BYTES).toString('base64url');
     await this.#put(storeKey(id), session, now);
     const previous = this.#key(present);
-    if (previous !== undefined) await this.#forget(SESSION_KIND, previous);
+    if (previous !== undefined) {
+      try {
+        await this.#end(previous);
+      } catch {
+        // counted and logged by #op; the new session stands
+      }
+    }
     const out = [
       serializeCookie(
         this.names.session,
@@ -239,13 +284,13 @@ export class ServerSessionStore implements SessionStore {
     return out;
   }
 
-  /** Sign-out: the entry goes first, so a store failure answers 503 instead of a sign-out that did not revoke. */
+  /**
+   * Sign-out: the entry goes first (replaced by a tombstone), so a store failure answers 503 instead of a
+   * sign-out that did not revoke.
+   */
   async clear(present: Cookies): Promise<string[]> {
     const key = this.#key(present);
-    if (key !== undefined) {
-      await this.#op('delete', () => this.#storage.destroy(SESSION_KIND, key));
-      this.#sessions.delete(key);
-    }
+    if (key !== undefined) await this.#end(key);
     return this.#cookies.expireCookies(present);
   }
 
@@ -266,30 +311,21 @@ export class ServerSessionStore implements SessionStore {
   }
 
   async #refreshOnce(key: string, seen: Session, now: number, redeem: Redeem): Promise<Session | undefined> {
-    let deadline = Date.now() + (LOCK_SECONDS + 2) * 1000;
-    let brokeStaleLock = false;
+    // The lock names its holder, so a holder whose lock expired cannot release the next holder's.
+    const owner = randomBytes(16).toString('base64url');
+    // Created with its expiry in one step, the lock always expires by itself: a crashed holder's lock is
+    // gone after lockSeconds, and the next create here takes it. No lock is ever broken by hand (that
+    // would let two instances redeem at once); waiting longer than that means the store is not keeping up.
+    const deadline = Date.now() + (this.#lockSeconds + 2) * 1000;
     for (;;) {
       const mine = await this.#op('lock', () =>
-        this.#storage.create(LOCK_KIND, key, { at: Date.now() }, { expiresIn: LOCK_SECONDS }),
+        this.#storage.create(LOCK_KIND, key, { owner }, { expiresIn: this.#lockSeconds }),
       );
       if (mine) {
         try {
-          // Read again under the lock: another instance may have refreshed between our read and now.
-          const current = await this.#load(key, now);
-          if (current === undefined || refreshedSince(seen, current, now)) return current;
-          let next: Session;
-          try {
-            next = await redeem(current);
-          } catch (err) {
-            // The refresh token was refused: the session ends for every instance.
-            await this.#forget(SESSION_KIND, key);
-            this.#sessions.delete(key);
-            throw err;
-          }
-          await this.#put(key, next, now);
-          return next;
+          return await this.#redeemLocked(key, seen, now, redeem);
         } finally {
-          await this.#forget(LOCK_KIND, key);
+          await this.#release(key, owner);
         }
       }
       // Another instance is refreshing: wait for the stored session to change.
@@ -297,18 +333,44 @@ export class ServerSessionStore implements SessionStore {
       const current = await this.#load(key, now);
       if (current === undefined || refreshedSince(seen, current, now)) return current;
       if (Date.now() > deadline) {
-        // A lock outliving its own expiry (its holder died between creating it and setting the expiry):
-        // break it once, then give up.
-        if (brokeStaleLock) {
-          throw new PortcullisError(
-            'PCL_SESSION_STORE_UNAVAILABLE',
-            `session store ${this.type}: refresh lock held for more than ${LOCK_SECONDS} s`,
-          );
-        }
-        brokeStaleLock = true;
-        await this.#forget(LOCK_KIND, key);
-        deadline = Date.now() + (LOCK_SECONDS + 2) * 1000;
+        throw new PortcullisError(
+          'PCL_SESSION_STORE_UNAVAILABLE',
+          `session store ${this.type}: refresh lock held for more than ${this.#lockSeconds} s`,
+        );
       }
+    }
+  }
+
+  async #redeemLocked(key: string, seen: Session, now: number, redeem: Redeem): Promise<Session | undefined> {
+    // Read again under the lock: another instance may have refreshed between our read and now.
+    const read = await this.#entry(key, now);
+    if (read === undefined || refreshedSince(seen, read.session, now)) return read?.session;
+    let next: Session;
+    try {
+      next = await redeem(read.session);
+    } catch (err) {
+      // The refresh token was refused: the session ends for every instance, unless the entry changed
+      // meanwhile (then what is stored stands: a sign-out's tombstone, or another instance's refresh).
+      if (await this.#end(key, read.blob)) throw err;
+      const stored = await this.#load(key, now);
+      if (stored === undefined) throw err;
+      return stored;
+    }
+    // Compare-and-set against what was read under the lock: a sign-out during the redemption left a
+    // tombstone, and this write must not bring the session back; the request is then signed out. If
+    // another instance refreshed meanwhile (our lock expired), its session is the one to use.
+    if (await this.#swap(key, read.blob, next, now)) return next.expiresAt > now ? next : undefined;
+    return this.#load(key, now);
+  }
+
+  /** Removes the lock if it is still ours; failures are counted, not thrown (it expires by itself). */
+  async #release(key: string, owner: string): Promise<void> {
+    try {
+      await this.#op('delete', () =>
+        this.#storage.swap(LOCK_KIND, key, { field: 'owner', value: owner }, {}, { expiresIn: 0 }),
+      );
+    } catch {
+      // counted and logged by #op
     }
   }
 

@@ -6,9 +6,11 @@
 import {
   type Clock,
   type EntryOptions,
+  type Expected,
   expiryFrom,
   type Payload,
   type Storage,
+  type SwapOptions,
   systemClock,
   withConsumed,
 } from './storage.ts';
@@ -94,6 +96,23 @@ export class MemoryStorage implements Storage {
     if (this.#live(key(kind, id)) !== undefined) return false;
     this.#put(kind, id, payload, o);
     return this.#entries.has(key(kind, id));
+  }
+
+  async swap(
+    kind: string,
+    id: string,
+    expected: Expected,
+    payload: Payload,
+    o: SwapOptions = {},
+  ): Promise<boolean> {
+    const e = this.#live(key(kind, id));
+    if (e === undefined) return false;
+    if (e.grantId !== undefined || Object.keys(e.lookups).length > 0)
+      throw new TypeError(`storage: swap of ${kind} entries with a grant or lookups is not supported`);
+    if (e.payload[expected.field] !== expected.value) return false;
+    // #put drops the old entry first; an expiry now or in the past leaves none.
+    this.#put(kind, id, payload, { expiresIn: o.expiresIn });
+    return true;
   }
 
   #read(e: Entry | undefined): Payload | undefined {

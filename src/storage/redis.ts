@@ -11,7 +11,14 @@
  * multi-key transactions here are not Cluster-safe.
  */
 import { Redis, type RedisOptions } from 'ioredis';
-import { type EntryOptions, type Payload, type Storage, withConsumed } from './storage.ts';
+import {
+  type EntryOptions,
+  type Expected,
+  type Payload,
+  type Storage,
+  type SwapOptions,
+  withConsumed,
+} from './storage.ts';
 
 export interface RedisStorageOptions {
   readonly url: string;
@@ -23,6 +30,52 @@ export interface RedisStorageOptions {
 }
 
 const CONSUME = `if redis.call('exists', KEYS[1]) == 1 then return redis.call('hset', KEYS[1], 'c', ARGV[1]) end return 0`;
+
+/**
+ * create: the existence check, the entry, its expiry, lookups and grant membership in one script, which
+ * Redis runs atomically (https://redis.io/docs/latest/develop/interact/programmability/eval-intro/). Two
+ * separate steps (HSETNX, then PEXPIRE) left an entry without expiry when the process died in between: a
+ * refresh lock nobody would ever release.
+ *   KEYS: entry, lookup keys…, grant set (when ARGV[4] is 1)
+ *   ARGV: ms ('' = no expiry), id, number of lookup keys, with grant (0/1), hash field/value pairs…
+ */
+const CREATE = `
+if redis.call('exists', KEYS[1]) == 1 then return 0 end
+local ms, id, nl = ARGV[1], ARGV[2], tonumber(ARGV[3])
+redis.call('hset', KEYS[1], unpack(ARGV, 5))
+if ms ~= '' then redis.call('pexpire', KEYS[1], ms) end
+for i = 2, nl + 1 do
+  if ms ~= '' then redis.call('set', KEYS[i], id, 'PX', ms) else redis.call('set', KEYS[i], id) end
+end
+if ARGV[4] == '1' then
+  local gk = KEYS[nl + 2]
+  redis.call('sadd', gk, KEYS[1])
+  if ms ~= '' then
+    redis.call('pexpire', gk, ms, 'NX')
+    redis.call('pexpire', gk, ms, 'GT')
+  else
+    redis.call('persist', gk)
+  end
+end
+return 1`;
+
+/**
+ * swap: compare-and-set on one payload field, in one script. A WATCH/MULTI transaction would need a
+ * connection of its own per caller (WATCH is per connection, and this one is shared and pipelined).
+ *   KEYS: entry
+ *   ARGV: field, expected value, new payload JSON, ms ('' = no expiry, '0' = delete)
+ */
+const SWAP = `
+local h = redis.call('hmget', KEYS[1], 'p', 'g', 'l')
+if not h[1] then return 0 end
+if h[2] or h[3] then return redis.error_reply('swap of entries with a grant or lookups is not supported') end
+local ok, v = pcall(cjson.decode, h[1])
+if not ok or type(v) ~= 'table' or v[ARGV[1]] ~= ARGV[2] then return 0 end
+redis.call('del', KEYS[1])
+if ARGV[4] == '0' then return 1 end
+redis.call('hset', KEYS[1], 'p', ARGV[3])
+if ARGV[4] ~= '' then redis.call('pexpire', KEYS[1], ARGV[4]) end
+return 1`;
 
 export class RedisStorage implements Storage {
   readonly type = 'redis' as const;
@@ -129,15 +182,33 @@ export class RedisStorage implements Storage {
   async create(kind: string, id: string, payload: Payload, o: EntryOptions = {}): Promise<boolean> {
     const ms = o.expiresIn === undefined ? undefined : Math.ceil(o.expiresIn * 1000);
     if (ms !== undefined && ms <= 0) return false;
+    const lookups = Object.entries(o.lookups ?? {}).map(([name, value]) =>
+      this.#lookupKey(kind, name, value),
+    );
+    const keys = [this.#entryKey(kind, id), ...lookups];
+    if (o.grantId !== undefined) keys.push(this.#grantKey(o.grantId));
+    const args = [
+      ms === undefined ? '' : String(ms),
+      id,
+      String(lookups.length),
+      o.grantId === undefined ? '0' : '1',
+      ...this.#fields(payload, o),
+    ];
+    return (await this.redis.eval(CREATE, keys.length, ...keys, ...args)) === 1;
+  }
+
+  async swap(
+    kind: string,
+    id: string,
+    expected: Expected,
+    payload: Payload,
+    o: SwapOptions = {},
+  ): Promise<boolean> {
+    const ms = o.expiresIn === undefined ? '' : String(Math.max(0, Math.ceil(o.expiresIn * 1000)));
     const ek = this.#entryKey(kind, id);
-    // HSETNX decides atomically which instance creates the entry; the rest follows for the winner only.
-    if ((await this.redis.hsetnx(ek, 'p', JSON.stringify(payload))) !== 1) return false;
-    const fields = this.#fields(payload, o).slice(2);
-    const m = this.redis.multi();
-    if (fields.length > 0) m.hset(ek, ...fields);
-    this.#extras(m, kind, id, ms, o);
-    await exec(m);
-    return true;
+    return (
+      (await this.redis.eval(SWAP, 1, ek, expected.field, expected.value, JSON.stringify(payload), ms)) === 1
+    );
   }
 
   async #read(ek: string): Promise<{ payload: Payload; lookups: Record<string, string> } | undefined> {

@@ -11,9 +11,11 @@ import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import {
   type Clock,
   type EntryOptions,
+  type Expected,
   expiryFrom,
   type Payload,
   type Storage,
+  type SwapOptions,
   systemClock,
   withConsumed,
 } from './storage.ts';
@@ -71,6 +73,9 @@ export class SqliteStorage implements Storage {
     | 'dropLookups'
     | 'addLookup'
     | 'find'
+    | 'current'
+    | 'hasLookups'
+    | 'replace'
     | 'findBy'
     | 'consume'
     | 'destroy'
@@ -115,6 +120,11 @@ export class SqliteStorage implements Storage {
       dropLookups: db.prepare('DELETE FROM lookups WHERE kind = ? AND id = ?'),
       addLookup: db.prepare('INSERT OR REPLACE INTO lookups (kind, name, value, id) VALUES (?, ?, ?, ?)'),
       find: db.prepare(`SELECT payload, consumed FROM entries WHERE kind = ? AND id = ? AND ${LIVE}`),
+      current: db.prepare(`SELECT payload, grant_id FROM entries WHERE kind = ? AND id = ? AND ${LIVE}`),
+      hasLookups: db.prepare('SELECT 1 AS x FROM lookups WHERE kind = ? AND id = ? LIMIT 1'),
+      replace: db.prepare(
+        'UPDATE entries SET payload = ?, consumed = NULL, expires_at = ? WHERE kind = ? AND id = ?',
+      ),
       findBy: db.prepare(
         `SELECT e.payload, e.consumed FROM lookups l JOIN entries e ON e.kind = l.kind AND e.id = l.id
          WHERE l.kind = ? AND l.name = ? AND l.value = ? AND (e.expires_at IS NULL OR e.expires_at > ?)`,
@@ -178,6 +188,31 @@ export class SqliteStorage implements Storage {
 
   async create(kind: string, id: string, payload: Payload, o: EntryOptions = {}): Promise<boolean> {
     return this.#write(kind, id, payload, o, true);
+  }
+
+  async swap(
+    kind: string,
+    id: string,
+    expected: Expected,
+    payload: Payload,
+    o: SwapOptions = {},
+  ): Promise<boolean> {
+    const now = this.#now();
+    const expiresAt = expiryFrom(now, o.expiresIn);
+    // BEGIN IMMEDIATE takes the write lock before the read, so the compare and the set are one step
+    // for every connection to the file (other processes included).
+    return this.#tx(() => {
+      const row = this.#q.current.get(kind, id, now) as
+        | { payload: string; grant_id: string | null }
+        | undefined;
+      if (row === undefined) return false;
+      if (row.grant_id !== null || this.#q.hasLookups.get(kind, id) !== undefined)
+        throw new TypeError(`storage: swap of ${kind} entries with a grant or lookups is not supported`);
+      if ((JSON.parse(row.payload) as Payload)[expected.field] !== expected.value) return false;
+      if (expiresAt !== undefined && expiresAt <= now) this.#q.destroy.run(kind, id);
+      else this.#q.replace.run(JSON.stringify(payload), expiresAt ?? null, kind, id);
+      return true;
+    });
   }
 
   #read(row: unknown): Payload | undefined {

@@ -1,6 +1,6 @@
 /**
  * The storage interface shared by the issuer (oidc-provider's models: sessions, grants, codes, tokens,
- * interactions) and, later, server-side gateway sessions. One interface, three adapters (memory for tests,
+ * interactions) and server-side gateway sessions (their entries and refresh locks). One interface, three adapters (memory for tests,
  * sqlite on one host, redis shared by several instances) and one contract suite that every adapter passes
  * (test/storage/contract.ts).
  *
@@ -22,12 +22,33 @@ export interface EntryOptions {
 
 export type StorageType = 'sqlite' | 'redis' | 'memory';
 
+/** What `swap` compares: the string value of one top-level field of the stored payload (a version, an etag). */
+export interface Expected {
+  readonly field: string;
+  readonly value: string;
+}
+
+export interface SwapOptions {
+  /** Seconds from now; absent: never expires; ≤ 0: the matching entry is removed (compare-and-delete). */
+  readonly expiresIn?: number | undefined;
+}
+
 export interface Storage {
   readonly type: StorageType;
   /** Inserts or replaces the entry (and its lookups and expiry). */
   upsert(kind: string, id: string, payload: Payload, o?: EntryOptions): Promise<void>;
-  /** Inserts the entry only when no live entry has this (kind, id); true when it did. */
+  /**
+   * Inserts the entry only when no live entry has this (kind, id); true when it did. Atomic with its
+   * expiry, lookups and grant: no crash can leave the entry without them (an immortal lock).
+   */
   create(kind: string, id: string, payload: Payload, o?: EntryOptions): Promise<boolean>;
+  /**
+   * Compare-and-set, atomic in every adapter: replaces the payload and expiry of the live entry only when
+   * its stored payload's `expected.field` is `expected.value`; true when it did. An absent, expired or
+   * changed entry is left as it is (false). For plain entries: one written with a grant or lookups is
+   * refused (TypeError / a Redis error), since the indexes of those are not kept in step atomically.
+   */
+  swap(kind: string, id: string, expected: Expected, payload: Payload, o?: SwapOptions): Promise<boolean>;
   /** The live entry, with `consumed` set when it was consumed; undefined when absent or expired. */
   find(kind: string, id: string): Promise<Payload | undefined>;
   /** The live entry whose lookup `name` is `value`. */

@@ -4,7 +4,7 @@
  * PCL_SESSION_STORE_UNAVAILABLE), then the real gateway against real Redis and a real oidc-provider IdP.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -71,6 +71,7 @@ class Probe implements Storage {
   }
   upsert: Storage['upsert'] = (...a) => this.#go(() => this.inner.upsert(...a));
   create: Storage['create'] = (...a) => this.#go(() => this.inner.create(...a));
+  swap: Storage['swap'] = (...a) => this.#go(() => this.inner.swap(...a));
   find: Storage['find'] = (...a) => this.#go(() => this.inner.find(...a));
   findBy: Storage['findBy'] = (...a) => this.#go(() => this.inner.findBy(...a));
   consume: Storage['consume'] = (...a) => this.#go(() => this.inner.consume(...a));
@@ -151,6 +152,52 @@ describe('server session store', () => {
     assert.equal(errors, 4);
     probe.mode = 'ok';
     assert.ok(await st.read(jar, NOW), 'back when the store is');
+  });
+
+  test('the refresh lock expires by itself, and only its holder releases it', async () => {
+    let clock = Date.now();
+    const storage = new MemoryStorage({ now: () => clock });
+    const secret = randomBytes(32);
+    const a = serverStore(storage, secret);
+    const b = serverStore(storage, secret);
+    const s = session();
+    const jar = apply(new Map(), await a.write(s, new Map(), NOW));
+    const id = new Sealer([secret]).open('session-ref', jar.get('portcullis')!)!;
+    const key = createHash('sha256').update(id).digest('base64url');
+    const gated = (tag: string) => {
+      const started = Promise.withResolvers<void>();
+      const answer = Promise.withResolvers<void>();
+      const redeem = async (current: Session): Promise<Session> => {
+        started.resolve();
+        await answer.promise;
+        return {
+          ...current,
+          accessToken: `at-${tag}`,
+          accessTokenExpiresAt: NOW + 400,
+          refreshToken: `rt-${tag}`,
+        };
+      };
+      return { started: started.promise, answer: () => answer.resolve(), redeem };
+    };
+    const ra = gated('a');
+    const onA = a.refresh(jar, s, NOW + 100, ra.redeem);
+    await ra.started;
+    // A hangs past its lock's lifetime: the lock is gone by itself, and B takes it (nothing breaks it).
+    clock += 16_000;
+    const rb = gated('b');
+    const onB = b.refresh(jar, s, NOW + 100, rb.redeem);
+    await rb.started;
+    ra.answer();
+    assert.equal((await onA).session?.refreshToken, 'rt-a', 'A wrote back first');
+    assert.ok(await storage.find(LOCK_KIND, key), 'A did not release the lock B holds');
+    rb.answer();
+    assert.equal(
+      (await onB).session?.refreshToken,
+      'rt-a',
+      'B lost the compare-and-set and uses A’s session',
+    );
+    assert.equal((await a.read(jar, NOW + 100))?.refreshToken, 'rt-a');
+    assert.equal(await storage.find(LOCK_KIND, key), undefined, 'B released its lock');
   });
 
   describe('on redis', () => {
@@ -301,6 +348,12 @@ describe('through the gateway (real Redis, real IdP)', () => {
   let stack: Stack;
   let second: RunningGateway;
   let tokenResponses = 0;
+  const counting = async (body: Record<string, unknown>) => {
+    tokenResponses++;
+    // Widen the window in which two instances could both redeem the same refresh token.
+    await new Promise((r) => setTimeout(r, 300));
+    return body;
+  };
 
   before(async () => {
     await relay.up();
@@ -327,12 +380,7 @@ describe('through the gateway (real Redis, real IdP)', () => {
         now: stack.gw.ctx.now,
       },
     );
-    stack.idp.setTokenResponseHook(async (body) => {
-      tokenResponses++;
-      // Widen the window in which two instances could both redeem the same refresh token.
-      await new Promise((r) => setTimeout(r, 300));
-      return body;
-    });
+    stack.idp.setTokenResponseHook(counting);
   });
   after(async () => {
     await second?.close();
@@ -446,6 +494,37 @@ describe('through the gateway (real Redis, real IdP)', () => {
     // Still signed in afterwards (a second redemption would have made the IdP revoke the grant).
     assert.equal((await get(second.url, '/api/r', cookie)).status, 200);
     assert.ok(!answers.some((r) => r.headers.getSetCookie().length > 0), 'the cookie did not change');
+  });
+
+  test('sign-out on B while A is refreshing: A’s late write does not bring the session back on A or B', async () => {
+    const cookie = await signedIn('bob');
+    assert.equal((await get(stack.url, '/api/race', cookie)).status, 200);
+    stack.advance(120);
+    // A's refresh reaches the IdP, which answers only when told: the refresh is in flight.
+    const hold = stack.idp.holdTokenResponses();
+    try {
+      const onA = get(stack.url, '/api/race', cookie);
+      await hold.held;
+      const out = await get(second.url, '/oauth2/sign_out', cookie, 'text/html');
+      assert.equal(out.status, 200);
+      hold.release();
+      const late = await onA;
+      await late.body?.cancel();
+      assert.equal(late.status, 401, 'the request that lost the race is treated as signed out');
+      assert.ok(
+        !late.headers.getSetCookie().some((c) => /^portcullis=[^;]/.test(c)),
+        'and is handed no session cookie',
+      );
+    } finally {
+      hold.release();
+      stack.idp.setTokenResponseHook(counting);
+    }
+    // The old cookie, replayed on either instance, is no session.
+    for (const base of [stack.url, second.url, stack.url]) {
+      const r = await get(base, '/api/race', cookie);
+      await r.body?.cancel();
+      assert.equal(r.status, 401, base);
+    }
   });
 
   test('Redis down: 503 PCL_SESSION_STORE_UNAVAILABLE with a request id, a metric, then recovery', async () => {

@@ -24,7 +24,8 @@ function serverFixture(
 ) {
   let shared: Promise<Storage> | undefined;
   return {
-    async open(secrets: readonly Buffer[]) {
+    serverSide: true,
+    async open(secrets: readonly Buffer[], o: { lockSeconds?: number } = {}) {
       shared ??= storage();
       return new ServerSessionStore({
         storage: await shared,
@@ -33,6 +34,7 @@ function serverFixture(
         names,
         cookieOptions: { secure: false },
         ownsStorage: false,
+        ...o,
       });
     },
     async dispose() {

@@ -54,7 +54,12 @@ export interface StoreFixture {
    * A store with cookie name `portcullis` (not secure) and these cookie secrets (the first seals). Stores
    * opened by one fixture share their state (one storage), as instances sharing redis do.
    */
-  open(secrets: readonly Buffer[]): SessionStore | Promise<SessionStore>;
+  open(secrets: readonly Buffer[], o?: { lockSeconds?: number }): SessionStore | Promise<SessionStore>;
+  /**
+   * True for stores that keep sessions on the server (sign-out revokes there, and refreshes race across
+   * instances): they must also pass the sign-out/refresh race tests. A cookie session cannot be revoked.
+   */
+  readonly serverSide?: boolean;
   dispose?(): Promise<void>;
 }
 
@@ -62,8 +67,8 @@ export function sessionStoreContract(name: string, fixture: StoreFixture): void 
   describe(`session store contract: ${name}`, () => {
     const secret = randomBytes(32);
     const stores: SessionStore[] = [];
-    const open = async (keys: readonly Buffer[] = [secret]) => {
-      const st = await fixture.open(keys);
+    const open = async (keys: readonly Buffer[] = [secret], o?: { lockSeconds?: number }) => {
+      const st = await fixture.open(keys, o);
       stores.push(st);
       return st;
     };
@@ -184,5 +189,103 @@ export function sessionStoreContract(name: string, fixture: StoreFixture): void 
         /invalid_grant/,
       );
     });
+
+    const server = { skip: fixture.serverSide ? false : 'a cookie session cannot be revoked' };
+
+    test(
+      'sign-out on B while A redeems: A\u2019s write-back does not bring the session back',
+      server,
+      async () => {
+        const a = await open();
+        const b = await open();
+        const s = session();
+        const jar = apply(new Map(), await a.write(s, new Map(), NOW + 100));
+        const redeeming = Promise.withResolvers<void>();
+        const answer = Promise.withResolvers<void>();
+        let calls = 0;
+        const pending = a.refresh(jar, s, NOW + 100, async (current) => {
+          calls++;
+          redeeming.resolve();
+          await answer.promise;
+          return {
+            ...current,
+            accessToken: 'at-late',
+            accessTokenExpiresAt: NOW + 400,
+            refreshToken: 'rt-late',
+          };
+        });
+        await redeeming.promise;
+        // A request on B with the same session waits for A's refresh meanwhile.
+        const waiting = b.refresh(jar, s, NOW + 100, async () => {
+          throw new Error('B must not redeem while A holds the lock');
+        });
+        await b.clear(jar);
+        answer.resolve();
+        const out = await pending;
+        assert.equal(calls, 1);
+        assert.equal(out.session, undefined, 'the request that lost the race is signed out');
+        assert.ok(
+          !out.setCookies.some((c) => !parseSetCookie(c).attributes.includes('Max-Age=0')),
+          'and is handed no new cookie',
+        );
+        assert.equal((await waiting).session, undefined);
+        for (const st of [a, b, a]) assert.equal(await st.read(jar, NOW + 100), undefined);
+        // Nor does a refresh started afterwards, with the session read before the sign-out.
+        const again = await a.refresh(jar, s, NOW + 100, async (current) => ({
+          ...current,
+          refreshToken: 'rt-x',
+        }));
+        assert.equal(again.session, undefined);
+        assert.equal(await b.read(jar, NOW + 100), undefined);
+      },
+    );
+
+    test(
+      'a refused refresh racing a sign-out still ends the session; a refused one never ends a newer one',
+      server,
+      async () => {
+        const a = await open();
+        const b = await open();
+        const s = session();
+        const jar = apply(new Map(), await a.write(s, new Map(), NOW + 100));
+        await b.clear(jar);
+        const out = await a.refresh(jar, s, NOW + 100, async () => {
+          throw new Error('invalid_grant');
+        });
+        assert.equal(out.session, undefined, 'the entry read under the lock is already gone');
+        assert.equal(await a.read(jar, NOW + 100), undefined);
+      },
+    );
+
+    test(
+      'two write-backs of one session (a lock that expired): one lands, both requests use it',
+      server,
+      async () => {
+        const a = await open([secret], { lockSeconds: 1 });
+        const b = await open([secret], { lockSeconds: 1 });
+        const s = session();
+        const jar = apply(new Map(), await a.write(s, new Map(), NOW + 100));
+        const slow = (tag: string, ms: number) => async (current: Session) => {
+          await new Promise((r) => setTimeout(r, ms));
+          return {
+            ...current,
+            accessToken: `at-${tag}`,
+            accessTokenExpiresAt: NOW + 400,
+            refreshToken: `rt-${tag}`,
+          };
+        };
+        // A holds the lock past its expiry; B takes the expired lock and redeems too (the IdP was slow).
+        const onA = a.refresh(jar, s, NOW + 100, slow('a', 1_600));
+        await new Promise((r) => setTimeout(r, 200));
+        const onB = b.refresh(jar, s, NOW + 100, slow('b', 1_000));
+        const [outA, outB] = await Promise.all([onA, onB]);
+        const stored = await b.read(jar, NOW + 100);
+        assert.ok(stored);
+        assert.ok(['rt-a', 'rt-b'].includes(stored.refreshToken!), stored.refreshToken);
+        assert.equal(outA.session?.refreshToken, stored.refreshToken, 'A uses what is stored');
+        assert.equal(outB.session?.refreshToken, stored.refreshToken, 'B uses what is stored');
+        assert.equal((await a.read(jar, NOW + 100))?.refreshToken, stored.refreshToken);
+      },
+    );
   });
 }

@@ -180,6 +180,87 @@ export function storageContract(name: string, open: () => Promise<ContractHarnes
       assert.deepEqual(await s.find('Keys', k), { winner });
     });
 
+    test('swap replaces only the entry that still holds the expected value (compare-and-set)', async () => {
+      const k = id('swap');
+      assert.equal(
+        await s.swap('Ref', k, { field: 'v', value: 'one' }, { v: 'two' }, { expiresIn: 60 }),
+        false,
+        'no entry: nothing to swap, and nothing is created',
+      );
+      assert.equal(await s.find('Ref', k), undefined);
+      await s.upsert('Ref', k, { v: 'one', other: 1 }, { expiresIn: 60 });
+      assert.equal(await s.swap('Ref', k, { field: 'v', value: 'zero' }, { v: 'two' }), false);
+      assert.equal(
+        await s.swap('Ref', k, { field: 'other', value: '1' }, { v: 'two' }),
+        false,
+        'strings only',
+      );
+      assert.deepEqual(await s.find('Ref', k), { v: 'one', other: 1 }, 'a lost swap changes nothing');
+      assert.equal(
+        await s.swap('Ref', k, { field: 'v', value: 'one' }, { v: 'two' }, { expiresIn: 1 }),
+        true,
+      );
+      assert.deepEqual(await s.find('Ref', k), { v: 'two' });
+      assert.equal(
+        await s.swap('Ref', k, { field: 'v', value: 'one' }, { v: 'three' }),
+        false,
+        'the value read before is stale now',
+      );
+      await h.advance(1.1);
+      assert.equal(await s.find('Ref', k), undefined, 'the new expiry applies');
+      assert.equal(
+        await s.swap('Ref', k, { field: 'v', value: 'two' }, { v: 'four' }),
+        false,
+        'an expired entry is not swapped back to life',
+      );
+      assert.equal(await s.find('Ref', k), undefined);
+    });
+
+    test('swap after destroy, or with expiresIn ≤ 0 (compare-and-delete)', async () => {
+      const k = id('swap-del');
+      await s.upsert('Ref', k, { v: 'a' });
+      await s.destroy('Ref', k);
+      assert.equal(await s.swap('Ref', k, { field: 'v', value: 'a' }, { v: 'late' }), false);
+      assert.equal(await s.find('Ref', k), undefined, 'a late write cannot bring a destroyed entry back');
+      await s.upsert('Ref', k, { v: 'b' }, { expiresIn: 60 });
+      assert.equal(await s.swap('Ref', k, { field: 'v', value: 'x' }, {}, { expiresIn: 0 }), false);
+      assert.deepEqual(await s.find('Ref', k), { v: 'b' });
+      assert.equal(await s.swap('Ref', k, { field: 'v', value: 'b' }, {}, { expiresIn: 0 }), true);
+      assert.equal(await s.find('Ref', k), undefined);
+      // An entry with indexes is not for swap: refused, and left as it is.
+      const g = id('swap-grant');
+      await s.upsert('Ref', g, { v: 'c' }, { grantId: g });
+      await assert.rejects(s.swap('Ref', g, { field: 'v', value: 'c' }, { v: 'd' }), /grant or lookups/);
+      assert.deepEqual(await s.find('Ref', g), { v: 'c' });
+    });
+
+    test('concurrent swaps from one value: exactly one wins', async () => {
+      const k = id('swap-race');
+      await s.upsert('Ref', k, { v: 'start' }, { expiresIn: 60 });
+      const results = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          s.swap('Ref', k, { field: 'v', value: 'start' }, { v: `w${i}` }, { expiresIn: 60 }),
+        ),
+      );
+      assert.equal(results.filter(Boolean).length, 1);
+      assert.deepEqual(await s.find('Ref', k), { v: `w${results.indexOf(true)}` });
+    });
+
+    test('create sets the expiry with the entry, and lookups and grant with it', async () => {
+      const k = id('create-all');
+      const g = id('create-grant');
+      assert.equal(
+        await s.create('Lock', k, { owner: 'me' }, { expiresIn: 1, grantId: g, lookups: { uid: `${k}-u` } }),
+        true,
+      );
+      assert.deepEqual(await s.findBy('Lock', 'uid', `${k}-u`), { owner: 'me' });
+      await h.advance(1.1);
+      assert.equal(await s.find('Lock', k), undefined);
+      assert.equal(await s.create('Lock', k, { owner: 'next' }, { grantId: g }), true);
+      await s.revokeGrant(g);
+      assert.equal(await s.find('Lock', k), undefined, 'the grant index knows the created entry');
+    });
+
     test('many writes and reads at once stay consistent', async () => {
       const ids = Array.from({ length: 50 }, (_, i) => id(`bulk${i}`));
       await Promise.all(ids.map((k, i) => s.upsert('Bulk', k, { i }, { expiresIn: 60 })));

@@ -66,3 +66,29 @@ test('an unreachable Redis fails fast with a message naming it (and no password)
   });
   assert.ok(Date.now() - started < 10_000);
 });
+
+test('create is one step: a connection lost right after its first command leaves no entry without expiry', async () => {
+  const prefix = `portcullis-test:${randomBytes(6).toString('hex')}:`;
+  const s = await RedisStorage.connect({ url: URL_, keyPrefix: prefix });
+  const r = new Redis(URL_);
+  try {
+    // The process "dies" after the first command reaches Redis: every later one fails.
+    const send = s.redis.sendCommand.bind(s.redis);
+    let sent = 0;
+    s.redis.sendCommand = ((command: Parameters<typeof send>[0], ...rest: unknown[]) => {
+      if (sent++ === 0) return (send as (...a: unknown[]) => unknown)(command, ...rest);
+      command.reject(new Error('connection lost'));
+      return command.promise;
+    }) as typeof s.redis.sendCommand;
+    await s.create('GatewaySessionRefresh', 'k', { owner: 'x' }, { expiresIn: 15 }).catch(() => false);
+    const key = `${prefix}e:GatewaySessionRefresh:k`;
+    const ttl = await r.pttl(key);
+    // -2: no entry at all; otherwise it must expire by itself (-1 would be an immortal lock).
+    assert.ok(ttl === -2 || (ttl > 0 && ttl <= 15_000), `entry left with pttl ${ttl}`);
+    assert.equal(ttl > 0, sent === 1, 'one command created the entry with its expiry');
+  } finally {
+    await r.quit();
+    s.redis.disconnect();
+    await removePrefix(prefix);
+  }
+});

@@ -40,6 +40,17 @@ export interface TestIdp extends DevIdp {
   resignIdToken(idToken: string, patch: IdTokenPatch, opts?: ResignOptions): Promise<string>;
   /** Rewrites the id_token of every following token response; returns a function that stops it. */
   tamperIdTokens(patch: IdTokenPatch, opts?: ResignOptions): () => void;
+  /**
+   * A slow token endpoint, on cue: every following token response is held (the grant is already
+   * processed at the IdP, only the answer waits) until `release()`, which also removes the hook. `held`
+   * resolves when the first response is being held, so a test can act while the call is in flight.
+   */
+  holdTokenResponses(): TokenHold;
+}
+
+export interface TokenHold {
+  readonly held: Promise<void>;
+  release(): void;
 }
 
 export async function startTestIdp(
@@ -81,6 +92,22 @@ export async function startTestIdp(
           : body,
       );
       return () => idp.setTokenResponseHook(undefined);
+    },
+    holdTokenResponses() {
+      const { promise: held, resolve: arrived } = Promise.withResolvers<void>();
+      const { promise: gate, resolve: open } = Promise.withResolvers<void>();
+      idp.setTokenResponseHook(async (body) => {
+        arrived();
+        await gate;
+        return body;
+      });
+      return {
+        held,
+        release() {
+          idp.setTokenResponseHook(undefined);
+          open();
+        },
+      };
     },
   };
 }
