@@ -117,7 +117,8 @@ export function readTarget(url: string): Target | TargetRefusal {
     for (const seg of slashed.split('/')) if (DOT_SEGMENT.test(seg)) return 'dot-segment';
   }
   const path = mergeSlashes(slashed);
-  if (!VARIANT.test(rawPath) && !VARIANT.test(decoded)) return { rawPath, query: split.query, path, readings: [] };
+  if (!VARIANT.test(rawPath) && !VARIANT.test(decoded))
+    return { rawPath, query: split.query, path, readings: [] };
   const readings = new Set<string>();
   // A strict server (Node, Express, Go): decoded once, but %2F and %5C stay characters of their segment,
   // `\` is a character, `//` is kept.
