@@ -84,20 +84,23 @@ export class Accounts {
 
   /** oidc-provider's findAccount. */
   async find(accountId: string): Promise<Account | undefined> {
-    const stored = (await this.#storage.find(KIND, accountId)) as StoredAccount | undefined;
-    if (stored === undefined) return undefined;
-    return { accountId, claims: () => ({ sub: accountId, ...stored.claims }) };
+    return (await this.load(accountId))?.account;
   }
 
   /**
-   * The principal the access rules decide on for this account: undefined when the account is gone (expired)
-   * or was stored without one (before Portcullis kept it) — the rules then have nothing to admit.
+   * The account and the principal the access rules decide on, in one read. `principal` is undefined for an
+   * account stored without one (before Portcullis kept it): the rules then have nothing to admit.
    */
-  async principalOf(accountId: string): Promise<Principal | undefined> {
+  async load(accountId: string): Promise<{ account: Account; principal: Principal | undefined } | undefined> {
     const stored = (await this.#storage.find(KIND, accountId)) as StoredAccount | undefined;
-    if (stored === undefined || !isIdentity(stored.identity)) return undefined;
+    if (stored === undefined) return undefined;
+    const account = { accountId, claims: () => ({ sub: accountId, ...stored.claims }) };
+    const identity = stored.identity;
     // The id is derived from (provider, sub): a stored identity that does not hash to it is not this account's.
-    if (accountIdFor(stored.provider, stored.identity.sub) !== accountId) return undefined;
-    return { provider: stored.provider, identity: stored.identity };
+    const principal =
+      isIdentity(identity) && accountIdFor(stored.provider, identity.sub) === accountId
+        ? { provider: stored.provider, identity }
+        : undefined;
+    return { account, principal };
   }
 }

@@ -20,7 +20,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Logger } from '../observability/log.ts';
-import type { Surface } from '../policy/authorize.ts';
+import type { Principal, Surface } from '../policy/authorize.ts';
 import type { Storage } from '../storage/storage.ts';
 import type { Accounts } from './accounts.ts';
 import type { Binding } from './provider.ts';
@@ -54,15 +54,17 @@ export class GrantAdmission {
 
   /**
    * Asks the authorize step whether the user behind `token` is still admitted; anything but yes revokes
-   * the grant. `caller`: the client asking, when it is not the token's own (introspection by a resource
+   * the grant. `principal`: the account's, when the caller has already read it (findAccount), else it is
+   * read here. `caller`: the client asking, when it is not the token's own (introspection by a resource
    * server), for the audit line.
    */
   async check(
     koa: KoaContextWithOIDC,
     surface: GrantSurface,
     token: GrantBound,
-    caller?: string,
+    o: { readonly principal?: Principal | undefined; readonly caller?: string } = {},
   ): Promise<Admission> {
+    const caller = o.caller;
     const b = this.#d.bindingOf(koa.req);
     const accountId = token.accountId;
     if (b === undefined || accountId === undefined) {
@@ -74,7 +76,7 @@ export class GrantAdmission {
       );
       return 'unknown';
     }
-    const principal = await this.#d.accounts.principalOf(accountId);
+    const principal = 'principal' in o ? o.principal : (await this.#d.accounts.load(accountId))?.principal;
     const outcome = b.ctx.authz.authorize({
       surface,
       principal,

@@ -189,7 +189,8 @@ export function buildProvider(o: ProviderOptions): Provider {
         allowedPolicy: async (ctx: KoaContextWithOIDC, client: Client, token: GrantBound) => {
           if (client.clientAuthMethod === 'none' && token.clientId !== client.clientId) return false;
           if (token.accountId === undefined) return true;
-          return (await admission.check(ctx, 'issuer.introspection', token, client.clientId)) === 'allowed';
+          const seen = await admission.check(ctx, 'issuer.introspection', token, { caller: client.clientId });
+          return seen === 'allowed';
         },
       },
       // A client revokes only its own tokens; another's is left alone with the 200 RFC 7009 §2.2 prescribes.
@@ -239,16 +240,18 @@ export function buildProvider(o: ProviderOptions): Provider {
     // (lib/shared/access_token.js loadAccessTokenAccount): there the access rules in force now decide.
     // Without a token it is the authorization endpoint, where the interaction and the gate_session check do.
     findAccount: async (ctx: KoaContextWithOIDC, sub: string, token?: GrantBound) => {
+      const found = await o.accounts.load(sub);
       if (token !== undefined) {
         const userinfo = ctx.oidc.route === 'userinfo';
-        const seen = await admission.check(ctx, userinfo ? 'issuer.userinfo' : 'issuer.token', {
-          accountId: sub,
-          grantId: token.grantId,
-          clientId: token.clientId,
-        });
+        const seen = await admission.check(
+          ctx,
+          userinfo ? 'issuer.userinfo' : 'issuer.token',
+          { accountId: sub, grantId: token.grantId, clientId: token.clientId },
+          { principal: found?.principal },
+        );
         if (seen !== 'allowed') throw refusal(userinfo, seen);
       }
-      return o.accounts.find(sub);
+      return found?.account;
     },
     // CORS for browser-based (public) clients: their redirect URIs' origins.
     clientBasedCORS: (_ctx: KoaContextWithOIDC, origin: string, client: Client) =>
