@@ -8,6 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import type { JWK } from 'jose';
 import Provider, {
   type Client,
+  errors,
   type Grant,
   interactionPolicy,
   type KoaContextWithOIDC,
@@ -20,6 +21,7 @@ import type { Logger } from '../observability/log.ts';
 import type { Storage } from '../storage/storage.ts';
 import { type Accounts, accountIdOf } from './accounts.ts';
 import { adapterFor } from './adapter.ts';
+import { GrantAdmission, type GrantBound } from './admission.ts';
 import { ISSUER_PATH, type ResolvedIssuer, type ResolvedIssuerClient } from './config.ts';
 import { issuerSignedOutPage, logoutPage } from './pages.ts';
 
@@ -103,6 +105,8 @@ export function buildProvider(o: ProviderOptions): Provider {
     clients.get(client?.clientId ?? '')?.ttl ?? defaultTtl(o.issuer);
   const longest = Math.max(o.issuer.refreshTokenTtl, ...o.issuer.clients.map((c) => c.ttl.refreshToken));
 
+  const admission = new GrantAdmission(o);
+
   const policy = interactionPolicy.base();
   // Single sign-on follows the gate: the issuer's own session counts only while the browser's gate session
   // is for the same account and the access rules let that user in. Otherwise the login prompt comes up,
@@ -176,11 +180,18 @@ export function buildProvider(o: ProviderOptions): Provider {
     features: {
       devInteractions: { enabled: false },
       // A confidential client may introspect any token (it may be a resource server checking the tokens
-      // of other services); a public client only its own (oidc-provider's default, made explicit).
+      // of other services); a public client only its own (oidc-provider's default, made explicit). A user's
+      // token is active only while the access rules admit the user: the answer is `{"active": false}`
+      // otherwise (RFC 7662 §2.2: no reason is given), and the grant is revoked. Client-credentials tokens
+      // have no user to decide on.
       introspection: {
         enabled: true,
-        allowedPolicy: async (_ctx: unknown, client: Client, token: { clientId?: string }) =>
-          client.clientAuthMethod !== 'none' || token.clientId === client.clientId,
+        allowedPolicy: async (ctx: KoaContextWithOIDC, client: Client, token: GrantBound) => {
+          if (client.clientAuthMethod === 'none' && token.clientId !== client.clientId) return false;
+          if (token.accountId === undefined) return true;
+          const seen = await admission.check(ctx, 'issuer.introspection', token, { caller: client.clientId });
+          return seen === 'allowed';
+        },
       },
       // A client revokes only its own tokens; another's is left alone with the 200 RFC 7009 §2.2 prescribes.
       revocation: {
@@ -224,7 +235,24 @@ export function buildProvider(o: ProviderOptions): Provider {
       await grant.save();
       return grant;
     },
-    findAccount: (_ctx: KoaContextWithOIDC, sub: string) => o.accounts.find(sub),
+    // oidc-provider looks the account up for every issuance from a code or refresh token
+    // (lib/helpers/grant_common.js validateAccount, before a refresh token is rotated) and for userinfo
+    // (lib/shared/access_token.js loadAccessTokenAccount): there the access rules in force now decide.
+    // Without a token it is the authorization endpoint, where the interaction and the gate_session check do.
+    findAccount: async (ctx: KoaContextWithOIDC, sub: string, token?: GrantBound) => {
+      const found = await o.accounts.load(sub);
+      if (token !== undefined) {
+        const userinfo = ctx.oidc.route === 'userinfo';
+        const seen = await admission.check(
+          ctx,
+          userinfo ? 'issuer.userinfo' : 'issuer.token',
+          { accountId: sub, grantId: token.grantId, clientId: token.clientId },
+          { principal: found?.principal },
+        );
+        if (seen !== 'allowed') throw refusal(userinfo, seen);
+      }
+      return found?.account;
+    },
     // CORS for browser-based (public) clients: their redirect URIs' origins.
     clientBasedCORS: (_ctx: KoaContextWithOIDC, origin: string, client: Client) =>
       client.redirectUris.some((uri) => URL.parse(uri)?.origin === origin),
@@ -254,6 +282,25 @@ export function buildProvider(o: ProviderOptions): Provider {
   provider.proxy = true;
   wireEvents(provider, o);
   return provider;
+}
+
+/**
+ * The OAuth error for a user the rules refuse (`denied`) or an account without a principal (`unknown`).
+ * Token endpoint: `invalid_grant`, the grant is no longer valid (RFC 6749 §5.2). Userinfo, a protected
+ * resource, may only answer with an RFC 6750 §3.1 code: `access_denied` is an authorization-endpoint error
+ * (RFC 6749 §4.1.2.1), not one of them. A refused user gets 403 `insufficient_scope` ("the request requires
+ * higher privileges than provided by the access token"): the token is genuine but no longer enough, and no
+ * `scope` attribute is sent since no scope would help. An account without a principal gets 401
+ * `invalid_token`: its grant was revoked, so the token is, in the RFC's words, revoked.
+ */
+function refusal(userinfo: boolean, seen: 'denied' | 'unknown'): Error {
+  if (!userinfo)
+    return new errors.InvalidGrant(
+      seen === 'denied' ? 'the access rules no longer admit the user' : 'the account has no stored principal',
+    );
+  return seen === 'denied'
+    ? new errors.InsufficientScope('the access rules no longer admit the user', undefined)
+    : new errors.InvalidToken('the user has to sign in again');
 }
 
 function defaultTtl(issuer: ResolvedIssuer) {

@@ -208,6 +208,28 @@ declare module 'oidc-provider' {
     function base(): Policy;
   }
 
-  export const errors: Record<string, new (...args: unknown[]) => Error>;
+  /** An OAuth error as oidc-provider renders it (lib/helpers/errors.js): status, `error`, public description, private detail. */
+  export class OIDCProviderError extends Error {
+    error: string;
+    status: number;
+    error_description?: string;
+    error_detail?: string;
+  }
+  export const errors: {
+    /** 400 invalid_grant; `detail` is logged, never sent. */
+    readonly InvalidGrant: new (
+      detail?: string,
+    ) => OIDCProviderError;
+    /** 401 invalid_token; `detail` is logged, never sent. */
+    readonly InvalidToken: new (
+      detail?: string,
+    ) => OIDCProviderError;
+    /** 403 insufficient_scope with a public description and the scope attribute (when given). */
+    readonly InsufficientScope: new (
+      description: string,
+      scope: string | undefined,
+    ) => OIDCProviderError;
+    readonly [name: string]: (new (...args: never[]) => OIDCProviderError) | undefined;
+  };
   export default Provider;
 }
