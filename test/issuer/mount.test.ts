@@ -12,7 +12,7 @@ import { KeyStore } from '../../src/issuer/keys.ts';
 import { authorizationUrl, authorize, Browser, redeem, rpFor, startIssuerStack } from '../support/issuer.ts';
 import { startStack } from '../support/stack.ts';
 
-test('without issuer, /oidc is an ordinary path: it goes to the upstream behind the gate', async () => {
+test('without issuer, /oidc is still reserved: 404 PCL_NOT_FOUND, never proxied to the upstream', async () => {
   const stack = await startStack();
   try {
     assert.equal(stack.gw.ctx.issuer, undefined);
@@ -20,10 +20,8 @@ test('without issuer, /oidc is an ordinary path: it goes to the upstream behind 
     const r = await b.get(`${stack.url}/oidc/.well-known/openid-configuration`, {
       headers: { accept: 'application/json' },
     });
-    assert.equal(r.status, 200);
-    const echo = JSON.parse(r.body) as { path: string; headers: Record<string, string> };
-    assert.equal(echo.path, '/oidc/.well-known/openid-configuration');
-    assert.equal(echo.headers['x-forwarded-user'], 'alice');
+    assert.equal(r.status, 404);
+    assert.equal((JSON.parse(r.body) as { error: string }).error, 'PCL_NOT_FOUND');
   } finally {
     await stack.close();
   }
