@@ -13,6 +13,7 @@ import type { ConfigScope, ProviderScope, StoreScope, UpstreamScope } from './sc
 import {
   autoLogin,
   cookieSecurity,
+  forwardAuthPath,
   insecureSettings,
   issuerSlash,
   loads,
@@ -27,6 +28,7 @@ export const CONFIG_CHECKS: readonly Check<ConfigScope>[] = [
   redirectHost,
   cookieSecurity,
   upstreamLoop,
+  forwardAuthPath,
 ];
 
 export const PROVIDER_CHECKS: readonly Check<ProviderScope>[] = [

@@ -3,7 +3,7 @@
  * schema and cross-field problem) is the runner's first step; these look further.
  */
 import { isLoopbackHost } from '../config/load.ts';
-import { type Check, fail, type Result, warn } from './finding.ts';
+import { type Check, fail, ok, type Result, warn } from './finding.ts';
 import type { ConfigScope, ProviderScope } from './scope.ts';
 
 export const autoLogin: Check<ConfigScope> = {
@@ -32,6 +32,22 @@ export const redirectHost: Check<ConfigScope> = {
       `redirectUrl ${config.redirectUri.href} is on another origin than publicUrl ${config.public.origin}: the browser does not bring the sign-in cookie back there, so sign-ins end in PCL_STATE_UNKNOWN unless both names reach the same Portcullis with a shared cookie domain`,
       {
         fix: 'use publicUrl’s host in redirectUrl (or drop redirectUrl), or set cookie.domain to a parent domain of both',
+      },
+    );
+  },
+};
+
+export const forwardAuthPath: Check<ConfigScope> = {
+  id: 'config.forward-auth-path',
+  when: 'always',
+  title: 'forward-auth callers name the original path when routes have rules',
+  run({ config }) {
+    const routes = config.routes.filter((r) => r.public || r.allow !== undefined).map((r) => r.path);
+    if (routes.length === 0) return undefined;
+    return ok(
+      `routes ${routes.join(', ')} are public or have rules: a proxy that asks /oauth2/auth must name the original path, or the request is refused with PCL_FORWARD_AUTH_NO_PATH (proxy mode needs nothing)`,
+      {
+        fix: 'nginx: `proxy_set_header X-Original-URI $request_uri;` in `location = /oauth2/auth` (examples/nginx.conf); Traefik forwardAuth and Caddy forward_auth send X-Forwarded-Uri themselves',
       },
     );
   },

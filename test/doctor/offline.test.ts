@@ -120,3 +120,24 @@ upstreams: [{ path: /, url: "https://platform.example.com" }]
   assert.equal(loop[0]?.status, 'fail');
   assert.equal(r.summary.exitCode, 1);
 });
+
+test('config.forward-auth-path names the header a forward-auth proxy must send, only when routes have rules', async () => {
+  const base = `publicUrl: https://platform.example.com
+cookie: { secret: ${randomBytes(32).toString('base64url')} }
+providers: [{ id: a, type: oidc, issuer: "https://idp.example.org", clientId: a }]
+upstreams: [{ path: /, url: "http://127.0.0.1:9" }]
+`;
+  const withRules = dir.write(
+    'fa-rules.yaml',
+    `${base}routes: [{ path: /admin/, allow: { groups: [admins] } }]\n`,
+  );
+  const r = await runDoctor({ file: withRules, env: {} }, { offline: true });
+  const f = r.findings.filter((x) => x.id === 'config.forward-auth-path');
+  assert.equal(f.length, 1);
+  assert.equal(f[0]?.status, 'ok');
+  assert.match(f[0]?.message ?? '', /\/admin\/.*PCL_FORWARD_AUTH_NO_PATH/);
+  assert.match(f[0]?.fix ?? '', /X-Original-URI \$request_uri/);
+  const plain = dir.write('fa-plain.yaml', `${base}routes: [{ path: /api/, api: true }]\n`);
+  const r2 = await runDoctor({ file: plain, env: {} }, { offline: true });
+  assert.equal(r2.findings.filter((x) => x.id === 'config.forward-auth-path').length, 0);
+});
