@@ -42,10 +42,10 @@ export const forwardAuthPath: Check<ConfigScope> = {
   when: 'always',
   title: 'forward-auth callers name the original path when routes have rules',
   run({ config }) {
-    const routes = config.routes.filter((r) => r.public || r.allow !== undefined).map((r) => r.path);
+    const routes = config.routes.filter((r) => r.allow !== undefined).map((r) => r.path);
     if (routes.length === 0) return undefined;
     return ok(
-      `routes ${routes.join(', ')} are public or have rules: a proxy that asks /oauth2/auth must name the original path, or the request is refused with PCL_FORWARD_AUTH_NO_PATH (proxy mode needs nothing)`,
+      `routes ${routes.join(', ')} have rules: a proxy that asks /oauth2/auth must name the original path, or the request is refused with PCL_FORWARD_AUTH_NO_PATH (proxy mode needs nothing)`,
       {
         fix: 'nginx: `proxy_set_header X-Original-URI $request_uri;` in `location = /oauth2/auth` (examples/nginx.conf); Traefik forwardAuth and Caddy forward_auth send X-Forwarded-Uri themselves',
       },

@@ -32,8 +32,8 @@ export interface GatewayContext {
   /** autoLogin with exactly one provider: unauthenticated navigations go straight to /oauth2/start. */
   readonly autoStart: boolean;
   /**
-   * Some route is public or has its own rules: forward-auth must be told the original path
-   * (PCL_FORWARD_AUTH_NO_PATH otherwise).
+   * Some route has rules of its own: forward-auth must be told the original path (PCL_FORWARD_AUTH_NO_PATH
+   * otherwise). `public` routes do not count: forward-auth never consults them.
    */
   readonly pathMatters: boolean;
   /** Serve /metrics on the main listener (metrics enabled, no separate metrics.listen). */

@@ -254,7 +254,7 @@ export function buildContext(
     upstreams: new PrefixTable(upstreams),
     upstreamList: upstreams,
     autoStart: config.autoLogin && providers.size === 1,
-    pathMatters: config.routes.some((r) => r.public || r.allow !== undefined),
+    pathMatters: config.routes.some((r) => r.allow !== undefined),
     metricsOnMain: config.metrics.enabled && config.metrics.listen === undefined,
     keepIdToken:
       config.providers.some((p) => p.logoutAtIdp) ||
