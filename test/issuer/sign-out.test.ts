@@ -51,9 +51,9 @@ describe('/oidc/sign_out ends the issuer session only for the browser that signe
       followRedirects: false,
       headers: { 'sec-fetch-site': 'cross-site' },
     });
+    assert.deepEqual(await v.alive(), ALL_ALIVE);
     assert.equal(r.status, 302);
     assert.equal(r.headers.location, '/oauth2/sign_out');
-    assert.deepEqual(await v.alive(), ALL_ALIVE);
     assert.ok(
       stack.logs.some((l) => l['event'] === 'issuer.sign-out-refused' && l['why'] === 'no valid next'),
     );
@@ -69,8 +69,8 @@ describe('/oidc/sign_out ends the issuer session only for the browser that signe
     const r = await v.b.get(`${stack.url}${out.headers.location}`, {
       headers: { 'sec-fetch-site': 'cross-site' },
     });
-    assert.equal(new URL(r.url).pathname, '/oauth2/sign_out', 'the confirmation page, not signed out');
     assert.deepEqual(await v.alive(), ALL_ALIVE);
+    assert.equal(new URL(r.url).pathname, '/oauth2/sign_out', 'the confirmation page, not signed out');
     assert.ok(
       stack.logs.some(
         (l) => l['event'] === 'issuer.sign-out-refused' && l['why'] === 'not bound to this browser',
@@ -134,9 +134,9 @@ describe('/oidc/session/end (RP-initiated logout) needs the user’s same-origin
     // The browser runs the page's script: a same-origin POST.
     const done = await b.submitForm(auto.body, auto.url);
     assert.equal(done.status, 200);
+    assert.ok(await gateAlive(), 'the gate session is kept');
     assert.match(done.body, /You are still signed in to Portcullis/);
     assert.match(done.body, /<form id="sign-out" method="post" action="\/oauth2\/sign_out">/);
-    assert.ok(await gateAlive(), 'the gate session is kept');
     assert.ok(stack.logs.some((l) => l['event'] === 'issuer.sign-out-unconfirmed'));
   });
 });

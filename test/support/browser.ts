@@ -298,7 +298,9 @@ export class Browser {
     if (o.rd !== undefined) url.searchParams.set('rd', o.rd);
     const page = await this.get(url);
     if (page.status !== 200) {
-      throw new Error(`expected the sign-out page, got ${page.status} at ${page.url}: ${page.body.slice(0, 300)}`);
+      throw new Error(
+        `expected the sign-out page, got ${page.status} at ${page.url}: ${page.body.slice(0, 300)}`,
+      );
     }
     const follow = o.followRedirects === undefined ? {} : { followRedirects: o.followRedirects };
     return this.submitForm(page.body, page.url, { formId: 'sign-out', ...follow });
