@@ -88,6 +88,13 @@ describe('/oidc/sign_out ends the issuer session only for the browser that signe
   });
 });
 
+test('the services page offers sign-out as the POST form, not a link', async () => {
+  const v = await signedInToService();
+  const page = await v.b.get(`${stack.url}/oauth2/services`);
+  assert.match(page.body, /<form id="sign-out" method="post" action="\/oauth2\/sign_out">/);
+  assert.doesNotMatch(page.body, /href="\/oauth2\/sign_out/);
+});
+
 describe('/oidc/session/end (RP-initiated logout) needs the user’s same-origin confirmation', () => {
   test('a cross-site GET shows the confirmation page and ends nothing', async () => {
     const v = await signedInToService();
