@@ -144,7 +144,7 @@ th{width:46%;font-weight:600}td{word-break:break-word}</style></head>
 <body><main><h1>Sample app behind Portcullis</h1>
 <p>This page shows the identity the gateway forwarded with your request.</p>
 <table>${rows.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join('')}</table>
-<p><a href="/oauth2/sign_out">Sign out</a></p></main>
+<form method="post" action="/oauth2/sign_out"><p><button type="submit">Sign out</button></p></form></main>
 </body></html>`;
 }
 

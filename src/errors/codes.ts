@@ -102,6 +102,12 @@ export const ERRORS = {
     advice:
       'The gateway cannot reach the store that keeps sign-in sessions. Try again in a moment; if it persists, tell your administrator the request id.',
   },
+  PCL_CROSS_SITE: {
+    status: 403,
+    title: 'This request came from another site',
+    advice:
+      'Signing out is only done from a Portcullis page. Open the sign-out page and press the button there.',
+  },
   PCL_BAD_REQUEST: {
     status: 400,
     title: 'Bad request',

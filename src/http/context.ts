@@ -54,6 +54,9 @@ export interface GatewayContext {
 export interface IssuerMount {
   /** Answers a request under /oidc. */
   handle(ctx: GatewayContext, s: Scope): Promise<void>;
-  /** Gate sign-out passes through the issuer to end its session too: where to send the browser instead of `next`. */
-  signOutVia(next: string): string;
+  /**
+   * Gate sign-out passes through the issuer to end its session too: where to send the browser instead of
+   * `next`. Adds to `s.setCookies` the cookie that binds that stop to this browser.
+   */
+  signOutVia(next: string, s: Scope): string;
 }

@@ -14,7 +14,7 @@ const STYLE = `
   .providers { display: grid; gap: .6rem; margin-top: 1.25rem; }
   a.button, button { display: block; text-align: center; padding: .7rem 1rem; border-radius: 8px; border: 1px solid #2f54eb;
     background: #2f54eb; color: #fff; text-decoration: none; font-size: 1rem; cursor: pointer; }
-  a.secondary { background: transparent; color: #2f54eb; }
+  a.secondary, button.secondary { background: transparent; color: #2f54eb; }
   a.button img { vertical-align: -4px; margin-right: .5rem; }
   ul.why, ul.services { padding-left: 1.2rem; line-height: 1.5; }
   .meta { margin-top: 1.5rem; font-size: .8rem; color: #6b7280; overflow-wrap: anywhere; }
@@ -75,6 +75,26 @@ export function errorPage(e: ErrorPageInput): string {
   return layout(
     e.title,
     `<h1>${escapeHtml(e.title)}</h1><p>${escapeHtml(e.advice)}</p>${why}${detail}${retry}<p class="meta">Error ${escapeHtml(e.code)} · HTTP ${e.status}${reasons} · request id <code>${escapeHtml(e.requestId)}</code></p>`,
+  );
+}
+
+/**
+ * The sign-out form (a POST to /oauth2/sign_out, the only way a sign-out happens): on the confirmation page
+ * and wherever a Portcullis page offers to sign out. `rd` travels as a hidden field.
+ */
+export function signOutForm(
+  o: { readonly rd?: string | undefined; readonly secondary?: boolean } = {},
+): string {
+  const hidden = o.rd === undefined ? '' : `<input type="hidden" name="rd" value="${escapeHtml(o.rd)}">`;
+  const cls = o.secondary ? ' class="secondary"' : '';
+  return `<form id="sign-out" method="post" action="/oauth2/sign_out">${hidden}<button type="submit"${cls}>Sign out</button></form>`;
+}
+
+/** GET /oauth2/sign_out: asks before signing out, so a link or a navigation from another site cannot. */
+export function signOutPage(rd: string | undefined): string {
+  return layout(
+    'Sign out',
+    `<h1>Sign out?</h1><p>This ends your session here, and at every service that signs you in through it.</p>${signOutForm({ rd })}<p class="meta"><a href="/">Stay signed in</a></p>`,
   );
 }
 

@@ -7,7 +7,7 @@
 import { loadSession } from '../sessions/resolve.ts';
 import type { GatewayContext } from './context.ts';
 import { authorizeScope, sendForbidden } from './forbidden.ts';
-import { escapeHtml, layout } from './pages.ts';
+import { escapeHtml, layout, signOutForm } from './pages.ts';
 import { redirect, sendError, sendHtml, sendJson } from './respond.ts';
 import type { Scope } from './scope.ts';
 
@@ -40,7 +40,7 @@ export function servicesPage(entries: readonly ServiceEntry[], user: string): st
       : '<p>No services are listed yet. The operator adds them with <code>display.url</code> in <code>issuer.clients</code>.</p>';
   return layout(
     'Services',
-    `<h1>Services</h1><p>Signed in as <strong>${escapeHtml(user)}</strong>. These services sign you in with the same account.</p>${list}<a class="button secondary" href="/oauth2/sign_out">Sign out</a>`,
+    `<h1>Services</h1><p>Signed in as <strong>${escapeHtml(user)}</strong>. These services sign you in with the same account.</p>${list}${signOutForm({ secondary: true })}`,
   );
 }
 

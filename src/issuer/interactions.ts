@@ -12,11 +12,11 @@
  */
 
 import { createHash, createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 import type { Interaction, Provider } from 'oidc-provider';
 import { PortcullisError } from '../errors/codes.ts';
 import type { GatewayContext } from '../http/context.ts';
 import { authorizeScope, sendForbidden } from '../http/forbidden.ts';
+import { readForm } from '../http/form.ts';
 import { redirect, sendError } from '../http/respond.ts';
 import type { Scope } from '../http/scope.ts';
 import { loadSession } from '../sessions/resolve.ts';
@@ -31,7 +31,6 @@ export const INTERACTION_PATH = new RegExp(
   `^${ISSUER_PATH}/interaction/([A-Za-z0-9_-]{1,64})(?:/(confirm|abort))?$`,
 );
 
-const FORM_LIMIT = 16 * 1024;
 /** Notes for prompt=login (which gate session the browser had), kept as long as an interaction lives. */
 const REAUTH_KIND = 'PortcullisReauth';
 const REAUTH_TTL = 600;
@@ -298,17 +297,4 @@ async function showConsent(
   );
   if (s.setCookies.length > 0) res.setHeader('Set-Cookie', s.setCookies);
   res.end(s.req.method === 'HEAD' ? undefined : html);
-}
-
-async function readForm(req: IncomingMessage): Promise<URLSearchParams | undefined> {
-  const type = req.headers['content-type'] ?? '';
-  if (!type.toLowerCase().startsWith('application/x-www-form-urlencoded')) return undefined;
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > FORM_LIMIT) return undefined;
-    chunks.push(chunk);
-  }
-  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
 }

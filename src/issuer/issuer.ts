@@ -10,13 +10,16 @@
  * Owns the storage and the signing keys: the key set is re-read when its version changes in storage
  * (`portcullis keys rotate`, polled every minute) and on configuration reload.
  */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type Provider from 'oidc-provider';
 import type { Session as IssuerSession, KoaContextWithOIDC } from 'oidc-provider';
 import type { ResolvedConfig } from '../config/load.ts';
 import { PortcullisError } from '../errors/codes.ts';
 import type { GatewayContext, IssuerMount } from '../http/context.ts';
+import { serializeCookie } from '../http/cookies.ts';
 import { redirect, sendError } from '../http/respond.ts';
+import { crossSiteReason } from '../http/same-origin.ts';
 import type { Scope } from '../http/scope.ts';
 import type { Logger } from '../observability/log.ts';
 import { Sealer } from '../sessions/sealer.ts';
@@ -178,12 +181,35 @@ export class Issuer implements IssuerMount {
     if (this.#ownsStorage) await this.storage.close();
   }
 
-  signOutVia(next: string): string {
+  /**
+   * The stop at /oidc/sign_out, bound to the browser that signed out of the gate: a random value goes both
+   * into the sealed `next` and into a cookie set with the gate's answer (Path=/oidc/sign_out, HttpOnly). A
+   * `next` made for anyone else's sign-out (an attacker can make one for their own session) finds no
+   * matching cookie in the victim's browser, so it ends nothing.
+   */
+  signOutVia(next: string, s: Scope): string {
+    const binding = randomBytes(32).toString('base64url');
     const sealed = this.#sealer.seal(
       SIGN_OUT_PURPOSE,
-      JSON.stringify({ to: next, exp: Math.floor(Date.now() / 1000) + SIGN_OUT_TTL }),
+      JSON.stringify({ to: next, b: binding, exp: Math.floor(Date.now() / 1000) + SIGN_OUT_TTL }),
+    );
+    s.setCookies.push(
+      serializeCookie(this.#signOutCookie(), binding, SIGN_OUT_TTL, this.#signOutCookieOptions()),
     );
     return `${ISSUER_PATH}/sign_out?next=${encodeURIComponent(sealed)}`;
+  }
+
+  #signOutCookie(): string {
+    const c = this.#built.config;
+    return `${c.public.protocol === 'https:' ? '__Secure-' : ''}${c.cookie.name}_oidc_signout`;
+  }
+
+  #signOutCookieOptions() {
+    return {
+      secure: this.#built.config.public.protocol === 'https:',
+      path: `${ISSUER_PATH}/sign_out`,
+      sameSite: 'Lax' as const,
+    };
   }
 
   async handle(ctx: GatewayContext, s: Scope): Promise<void> {
@@ -220,6 +246,19 @@ export class Issuer implements IssuerMount {
     if (s.path === `${ISSUER_PATH}/sign_out`) {
       await this.#gateSignOut(built, ctx, s);
       return;
+    }
+    // The logout confirmation is a state change: from Portcullis's own logout page only, like the gate's
+    // sign-out (oidc-provider's xsrf token already ties it to the session; this refuses it before that).
+    if (s.path === `${ISSUER_PATH}/session/end/confirm` && s.req.method === 'POST') {
+      const refused = crossSiteReason(s, ctx.config.public.origin);
+      if (refused !== undefined) {
+        sendError(
+          ctx.log,
+          s,
+          new PortcullisError('PCL_CROSS_SITE', `logout confirmation refused: ${refused}`),
+        );
+        return;
+      }
     }
     if (s.path === `${ISSUER_PATH}/auth` && (s.req.method === 'GET' || s.req.method === 'POST')) {
       await this.#followGate(built, ctx, s);
@@ -262,16 +301,29 @@ export class Issuer implements IssuerMount {
     });
   }
 
-  /** /oidc/sign_out: the stop gate sign-out makes on its way, to end the issuer session (its cookie is scoped to /oidc). */
+  /**
+   * /oidc/sign_out: the stop gate sign-out makes on its way, to end the issuer session (its cookie is scoped
+   * to /oidc). It ends the session only for the browser the gate's sign-out answered (signOutVia); anything
+   * else — a link or navigation from another site, a replayed or foreign `next` — ends nothing and is sent
+   * to the gate's sign-out confirmation page.
+   */
   async #gateSignOut(built: Built, ctx: GatewayContext, s: Scope): Promise<void> {
-    const fallback = new URL('/oauth2/signed_out', ctx.config.public).href;
-    let next = fallback;
-    const sealed = s.searchParams().get('next');
-    const plain = sealed === null ? undefined : this.#sealer.open(SIGN_OUT_PURPOSE, sealed);
-    if (plain !== undefined) {
-      const v = JSON.parse(plain) as { to?: unknown; exp?: unknown };
-      if (typeof v.to === 'string' && typeof v.exp === 'number' && v.exp > Math.floor(Date.now() / 1000))
-        next = v.to;
+    const stop = this.#openStop(s);
+    const name = this.#signOutCookie();
+    const bound = s.cookies.get(name);
+    if (bound !== undefined) s.setCookies.push(serializeCookie(name, '', 0, this.#signOutCookieOptions()));
+    if (stop === undefined || bound === undefined || !sameToken(bound, stop.binding)) {
+      ctx.log.warn(
+        {
+          requestId: s.id,
+          event: 'issuer.sign-out-refused',
+          why: stop === undefined ? 'no valid next' : 'not bound to this browser',
+          site: s.req.headers['sec-fetch-site'],
+        },
+        'issuer sign-out not started by this browser: nothing ended, sent to the sign-out confirmation',
+      );
+      redirect(s, '/oauth2/sign_out');
+      return;
     }
     const koa = built.provider.createContext(s.req, s.res);
     const session = await built.provider.Session.get(koa);
@@ -286,8 +338,25 @@ export class Issuer implements IssuerMount {
     const set = s.res.getHeader('set-cookie');
     s.res.removeHeader('set-cookie');
     if (set !== undefined) s.setCookies.push(...(Array.isArray(set) ? set : [String(set)]));
-    redirect(s, next);
+    redirect(s, stop.to);
   }
+
+  /** The sealed, unexpired `next` of a gate sign-out, if this request carries one. */
+  #openStop(s: Scope): { to: string; binding: string } | undefined {
+    const sealed = s.searchParams().get('next');
+    const plain = sealed === null ? undefined : this.#sealer.open(SIGN_OUT_PURPOSE, sealed);
+    if (plain === undefined) return undefined;
+    const v = JSON.parse(plain) as { to?: unknown; b?: unknown; exp?: unknown };
+    if (typeof v.to !== 'string' || typeof v.b !== 'string' || typeof v.exp !== 'number') return undefined;
+    if (v.exp <= Math.floor(Date.now() / 1000)) return undefined;
+    return { to: v.to, binding: v.b };
+  }
+}
+
+function sameToken(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 /** Builds the provider from the configuration and the stored key set. */

@@ -1,5 +1,5 @@
 /** The issuer's pages: consent, RP-initiated logout, signed out. Same look as the gate's; every value escaped. */
-import { escapeHtml, layout } from '../http/pages.ts';
+import { escapeHtml, layout, signOutForm } from '../http/pages.ts';
 
 /** What each scope lets a service do, in words (the consent page and docs/issuer.md say the same). */
 export const SCOPE_WORDS: Readonly<Record<string, string>> = {
@@ -69,7 +69,14 @@ export function logoutPage(form: string, service: string | undefined): string {
   );
 }
 
-export function issuerSignedOutPage(): string {
+/** After RP-initiated logout; `stillSignedIn`: the gate session was kept (nothing was confirmed). */
+export function issuerSignedOutPage(stillSignedIn = false): string {
+  if (stillSignedIn) {
+    return layout(
+      'Signed out of the service',
+      `<h1>Signed out of the service</h1><p>You are still signed in to Portcullis.</p>${signOutForm({ secondary: true })}`,
+    );
+  }
   return layout(
     'Signed out',
     '<h1>You are signed out</h1><p>Your session has ended.</p><a class="button secondary" href="/">Sign in again</a>',

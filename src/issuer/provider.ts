@@ -211,7 +211,18 @@ export function buildProvider(o: ProviderOptions): Provider {
             logoutPage(form, client ? (clients.get(client.clientId)?.name ?? client.clientId) : undefined),
           );
         },
-        postLogoutSuccessSource: async (ctx: KoaContextWithOIDC) => html(ctx, 200, issuerSignedOutPage()),
+        // After an end-session that ended nothing (no issuer session; see end_session.success below) the
+        // gate session is still there: the page says so and offers the gate's sign-out.
+        postLogoutSuccessSource: async (ctx: KoaContextWithOIDC) => {
+          const b = o.bindingOf(ctx.req);
+          let gate = false;
+          try {
+            gate = b !== undefined && (await b.ctx.sessions.read(b.s.cookies, b.ctx.now())) !== undefined;
+          } catch {
+            // The session store is down: the plain signed-out page (the gate answers 503 on the next request).
+          }
+          html(ctx, 200, issuerSignedOutPage(gate));
+        },
       },
     },
     interactions: {
@@ -405,6 +416,17 @@ function wireEvents(provider: Provider, o: ProviderOptions): void {
     const back = ctx.oidc.session?.state?.postLogoutRedirectUri;
     if (back !== undefined && URL.parse(back)?.pathname.startsWith(`${ISSUER_PATH}/auth/`)) return;
     if (b === undefined) return;
+    // Only a logout the user confirmed ends the gate session. oidc-provider asks (logoutSource, the button
+    // on logoutPage) only when its session has an account (lib/actions/end_session.js, renderLogout);
+    // without one it auto-submits its own form, so any site's link to /oidc/session/end would otherwise
+    // sign the browser out of the gate with no question asked. Such a session has no grants to revoke.
+    if (ctx.oidc.session?.accountId === undefined) {
+      o.log.info(
+        { requestId: b.s.id, event: 'issuer.sign-out-unconfirmed', client: ctx.oidc.client?.clientId },
+        'end-session without an issuer session: the gate session is kept',
+      );
+      return;
+    }
     // The cookies go now; a server-side session is deleted alongside (the event handler cannot wait).
     const clear = b.ctx.sessions.expireCookies(b.s.cookies);
     if (clear.length > 0) ctx.append('Set-Cookie', clear);

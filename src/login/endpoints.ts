@@ -6,8 +6,10 @@ import { randomNonce, randomPKCECodeVerifier, randomState } from 'openid-client'
 import { PortcullisError } from '../errors/codes.ts';
 import type { GatewayContext } from '../http/context.ts';
 import { authorizeScope, sendForbidden } from '../http/forbidden.ts';
-import { signedOutPage, signInPage } from '../http/pages.ts';
+import { readForm } from '../http/form.ts';
+import { signedOutPage, signInPage, signOutPage } from '../http/pages.ts';
 import { redirect, sendError, sendHtml } from '../http/respond.ts';
+import { crossSiteReason } from '../http/same-origin.ts';
 import type { Scope } from '../http/scope.ts';
 import type { Session } from '../sessions/session.ts';
 import { validateRedirect } from './redirect.ts';
@@ -176,9 +178,37 @@ export async function callback(ctx: GatewayContext, s: Scope): Promise<void> {
   }
 }
 
+/**
+ * GET (and HEAD) /oauth2/sign_out: the confirmation page, whose form POSTs back here. A GET never signs out:
+ * any site can make a browser navigate (a link, an image, a script), and the session cookie is SameSite=Lax,
+ * which is sent on top-level navigations from anywhere. `rd` is checked now as at the POST (where it counts):
+ * the hidden field carries the target the POST would use.
+ */
+function confirmSignOut(ctx: GatewayContext, s: Scope): void {
+  const rd = s.searchParams().get('rd');
+  sendHtml(s, 200, signOutPage(rd ? target(ctx, s, rd) : undefined));
+}
+
+/**
+ * POST /oauth2/sign_out: signs out, from Portcullis's own pages only (src/http/same-origin.ts) — a form on
+ * another site, or on another origin of the same site, is refused with 403 PCL_CROSS_SITE. `rd` comes from
+ * the form, else from the query (a form elsewhere may post to /oauth2/sign_out?rd=…).
+ */
 export async function signOut(ctx: GatewayContext, s: Scope): Promise<void> {
-  const params = s.searchParams();
-  const rd = params.get('rd');
+  if (s.req.method !== 'POST') {
+    confirmSignOut(ctx, s);
+    return;
+  }
+  const refused = crossSiteReason(s, ctx.config.public.origin);
+  if (refused !== undefined) {
+    const rd = s.searchParams().get('rd');
+    sendError(ctx.log, s, new PortcullisError('PCL_CROSS_SITE', `sign-out refused: ${refused}`), {
+      retryHref: rd ? `/oauth2/sign_out?rd=${encodeURIComponent(rd)}` : '/oauth2/sign_out',
+    });
+    return;
+  }
+  const form = await readForm(s.req);
+  const rd = form?.get('rd') || s.searchParams().get('rd');
   // A server-side store deletes the session here (revocation); if it cannot, the 503 says so rather than a
   // sign-out page for a session that a replayed cookie would still open.
   const session = await ctx.sessions.read(s.cookies, ctx.now());
@@ -192,13 +222,14 @@ export async function signOut(ctx: GatewayContext, s: Scope): Promise<void> {
   const provider = session ? ctx.providers.get(session.provider) : undefined;
   const after = rd ? target(ctx, s, rd) : new URL('/oauth2/signed_out', ctx.config.public).href;
   // With the issuer mounted, the browser passes through it on the way out: it ends the issuer's session and
-  // the services' grants there (its cookie is scoped to /oidc, so this request does not carry it).
+  // the services' grants there (its cookie is scoped to /oidc, so this request does not carry it). The stop
+  // is bound to this browser (a cookie set with this answer), so nobody else's sign-out can be replayed.
   const issuer = ctx.issuer;
   if (provider?.config.logoutAtIdp && provider.endSessionUrl !== undefined) {
     try {
       const url = await provider.endSessionUrl(session?.idToken, after);
       if (url) {
-        redirect(s, issuer ? issuer.signOutVia(url.href) : url.href);
+        redirect(s, issuer ? issuer.signOutVia(url.href, s) : url.href, 303);
         return;
       }
     } catch (err) {
@@ -208,9 +239,9 @@ export async function signOut(ctx: GatewayContext, s: Scope): Promise<void> {
       );
     }
   }
-  if (issuer) redirect(s, issuer.signOutVia(after));
-  else if (rd) redirect(s, after);
-  else sendHtml(s, 200, signedOutPage());
+  // 303 (RFC 9110 §15.4.4): the browser follows a POST's answer with a GET, and a reload of the page it
+  // lands on does not post again.
+  redirect(s, issuer ? issuer.signOutVia(after, s) : after, 303);
 }
 
 export function signedOut(_ctx: GatewayContext, s: Scope): void {

@@ -129,6 +129,7 @@ test('signs in through the chooser in Chromium: GitHub first, then the OpenID pr
 
   // 3. Sign out, then pick the other provider on the chooser.
   await page.goto(`${h.url}/oauth2/sign_out`);
+  await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByRole('heading', { name: 'You are signed out' }).waitFor();
   await page.goto(`${h.url}/second`);
   assert.equal(new URL(page.url()).pathname, '/oauth2/sign_in');

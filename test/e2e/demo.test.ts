@@ -93,9 +93,12 @@ test('signs in through the demo in Chromium and sees the identity on the sample 
   await page.goto(`${origin}/again`);
   assert.equal(await identityRow('X-Forwarded-User').textContent(), 'alice');
 
-  // 6. Sign out: the IdP's logout confirmation auto-submits and comes back to /oauth2/signed_out.
-  await page.goto(`${origin}/oauth2/sign_out`);
-  await page.waitForURL(`${origin}/oauth2/signed_out`);
+  // 6. Sign out with the app's button (a same-origin POST): the IdP's logout confirmation auto-submits and
+  //    comes back to /oauth2/signed_out.
+  await Promise.all([
+    page.waitForURL(`${origin}/oauth2/signed_out`),
+    page.getByRole('button', { name: 'Sign out' }).click(),
+  ]);
   await page.getByRole('heading', { name: 'You are signed out' }).waitFor();
   await page.screenshot({ path: `${ARTIFACTS}signed-out.png`, fullPage: true });
   const left = (await context.cookies(origin)).filter((c) => /^portcullis(_\d+)?$/.test(c.name));

@@ -292,7 +292,7 @@ describe('consent', () => {
     assert.ok(straight.url.startsWith(rp.redirectUri), 'no consent page the second time');
 
     // Revocable by signing out of Portcullis: afterwards the consent page comes back.
-    const signedOut = await b.get(`${stack.url}/oauth2/sign_out`);
+    const signedOut = await b.signOut(stack.url);
     assert.equal(signedOut.status, 200);
     assert.ok(
       signedOut.history.some((u) => u.includes('/oidc/sign_out?next=')),
@@ -342,7 +342,7 @@ describe('gate sign-out ends the issuer session and its grants', () => {
     const { url, checks } = await authorizationUrl(rp);
     const tokens = await redeem(rp, await authorize(b, url, { username: 'bob' }), checks);
     assert.equal((await oc.tokenIntrospection(rp.config, tokens.access_token)).active, true);
-    await b.get(`${stack.url}/oauth2/sign_out?rd=/bye`);
+    await b.signOut(stack.url, { rd: '/bye' });
     assert.equal((await oc.tokenIntrospection(rp.config, tokens.access_token)).active, false);
     await assert.rejects(oc.refreshTokenGrant(rp.config, tokens.refresh_token!), oauthError('invalid_grant'));
     assert.ok(signedInUpstream(await b.get((await authorizationUrl(rp)).url)), 'signing in again');
@@ -354,7 +354,7 @@ describe('gate sign-out ends the issuer session and its grants', () => {
     const { url, checks } = await authorizationUrl(rp, { scope: 'openid offline_access', prompt: 'consent' });
     const tokens = await redeem(rp, await authorize(b, url, { username: 'bob' }), checks);
     assert.ok(tokens.scope?.includes('offline_access'), tokens.scope);
-    await b.get(`${stack.url}/oauth2/sign_out`);
+    await b.signOut(stack.url);
     const refreshed = await oc.refreshTokenGrant(rp.config, tokens.refresh_token!);
     assert.ok(refreshed.access_token);
   });

@@ -67,7 +67,7 @@ describe('sign in, proxy with identity, sign out (confidential client, client_se
     const success = stack.logs.find((l) => l['event'] === 'sign-in.success');
     assert.equal(success?.['sub'], 'alice');
 
-    const out = await b.get(`${stack.url}/oauth2/sign_out`);
+    const out = await b.signOut(stack.url);
     assert.equal(out.status, 200);
     assert.match(out.body, /signed out/);
     const again = await b.get(`${stack.url}/api/whoami`, { headers: { accept: 'application/json' } });
@@ -234,8 +234,8 @@ describe('refresh and RP-initiated logout', () => {
 
   test('sign-out ends the IdP session too (id_token_hint)', async () => {
     const b = await stack.signIn('alice', '/x');
-    const out = await b.get(`${stack.url}/oauth2/sign_out`, { followRedirects: false });
-    assert.equal(out.status, 302);
+    const out = await b.signOut(stack.url, { followRedirects: false });
+    assert.equal(out.status, 303);
     const loc = new URL(out.headers.location!);
     assert.equal(loc.origin, stack.idp.issuer);
     assert.ok(loc.searchParams.get('id_token_hint'));

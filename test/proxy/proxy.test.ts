@@ -636,8 +636,12 @@ describe('X-Real-IP and methods on own endpoints', () => {
     assert.equal(r.status, 405);
     assert.equal(r.headers.get('allow'), 'GET, HEAD');
     assert.equal(((await r.json()) as { error: string }).error, 'PCL_METHOD_NOT_ALLOWED');
-    const out = await fetch(`${stack.url}/oauth2/sign_out`, { method: 'POST', redirect: 'manual' });
-    assert.equal(out.status, 200, 'sign-out accepts POST');
+    const out = await fetch(`${stack.url}/oauth2/sign_out`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { origin: stack.url },
+    });
+    assert.equal(out.status, 303, 'sign-out accepts POST (from its own origin)');
     const authz = await fetch(`${stack.url}/oauth2/auth`, { method: 'PUT' });
     assert.equal(authz.status, 401, 'forward-auth answers any method');
   });

@@ -390,10 +390,19 @@ describe('through the gateway (real Redis, real IdP)', () => {
   });
 
   /** A GET as a browser (undici's request: fetch would add sec-fetch-mode: cors, which reads as an API call). */
-  const get = async (base: string, path: string, cookie: string | undefined, accept = 'application/json') => {
+  const get = async (
+    base: string,
+    path: string,
+    cookie: string | undefined,
+    accept = 'application/json',
+    method: 'GET' | 'POST' = 'GET',
+  ) => {
     const r = await request(`${base}${path}`, {
+      method,
       headers: {
         accept,
+        // A POST here is the sign-out button on Portcullis's own page (Fetch Metadata says so).
+        ...(method === 'POST' ? { 'sec-fetch-site': 'same-origin' } : {}),
         ...(accept.includes('html') ? { 'sec-fetch-mode': 'navigate' } : {}),
         ...(cookie ? { cookie: `portcullis=${cookie}` } : {}),
       },
@@ -441,8 +450,8 @@ describe('through the gateway (real Redis, real IdP)', () => {
         'bob',
       );
     }
-    const out = await get(second.url, '/oauth2/sign_out', cookie, 'text/html');
-    assert.equal(out.status, 200);
+    const out = await get(second.url, '/oauth2/sign_out', cookie, 'text/html', 'POST');
+    assert.equal(out.status, 303);
     assert.ok(out.headers.getSetCookie().some((c) => /^portcullis=;.*Max-Age=0/.test(c)));
     // The old cookie, replayed: no session on either instance, and never an error page.
     for (const base of [stack.url, second.url]) {
@@ -559,7 +568,7 @@ describe('through the gateway (real Redis, real IdP)', () => {
       }
       // Forward-auth and sign-out fail the same way (sign-out must not pretend it revoked).
       assert.equal((await get(stack.url, '/oauth2/auth', cookie)).status, 503);
-      assert.equal((await get(stack.url, '/oauth2/sign_out', cookie)).status, 503);
+      assert.equal((await get(stack.url, '/oauth2/sign_out', cookie, 'text/html', 'POST')).status, 503);
       // Without a cookie nothing needs the store: public paths and health still answer.
       assert.equal((await get(stack.url, '/ping', undefined)).status, 200);
       assert.equal((await get(stack.url, '/api/x', undefined)).status, 401);
@@ -639,7 +648,7 @@ describe('sessions.store: storage (the storage section, sqlite here)', () => {
     assert.equal(ok.statusCode, 200);
     const echo = (await ok.body.json()) as { headers: Record<string, string> };
     assert.equal(echo.headers['x-forwarded-user'], 'alice');
-    await b.get(`${stack.url}/oauth2/sign_out`);
+    await b.signOut(stack.url);
     const replayed = await send();
     await replayed.body.dump();
     assert.equal(replayed.statusCode, 401);

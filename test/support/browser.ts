@@ -254,7 +254,12 @@ export class Browser {
   submitForm(
     html: string,
     baseUrl: string | URL,
-    options: { formId?: string; having?: string; values?: Record<string, string> } = {},
+    options: {
+      formId?: string;
+      having?: string;
+      values?: Record<string, string>;
+      followRedirects?: boolean;
+    } = {},
   ): Promise<BrowserResponse> {
     const forms = parseForms(html, baseUrl);
     const form = forms.find(
@@ -267,17 +272,38 @@ export class Browser {
         `no matching form on ${String(baseUrl)} (found ${forms.length}): ${html.slice(0, 500)}`,
       );
     }
+    const follow = options.followRedirects === undefined ? {} : { followRedirects: options.followRedirects };
     const values = options.values ?? {};
     const fields = new URLSearchParams(form.fields.filter(([name]) => !Object.hasOwn(values, name)));
     for (const [name, value] of Object.entries(values)) fields.append(name, value);
     if (form.method === 'GET') {
       const target = new URL(form.action);
       target.search = fields.toString();
-      return this.request(target, { method: 'GET' });
+      return this.request(target, { method: 'GET', ...follow });
     }
     // Browsers send Origin on POST navigations; gateways may rely on it against CSRF.
     const origin = new URL(baseUrl).origin;
-    return this.request(form.action, { method: 'POST', body: fields, headers: { origin } });
+    return this.request(form.action, { method: 'POST', body: fields, headers: { origin }, ...follow });
+  }
+
+  /**
+   * Signs out of a Portcullis gateway as a user does: the confirmation page (GET /oauth2/sign_out, with `rd`
+   * if given), then its button — a POST from that page, with its Origin.
+   */
+  async signOut(
+    gateway: string,
+    o: { rd?: string; followRedirects?: boolean } = {},
+  ): Promise<BrowserResponse> {
+    const url = new URL('/oauth2/sign_out', gateway);
+    if (o.rd !== undefined) url.searchParams.set('rd', o.rd);
+    const page = await this.get(url);
+    if (page.status !== 200) {
+      throw new Error(
+        `expected the sign-out page, got ${page.status} at ${page.url}: ${page.body.slice(0, 300)}`,
+      );
+    }
+    const follow = o.followRedirects === undefined ? {} : { followRedirects: o.followRedirects };
+    return this.submitForm(page.body, page.url, { formId: 'sign-out', ...follow });
   }
 
   /**
