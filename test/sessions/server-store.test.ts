@@ -514,8 +514,8 @@ describe('through the gateway (real Redis, real IdP)', () => {
     try {
       const onA = get(stack.url, '/api/race', cookie);
       await hold.held;
-      const out = await get(second.url, '/oauth2/sign_out', cookie, 'text/html');
-      assert.equal(out.status, 200);
+      const out = await get(second.url, '/oauth2/sign_out', cookie, 'text/html', 'POST');
+      assert.equal(out.status, 303);
       hold.release();
       const late = await onA;
       await late.body?.cancel();
