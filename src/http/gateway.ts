@@ -2,9 +2,8 @@
  * The gateway: one request pipeline, read as a table of named steps over a typed scope —
  * trust boundary → own endpoints → route → session (+ refresh) → decide → forward.
  */
-import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ResolvedConfig } from '../config/load.ts';
 import { PortcullisError } from '../errors/codes.ts';
@@ -21,7 +20,7 @@ import { ASSERTION_HEADER, AssertionSigner, assertionIssuer, assertionsWanted } 
 import { Upstream } from '../proxy/forward.ts';
 import { upstreamHeaders } from '../proxy/headers.ts';
 import { identityHeaders } from '../proxy/identity.ts';
-import { refuseUpgrade, tunnel } from '../proxy/upgrade.ts';
+import { tunnel } from '../proxy/upgrade.ts';
 import { cookieNames } from '../sessions/cookie-store.ts';
 import { createSessionStore, openSessionStorage, sessionStorageChanged } from '../sessions/open.ts';
 import { loadSession } from '../sessions/resolve.ts';
@@ -34,7 +33,7 @@ import { AUTH_PATH, auth, authPrefixed, metricsEndpoint, ping, ready, userinfo }
 import { authorizeScope, sendForbidden } from './forbidden.ts';
 import { jwks } from './jwks.ts';
 import { redirect, sendError } from './respond.ts';
-import { Scope } from './scope.ts';
+import { Scope, type Upgrade } from './scope.ts';
 import { services } from './services.ts';
 import { readTarget, reservedPath, targetError } from './target.ts';
 import { compileTrustedProxies, resolveForwarded } from './trust.ts';
@@ -91,6 +90,12 @@ const PIPELINE: readonly (readonly [string, Step])[] = [
     (ctx, s) => {
       // /oidc and everything under it is the issuer's when one is configured: answered here, before the
       // route and session steps, so no upstream shadows it and 'decide' never redirects it.
+      if (s.upgrade !== undefined) {
+        // An upgrade to the issuer's paths or Portcullis's own endpoints never tunnels to an upstream.
+        if (!reservedPath(s.path) && ownEndpoint(ctx, s.path) === undefined) return false;
+        sendError(ctx.log, s, new PortcullisError('PCL_NO_UPSTREAM', `no upgrade at ${s.path}`));
+        return true;
+      }
       if (ctx.issuer !== undefined && (s.path === '/oidc' || s.path.startsWith('/oidc/'))) {
         return ctx.issuer.handle(ctx, s).then(() => true);
       }
@@ -135,13 +140,14 @@ const PIPELINE: readonly (readonly [string, Step])[] = [
       if (s.route?.public) return false;
       if (s.session !== undefined) {
         // Cached per session and route by the policy: a lookup on the hot path.
-        const outcome = authorizeScope(ctx, s, 'request', s.session, [s.path]);
+        const surface = s.upgrade === undefined ? 'request' : 'upgrade';
+        const outcome = authorizeScope(ctx, s, surface, s.session, [s.path]);
         if (outcome.kind === 'allowed') return false;
         if (outcome.kind === 'denied') sendForbidden(ctx, s, outcome.decision);
         return true;
       }
       // A CORS preflight carries no credentials: it goes through, without identity, so CORS keeps working.
-      if (isPreflight(s)) return false;
+      if (s.upgrade === undefined && isPreflight(s)) return false;
       if (s.wantsJson()) {
         sendError(ctx.log, s, 'PCL_UNAUTHENTICATED', { json: true });
         return true;
@@ -169,6 +175,10 @@ const PIPELINE: readonly (readonly [string, Step])[] = [
         upstream.headerOptions,
         extra instanceof Promise ? await extra : extra,
       );
+      if (s.upgrade !== undefined) {
+        await tunnelTo(ctx, s, s.upgrade, upstream, headers);
+        return true;
+      }
       const t0 = performance.now();
       const result = await upstream.forward(s.req, s.res, s.rawPath + s.query, headers, s.setCookies);
       ctx.metrics.upstream(upstream.config.name, (performance.now() - t0) / 1000);
@@ -280,6 +290,7 @@ function newScope(
   ctx: GatewayContext,
   req: http.IncomingMessage,
   res: http.ServerResponse,
+  upgrade: Upgrade | undefined,
 ): Scope | PortcullisError {
   // RFC 9112 §3.2: a request with more than one Host header is answered with 400.
   if (hostCount(req.rawHeaders) > 1) return new PortcullisError('PCL_BAD_REQUEST', 'duplicate Host header');
@@ -288,6 +299,7 @@ function newScope(
   const peer = req.socket.remoteAddress ?? '';
   const fwd = resolveForwarded(req.headers, peer, 'http', ctx.trusted);
   const s = new Scope(req, res, target.rawPath, target.query, target.path, fwd);
+  s.upgrade = upgrade;
   s.trustedPeer = ctx.trusted.any && ctx.trusted.isTrusted(peer);
   const other = target.readings.find((r) => !sameDestination(ctx, target.path, r));
   if (other !== undefined) {
@@ -317,14 +329,16 @@ export async function handle(
   ctx: GatewayContext,
   req: http.IncomingMessage,
   res: http.ServerResponse,
+  upgrade?: Upgrade,
 ): Promise<void> {
-  const s = newScope(ctx, req, res);
+  const s = newScope(ctx, req, res, upgrade);
   if (s instanceof PortcullisError) {
     const bad = new Scope(req, res, '/', '', '/', {
       clientIp: req.socket.remoteAddress ?? '',
       proto: 'http',
       host: '',
     });
+    bad.upgrade = upgrade;
     sendError(ctx.log, bad, s);
     return;
   }
@@ -350,7 +364,12 @@ export async function handle(
   }
 }
 
-/** WebSocket and other upgrades: the same session and route rules, but never a redirect. */
+/**
+ * WebSocket and other upgrades run the same pipeline as any request — the same target reading, endpoints,
+ * route, session and authorize step — and only the last step differs: a tunnel instead of a forward. Refusals
+ * are written by the same response code as every other error (JSON, with the request id), on a response
+ * bound to the upgrade's socket; a refused upgrade is never redirected to sign in.
+ */
 export async function handleUpgrade(
   ctx: GatewayContext,
   req: http.IncomingMessage,
@@ -359,92 +378,37 @@ export async function handleUpgrade(
 ): Promise<void> {
   socket.on('error', () => socket.destroy());
   const res = new http.ServerResponse(req);
-  const s = newScope(ctx, req, res);
-  if (s instanceof PortcullisError) {
-    const requestId = randomUUID();
-    ctx.log.warn(
-      { requestId, code: s.code, status: s.status, detail: s.detail, upgrade: true },
-      'upgrade refused',
-    );
-    refuseUpgrade(socket, 400, 'Bad Request', JSON.stringify({ error: s.code, requestId }));
-    return;
-  }
-  // The issuer's paths and Portcullis's own endpoints never tunnel to an upstream.
-  if (reservedPath(s.path) || ownEndpoint(ctx, s.path) !== undefined) {
-    refuseUpgrade(socket, 404, 'Not Found', JSON.stringify({ error: 'PCL_NO_UPSTREAM', requestId: s.id }));
-    return;
-  }
-  s.route = ctx.routes.match(s.path);
-  if (!s.route?.public) {
-    try {
-      const r = loadSession(ctx, s);
-      if (r) await r;
-    } catch (err) {
-      const e = err instanceof PortcullisError ? err : new PortcullisError('PCL_INTERNAL', String(err));
-      ctx.log.error(
-        { requestId: s.id, code: e.code, status: e.status, path: s.path, detail: e.detail, upgrade: true },
-        'upgrade refused: the session could not be read',
-      );
-      refuseUpgrade(
-        socket,
-        e.status,
-        e.status === 503 ? 'Service Unavailable' : 'Internal Server Error',
-        JSON.stringify({ error: e.code, requestId: s.id }),
-      );
-      return;
-    }
-    if (s.session === undefined) {
-      refuseUpgrade(
-        socket,
-        401,
-        'Unauthorized',
-        JSON.stringify({ error: 'PCL_UNAUTHENTICATED', requestId: s.id }),
-      );
-      return;
-    }
-    const outcome = authorizeScope(ctx, s, 'upgrade', s.session, [s.path]);
-    if (outcome.kind === 'denied') {
-      const decision = outcome.decision;
-      refuseUpgrade(
-        socket,
-        403,
-        'Forbidden',
-        JSON.stringify({
-          error: 'PCL_FORBIDDEN',
-          reasons: decision.reasons,
-          explanations: decision.explanations,
-          requestId: s.id,
-        }),
-      );
-      return;
-    }
-  }
-  const upstream = ctx.upstreams.match(s.path);
-  if (upstream === undefined) {
-    refuseUpgrade(socket, 404, 'Not Found', JSON.stringify({ error: 'PCL_NO_UPSTREAM', requestId: s.id }));
-    return;
-  }
-  const extra = s.session ? extraHeaders(ctx, upstream, s.session) : undefined;
-  const headers = upstreamHeaders(
-    req.rawHeaders,
-    s.fwd,
-    req.socket.remoteAddress ?? '',
-    s.trustedPeer,
-    upstream.headerOptions,
-    extra instanceof Promise ? await extra : extra,
-  );
+  res.shouldKeepAlive = false;
+  res.assignSocket(socket as Socket);
+  res.on('finish', () => {
+    res.detachSocket(socket as Socket);
+    socket.end();
+  });
+  await handle(ctx, req, res, { socket, head });
+}
+
+async function tunnelTo(
+  ctx: GatewayContext,
+  s: Scope,
+  up: Upgrade,
+  upstream: Upstream,
+  headers: string[],
+): Promise<void> {
+  // From here the socket is the tunnel's: the response object must not write to it.
+  s.res.detachSocket(up.socket as Socket);
   const outcome = await tunnel(
     {
       origin: upstream.origin,
       path: upstream.origin.pathname.replace(/\/$/, '') + s.rawPath + s.query,
       timeoutMs: upstream.config.timeout * 1000,
     },
-    req.method ?? 'GET',
+    s.req.method ?? 'GET',
     headers,
-    req.headers.upgrade ?? 'websocket',
-    socket,
-    head,
+    s.req.headers.upgrade ?? 'websocket',
+    up.socket,
+    up.head,
   );
+  s.res.statusCode = outcome === 'ok' ? 101 : 502;
   if (outcome === 'failed')
     ctx.log.warn({ requestId: s.id, upstream: upstream.config.name }, 'upgrade refused or failed');
 }

@@ -1,10 +1,17 @@
 /** The typed scope one request carries through the pipeline. */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { RouteConfig } from '../config/schema.ts';
 import type { Session } from '../sessions/session.ts';
 import { parseCookies } from './cookies.ts';
 import type { ForwardedInfo } from './trust.ts';
+
+/** An HTTP/1.1 Upgrade request (WebSocket): the client's socket and the bytes already read past the head. */
+export interface Upgrade {
+  readonly socket: Duplex;
+  readonly head: Buffer;
+}
 
 /** What a request id from a trusted proxy may look like (it is logged and echoed). */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
@@ -49,6 +56,9 @@ export class Scope {
     return this.#cookies;
   }
 
+  /** Set for an Upgrade (WebSocket) request: the pipeline ends in a tunnel, and answers are never redirects. */
+  upgrade: Upgrade | undefined;
+
   /** Whether the peer is a trusted proxy (its X-Forwarded-* and X-Request-Id are believed). */
   trustedPeer = false;
 
@@ -67,7 +77,7 @@ export class Scope {
 
   /** API and XHR requests get 401 JSON instead of a redirect to sign in. */
   wantsJson(): boolean {
-    if (this.route?.api) return true;
+    if (this.route?.api || this.upgrade !== undefined) return true;
     const h = this.req.headers;
     if (h['x-requested-with'] !== undefined) return true;
     const mode = h['sec-fetch-mode'];

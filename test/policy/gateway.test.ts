@@ -262,6 +262,8 @@ describe('route rules on proxied requests: longest prefix wins, decided per requ
       { ...body, requestId: undefined },
       {
         error: 'PCL_FORBIDDEN',
+        message: 'You do not have access',
+        detail: ERRORS.PCL_FORBIDDEN.advice,
         reasons: ['group-missing'],
         explanations: ['You need to be in one of these groups: admins.'],
         requestId: undefined,
