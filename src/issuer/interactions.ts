@@ -18,6 +18,7 @@ import type { GatewayContext } from '../http/context.ts';
 import { authorizeScope, sendForbidden } from '../http/forbidden.ts';
 import { readForm } from '../http/form.ts';
 import { redirect, sendError } from '../http/respond.ts';
+import { crossSiteReason } from '../http/same-origin.ts';
 import type { Scope } from '../http/scope.ts';
 import { loadSession } from '../sessions/resolve.ts';
 import type { Identity, Session } from '../sessions/session.ts';
@@ -101,6 +102,13 @@ export async function interaction(
   }
   let form: URLSearchParams | undefined;
   if (action !== undefined) {
+    // Consent changes what a service may do: like sign-out, only from Portcullis's own page (Fetch Metadata,
+    // else Origin; src/http/same-origin.ts). The CSRF token below binds the form to this interaction too.
+    const cross = crossSiteReason(s, ctx.config.public.origin);
+    if (cross !== undefined && (s.req.headers['sec-fetch-site'] !== undefined || s.req.headers.origin)) {
+      sendError(ctx.log, s, new PortcullisError('PCL_CROSS_SITE', `consent: ${cross}`));
+      return;
+    }
     form = await readForm(s.req);
     const origin = s.req.headers.origin;
     if (

@@ -314,7 +314,7 @@ describe('consent', () => {
     assert.equal(p.get('code'), null);
   });
 
-  test('the consent form refuses a missing or foreign CSRF token and another Origin', async () => {
+  test('the consent form refuses a missing or foreign CSRF token, another Origin and a cross-site Fetch Metadata', async () => {
     const rp = await rpFor(stack, 'rp-consent');
     const b = new Browser();
     const page = await authorize(b, (await authorizationUrl(rp)).url, { username: 'alice' });
@@ -329,8 +329,21 @@ describe('consent', () => {
       { csrf },
       { followRedirects: false, headers: { origin: 'https://evil.example' } },
     );
-    assert.equal(foreign.status, 400);
-    const ok = await b.post(action, { csrf }, { headers: { origin: stack.url } });
+    assert.equal(foreign.status, 403, 'another Origin: PCL_CROSS_SITE');
+    assert.match(foreign.body, /PCL_CROSS_SITE/);
+    for (const site of ['cross-site', 'same-site']) {
+      const fm = await b.post(
+        action,
+        { csrf },
+        { followRedirects: false, headers: { 'sec-fetch-site': site } },
+      );
+      assert.equal(fm.status, 403, `Sec-Fetch-Site: ${site}`);
+    }
+    const ok = await b.post(
+      action,
+      { csrf },
+      { headers: { origin: stack.url, 'sec-fetch-site': 'same-origin' } },
+    );
     assert.ok(ok.url.startsWith(rp.redirectUri), 'the real form still works');
   });
 });
