@@ -150,7 +150,13 @@ export async function startDevIdp(opts: DevIdpOptions): Promise<DevIdp> {
   });
   const address = server.address() as AddressInfo;
   const issuer = `http://${urlHost(opts.host ?? '127.0.0.1')}:${address.port}${opts.issuerPath ?? ''}`;
-  app = await createDevIdpApp(issuer, opts);
+  try {
+    app = await createDevIdpApp(issuer, opts);
+  } catch (err) {
+    // A listener left behind would keep the process (a test file, the demo) alive forever.
+    await closeServer(server);
+    throw err;
+  }
   return {
     issuer,
     port: address.port,
