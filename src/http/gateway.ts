@@ -282,6 +282,7 @@ function newScope(
   const fwd = resolveForwarded(req.headers, peer, 'http', ctx.trusted);
   const s = new Scope(req, res, target.path, target.query, path, fwd);
   s.trustedPeer = ctx.trusted.any && ctx.trusted.isTrusted(peer);
+  s.cookiePrefix = ctx.sessions.names.session;
   return s;
 }
 
