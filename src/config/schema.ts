@@ -9,6 +9,7 @@ import { duration } from './schema/duration.ts';
 import { issuerSchema, storageSchema } from './schema/issuer.ts';
 import { allowSchema } from './schema/policy.ts';
 import { providerSchema } from './schema/providers.ts';
+import { webUrl } from './schema/url.ts';
 
 export type { AllowConfig } from './schema/policy.ts';
 export {
@@ -18,11 +19,10 @@ export {
   type ProviderType,
   providerSchema,
 } from './schema/providers.ts';
+
 export { duration };
 
-const url = z
-  .string()
-  .refine((v) => URL.canParse(v), { message: 'must be an absolute URL such as https://host/path' });
+const url = webUrl;
 const hostPort = z.string().regex(/^(?:\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, {
   message: 'must be host:port, e.g. 0.0.0.0:4180 or 127.0.0.1:4180',
 });

@@ -69,6 +69,8 @@ export interface DevIdpApp {
   /** Answers a request whose path is under the issuer's path. */
   handle(req: http.IncomingMessage, res: http.ServerResponse): void;
   setTokenResponseHook(hook: TokenResponseHook | undefined): void;
+  /** Signs with a new key (new kid) from now on, publishing it first in the JWKS beside the previous one. */
+  rotateSigningKey(): Promise<JWK>;
 }
 
 export interface DevIdp {
@@ -80,6 +82,8 @@ export interface DevIdp {
   /** The private RS256 signing key (JWK with kid, alg, use), so tests can re-sign tokens. */
   signingKey: JWK;
   setTokenResponseHook(hook: TokenResponseHook | undefined): void;
+  /** Signs with a new key (new kid) from now on, publishing it first in the JWKS beside the previous one. */
+  rotateSigningKey(): Promise<JWK>;
   close(): Promise<void>;
 }
 
@@ -150,13 +154,23 @@ export async function startDevIdp(opts: DevIdpOptions): Promise<DevIdp> {
   });
   const address = server.address() as AddressInfo;
   const issuer = `http://${urlHost(opts.host ?? '127.0.0.1')}:${address.port}${opts.issuerPath ?? ''}`;
-  app = await createDevIdpApp(issuer, opts);
+  try {
+    app = await createDevIdpApp(issuer, opts);
+  } catch (err) {
+    // A listener left behind would keep the process (a test file, the demo) alive forever.
+    await closeServer(server);
+    throw err;
+  }
+  const ready = app;
   return {
     issuer,
     port: address.port,
     users: app.users,
-    signingKey: app.signingKey,
+    get signingKey() {
+      return ready.signingKey;
+    },
     setTokenResponseHook: app.setTokenResponseHook,
+    rotateSigningKey: () => ready.rotateSigningKey(),
     close: () => closeServer(server),
   };
 }
@@ -178,101 +192,114 @@ export async function createDevIdpApp(
   }
   const jwtAt = opts.jwtAccessTokens;
 
-  const { privateKey } = await generateKeyPair('RS256', { extractable: true });
-  const signingKey: JWK = {
-    ...(await exportJWK(privateKey)),
-    kid: `dev-${randomUUID()}`,
-    alg: 'RS256',
-    use: 'sig',
+  const newKey = async (): Promise<JWK> => {
+    const { privateKey } = await generateKeyPair('RS256', { extractable: true });
+    return { ...(await exportJWK(privateKey)), kid: `dev-${randomUUID()}`, alg: 'RS256', use: 'sig' };
   };
+  let signingKey = await newKey();
+  let previousKey: JWK | undefined;
+  // Shared by the providers before and after a key rotation: sessions, grants and codes survive it.
+  const adapter = createMemoryAdapter();
 
-  const provider = new Provider(issuer, {
-    adapter: createMemoryAdapter(),
-    clients: opts.clients.map(toClientMetadata),
-    clientDefaults: {
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      id_token_signed_response_alg: 'RS256',
-    },
-    jwks: { keys: [signingKey] },
-    cookies: { keys: [randomBytes(32).toString('base64url')] },
-    scopes: [...new Set([...SCOPES, ...Object.keys(claims)])],
-    claims,
-    // Release scope claims in the ID token too (as Keycloak, Google and Entra do), not only at userinfo.
-    conformIdTokenClaims: false,
-    responseTypes: ['code'],
-    // oidc-provider v9 only implements S256 (plain is rejected); required for public clients, optional
-    // for confidential ones so the gateway's own "PKCE on every login" is what the tests observe.
-    pkce: { required: (_ctx: KoaContextWithOIDC, client: Client) => client.clientAuthMethod === 'none' },
-    // Every client may refresh, with or without offline_access, so gateway refresh can be tested.
-    issueRefreshToken: async (_ctx: KoaContextWithOIDC, client: Client) =>
-      client.grantTypeAllowed('refresh_token'),
-    rotateRefreshToken: true,
-    ttl: {
-      AccessToken: opts.accessTokenTtlSeconds ?? 3600,
-      IdToken: opts.idTokenTtlSeconds ?? 3600,
-      AuthorizationCode: 60,
-      Interaction: 600,
-      Session: 8 * 3600,
-      Grant: 14 * 24 * 3600,
-      RefreshToken: 24 * 3600,
-    },
-    features: {
-      devInteractions: { enabled: false },
-      rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
+  const build = () => {
+    const provider = new Provider(issuer, {
+      adapter,
+      clients: opts.clients.map(toClientMetadata),
+      clientDefaults: {
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        id_token_signed_response_alg: 'RS256',
+      },
+      // Signs with the first key; a rotated-out key is still published, as IdPs do while old tokens live.
+      jwks: { keys: previousKey ? [signingKey, previousKey] : [signingKey] },
+      cookies: { keys: [randomBytes(32).toString('base64url')] },
+      scopes: [...new Set([...SCOPES, ...Object.keys(claims)])],
+      claims,
+      // Release scope claims in the ID token too (as Keycloak, Google and Entra do), not only at userinfo.
+      conformIdTokenClaims: false,
+      responseTypes: ['code'],
+      // oidc-provider v9 only implements S256 (plain is rejected); required for public clients, optional
+      // for confidential ones so the gateway's own "PKCE on every login" is what the tests observe.
+      pkce: { required: (_ctx: KoaContextWithOIDC, client: Client) => client.clientAuthMethod === 'none' },
+      // Every client may refresh, with or without offline_access, so gateway refresh can be tested.
+      issueRefreshToken: async (_ctx: KoaContextWithOIDC, client: Client) =>
+        client.grantTypeAllowed('refresh_token'),
+      rotateRefreshToken: true,
+      ttl: {
+        AccessToken: opts.accessTokenTtlSeconds ?? 3600,
+        IdToken: opts.idTokenTtlSeconds ?? 3600,
+        AuthorizationCode: 60,
+        Interaction: 600,
+        Session: 8 * 3600,
+        Grant: 14 * 24 * 3600,
+        RefreshToken: 24 * 3600,
+      },
+      features: {
+        devInteractions: { enabled: false },
+        rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
+        ...(jwtAt
+          ? {
+              resourceIndicators: {
+                enabled: true,
+                defaultResource: async () => jwtAt.audience,
+                useGrantedResource: async () => true,
+                getResourceServerInfo: async () => ({
+                  scope: 'openid email profile groups offline_access',
+                  audience: jwtAt.audience,
+                  accessTokenFormat: 'jwt',
+                  jwt: { sign: { alg: 'RS256' } },
+                }),
+              },
+            }
+          : {}),
+      },
       ...(jwtAt
         ? {
-            resourceIndicators: {
-              enabled: true,
-              defaultResource: async () => jwtAt.audience,
-              useGrantedResource: async () => true,
-              getResourceServerInfo: async () => ({
-                scope: 'openid email profile groups offline_access',
-                audience: jwtAt.audience,
-                accessTokenFormat: 'jwt',
-                jwt: { sign: { alg: 'RS256' } },
-              }),
+            extraTokenClaims: async (_ctx: KoaContextWithOIDC, token: { accountId?: string }) => {
+              const user = users.find((u) => u.sub === token.accountId);
+              return user && jwtAt.claims ? jwtAt.claims(user) : undefined;
             },
           }
         : {}),
-    },
-    ...(jwtAt
-      ? {
-          extraTokenClaims: async (_ctx: KoaContextWithOIDC, token: { accountId?: string }) => {
-            const user = users.find((u) => u.sub === token.accountId);
-            return user && jwtAt.claims ? jwtAt.claims(user) : undefined;
-          },
-        }
-      : {}),
-    interactions: {
-      url: async (_ctx: KoaContextWithOIDC, interaction: Interaction) =>
-        `${prefix}/interaction/${interaction.uid}`,
-    },
-    findAccount: async (_ctx: KoaContextWithOIDC, sub: string): Promise<Account | undefined> => {
-      const user = users.find((u) => u.sub === sub);
-      return user ? { accountId: sub, claims: (use: string) => claimsOf(user, use) } : undefined;
-    },
-    // Defined to keep oidc-provider's "you SHOULD change this" notices out of test output.
-    clientBasedCORS: (_ctx: KoaContextWithOIDC, origin: string, client: Client) =>
-      client.redirectUris.some((uri) => URL.parse(uri)?.origin === origin),
-    renderError,
-  });
+      interactions: {
+        url: async (_ctx: KoaContextWithOIDC, interaction: Interaction) =>
+          `${prefix}/interaction/${interaction.uid}`,
+      },
+      findAccount: async (_ctx: KoaContextWithOIDC, sub: string): Promise<Account | undefined> => {
+        const user = users.find((u) => u.sub === sub);
+        return user ? { accountId: sub, claims: (use: string) => claimsOf(user, use) } : undefined;
+      },
+      // Defined to keep oidc-provider's "you SHOULD change this" notices out of test output.
+      clientBasedCORS: (_ctx: KoaContextWithOIDC, origin: string, client: Client) =>
+        client.redirectUris.some((uri) => URL.parse(uri)?.origin === origin),
+      renderError,
+    });
 
-  provider.on('server_error', (_ctx, err) => {
-    console.error('demo idp: server error', err);
-  });
+    provider.on('server_error', (_ctx, err) => {
+      console.error('demo idp: server error', err);
+    });
 
-  // provider.use() inserts before oidc-provider's own router, so after next() the token response is final.
-  provider.use(async (ctx, next) => {
-    await next();
-    const hook = tokenResponseHook;
-    if (hook && ctx.method === 'POST' && ctx.path === '/token' && ctx.status === 200 && isObject(ctx.body)) {
-      ctx.body = await hook({ ...ctx.body });
-    }
-  });
+    // provider.use() inserts before oidc-provider's own router, so after next() the token response is final.
+    provider.use(async (ctx, next) => {
+      await next();
+      const hook = tokenResponseHook;
+      if (
+        hook &&
+        ctx.method === 'POST' &&
+        ctx.path === '/token' &&
+        ctx.status === 200 &&
+        isObject(ctx.body)
+      ) {
+        ctx.body = await hook({ ...ctx.body });
+      }
+    });
 
-  const oidc = provider.callback();
-  const interactions = new Interactions(provider, users, opts.title ?? 'Demo identity provider', prefix);
+    return {
+      oidc: provider.callback(),
+      interactions: new Interactions(provider, users, opts.title ?? 'Demo identity provider', prefix),
+    };
+  };
+  let { oidc, interactions } = build();
   const handle = (req: http.IncomingMessage, res: http.ServerResponse) => {
     if (prefix !== '') {
       // Mounted under a path, as with express' app.use(prefix, …): oidc-provider reads the mount path from
@@ -300,10 +327,18 @@ export async function createDevIdpApp(
   return {
     issuer,
     users,
-    signingKey,
+    get signingKey() {
+      return signingKey;
+    },
     handle,
     setTokenResponseHook(hook) {
       tokenResponseHook = hook;
+    },
+    async rotateSigningKey() {
+      previousKey = signingKey;
+      signingKey = await newKey();
+      ({ oidc, interactions } = build());
+      return signingKey;
     },
   };
 }

@@ -8,8 +8,12 @@ export interface CookieOptions {
   readonly path?: string;
 }
 
-/** Parses a Cookie header into name → value; the first occurrence of a name wins. */
-export function parseCookies(header: string | undefined): Map<string, string> {
+/**
+ * Parses a Cookie header into name → value; the first occurrence of a name wins. With `prefix`, only names
+ * starting with it are kept: a request may carry thousands of cookies of other apps on the domain (or
+ * garbage), and none of them is ours to read or clear.
+ */
+export function parseCookies(header: string | undefined, prefix = ''): Map<string, string> {
   const out = new Map<string, string>();
   if (!header) return out;
   let start = 0;
@@ -19,7 +23,8 @@ export function parseCookies(header: string | undefined): Map<string, string> {
     const eq = header.indexOf('=', start);
     if (eq !== -1 && eq < end) {
       const name = header.slice(start, eq).trim();
-      if (name !== '' && !out.has(name)) out.set(name, header.slice(eq + 1, end).trim());
+      if (name !== '' && name.startsWith(prefix) && !out.has(name))
+        out.set(name, header.slice(eq + 1, end).trim());
     }
     start = end + 1;
   }

@@ -301,6 +301,7 @@ function newScope(
   const s = new Scope(req, res, target.rawPath, target.query, target.path, fwd);
   s.upgrade = upgrade;
   s.trustedPeer = ctx.trusted.any && ctx.trusted.isTrusted(peer);
+  s.cookiePrefix = ctx.sessions.names.session;
   const other = target.readings.find((r) => !sameDestination(ctx, target.path, r));
   if (other !== undefined) {
     return new PortcullisError(
@@ -501,7 +502,18 @@ export async function startGateway(
   const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
   const metricsServer =
     config.metrics.enabled && config.metrics.listen
-      ? await startMetricsServer(config.metrics.listen, metrics)
+      ? await startMetricsServer(config.metrics.listen, metrics).catch(async (err: unknown) => {
+          // The main listener is up: closed again, or it would keep the process alive after the failure.
+          await new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            server.closeAllConnections();
+          });
+          assertions?.close();
+          await issuer?.close();
+          await closeSessionStorage();
+          await storage?.close();
+          throw err;
+        })
       : undefined;
   return {
     server,

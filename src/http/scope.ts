@@ -51,8 +51,12 @@ export class Scope {
     this.fwd = fwd;
   }
 
+  /** Every cookie of ours starts with this (the session cookie's name): the others are not even parsed. */
+  cookiePrefix = '';
+
+  /** The request's cookies whose names start with cookiePrefix. */
   get cookies(): Map<string, string> {
-    this.#cookies ??= parseCookies(this.req.headers.cookie);
+    this.#cookies ??= parseCookies(this.req.headers.cookie, this.cookiePrefix);
     return this.#cookies;
   }
 

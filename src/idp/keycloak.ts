@@ -10,18 +10,19 @@
  * and userinfo claims and from the access token when it is a JWT that verifies against the realm's keys,
  * was issued by the realm (`iss`) to this client (`azp`, or RFC 9068 `client_id`) and has not expired.
  */
-import { createRemoteJWKSet, customFetch, type JWTPayload, jwtVerify } from 'jose';
+import { type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import type { Configuration } from 'openid-client';
 import type { ResolvedProviderOf } from '../config/providers.ts';
 import type { Identity } from '../sessions/session.ts';
 import { claimAt, strings } from './claims.ts';
 import { isRecord } from './http.ts';
+import { remoteKeys } from './jwks.ts';
 import { baseSettings, OidcProvider, type ProfileContext, STANDARD_MAPPING } from './oidc.ts';
 import type { ProviderOptions } from './provider.ts';
 
 export class KeycloakProvider extends OidcProvider {
   readonly #roleClients: readonly string[];
-  #jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
+  #jwks: JWTVerifyGetKey | undefined;
 
   constructor(config: ResolvedProviderOf<'keycloak'>, opts: ProviderOptions) {
     super(config, opts, { ...baseSettings(config), issuer: config.issuer, mapping: STANDARD_MAPPING });
@@ -51,11 +52,10 @@ export class KeycloakProvider extends OidcProvider {
     if (token.split('.').length !== 3) return undefined;
     const jwksUri = config.serverMetadata().jwks_uri;
     if (jwksUri === undefined) return undefined;
-    this.#jwks ??= createRemoteJWKSet(new URL(jwksUri), {
-      timeoutDuration: this.opts.timeoutSeconds * 1000,
-      ...(this.opts.fetch
-        ? { [customFetch]: (url: string, init: object) => this.opts.fetch!(url, init as never) }
-        : {}),
+    // Refetched on an unknown kid, at most once per cooldown (src/idp/jwks.ts): a realm key rotation.
+    this.#jwks ??= remoteKeys(new URL(jwksUri), {
+      timeoutSeconds: this.opts.timeoutSeconds,
+      fetch: this.opts.fetch,
     });
     try {
       const algorithms = this.idTokenPolicy(config).algorithms;

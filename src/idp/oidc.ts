@@ -4,6 +4,7 @@
  * full ID token validation, userinfo, refresh and RP-initiated logout. `type: oidc` is this class as is;
  * google, entra, gitlab and keycloak extend it with their differences (src/idp/<type>.ts).
  */
+import { compactVerify, errors } from 'jose';
 import * as oidc from 'openid-client';
 import { isLoopbackHost } from '../config/load.ts';
 import type { AuthMethod, ResolvedProvider, ResolvedProviderOf } from '../config/providers.ts';
@@ -12,6 +13,7 @@ import { idTokenProblem } from '../login/id-token.ts';
 import type { Identity } from '../sessions/session.ts';
 import { identityFromProfile, type ProfileMapping } from './claims.ts';
 import { isRecord } from './http.ts';
+import { KeySets } from './jwks.ts';
 import {
   type FlowSecrets,
   type IdentityProvider,
@@ -207,7 +209,9 @@ export class OidcProvider implements IdentityProvider {
   /** The extensions every Configuration of this provider gets. */
   protected execute(): ((config: oidc.Configuration) => void)[] {
     const s = this.settings;
-    const execute: ((config: oidc.Configuration) => void)[] = [oidc.enableNonRepudiationChecks];
+    // No enableNonRepudiationChecks: oauth4webapi refetches the JWKS on an unknown kid only when its copy is
+    // a minute old, so a sign-in right after a key rotation failed. verifySignature() checks it instead.
+    const execute: ((config: oidc.Configuration) => void)[] = [];
     const urls = [s.issuer, s.discoveryUrl, ...Object.values(s.endpoints ?? {})];
     if (urls.some((u) => u !== undefined && this.allowsHttp(u))) execute.push(oidc.allowInsecureRequests);
     return execute;
@@ -306,8 +310,43 @@ export class OidcProvider implements IdentityProvider {
     }
     const problem = idTokenProblem(tokens.id_token, claims, tokens.access_token, this.idTokenPolicy(config));
     if (problem) throw new PortcullisError('PCL_ID_TOKEN_INVALID', problem);
+    await this.verifySignature(config, tokens.id_token);
     const identity = await this.identityOf(config, claims, tokens.access_token);
     return { identity, ...this.tokenSet(tokens) };
+  }
+
+  #keys: KeySets | undefined;
+
+  /**
+   * The ID token's signature, with the IdP's keys (src/idp/jwks.ts: refetched on an unknown kid, at most
+   * once per cooldown). openid-client has checked the claims; idTokenProblem() the algorithm.
+   */
+  protected async verifySignature(config: oidc.Configuration, idToken: string): Promise<void> {
+    const jwksUri = config.serverMetadata().jwks_uri;
+    if (jwksUri === undefined) {
+      throw new PortcullisError(
+        'PCL_ID_TOKEN_INVALID',
+        'the IdP publishes no jwks_uri to verify the ID token',
+      );
+    }
+    this.#keys ??= new KeySets({ timeoutSeconds: this.opts.timeoutSeconds, fetch: this.opts.fetch });
+    const advertised = config.serverMetadata().id_token_signing_alg_values_supported;
+    const algorithms = (this.idTokenPolicy(config).algorithms ?? advertised ?? ['RS256']).filter(
+      (a) => a.toLowerCase() !== 'none',
+    );
+    try {
+      await compactVerify(idToken, this.#keys.for(jwksUri), { algorithms });
+    } catch (err) {
+      const code = err instanceof errors.JOSEError ? err.code : '';
+      if (err instanceof errors.JWKSTimeout || /fetch failed|ECONNREFUSED|ENOTFOUND/.test(String(err))) {
+        throw new PortcullisError('PCL_IDP_UNREACHABLE', `fetching the IdP's keys: ${describe(err)}`, {
+          cause: err,
+        });
+      }
+      throw new PortcullisError('PCL_ID_TOKEN_INVALID', `ID token signature: ${code} ${describe(err)}`, {
+        cause: err,
+      });
+    }
   }
 
   /** ID token claims (+ userinfo when configured) → identity, then the provider type's enrich(). */
@@ -370,6 +409,7 @@ export class OidcProvider implements IdentityProvider {
         this.idTokenPolicy(config),
       );
       if (problem) throw new PortcullisError('PCL_ID_TOKEN_INVALID', problem);
+      await this.verifySignature(config, tokens.id_token);
       const identity = await this.identityOf(config, claims, tokens.access_token);
       return { ...set, refreshToken: set.refreshToken ?? refreshToken, identity };
     }

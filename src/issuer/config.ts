@@ -50,8 +50,15 @@ function redirectUriProblem(value: string): string | undefined {
   if (u.protocol === 'http:' && !isLoopback(u.hostname)) {
     return 'plain http is allowed only on loopback (127.0.0.1, ::1, localhost); use https';
   }
-  if (u.protocol === 'javascript:' || u.protocol === 'data:' || u.protocol === 'file:') {
-    return `the ${u.protocol} scheme cannot be a redirect URI`;
+  // An allow-list, not a deny-list: javascript:, data:, file:, vbscript:, blob:, about: … are all refused.
+  // Native apps may use a private-use scheme, which RFC 8252 §7.1 requires in reverse-domain form
+  // (com.example.app:/callback): the dot keeps every browser-meaningful scheme out.
+  if (
+    u.protocol !== 'https:' &&
+    u.protocol !== 'http:' &&
+    !/^[a-z][a-z0-9+-]*(\.[a-z0-9+-]+)+:$/.test(u.protocol)
+  ) {
+    return `the ${u.protocol} scheme cannot be a redirect URI: use https, http on loopback, or a native app's private-use scheme in reverse-domain form such as com.example.app:/callback (RFC 8252 §7.1)`;
   }
   return undefined;
 }

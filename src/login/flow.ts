@@ -7,6 +7,14 @@ import type { Sealer } from '../sessions/sealer.ts';
 
 const PURPOSE = 'flow';
 export const FLOW_TTL_SECONDS = 600;
+/** The name's state part: the first 16 characters of a base64url state (see nameFor). */
+const STATE_PART = /^[A-Za-z0-9_-]{16}$/;
+/**
+ * At most this many stale flow cookies are expired by one response. 1,800 garbage cookies made one
+ * response carry 228 KB of Set-Cookie (beyond what proxies accept, and work per request for whoever sends
+ * them); the rest go on the next sign-ins, and a browser keeps at most ~180 cookies per domain anyway.
+ */
+export const MAX_CLEARED_PER_RESPONSE = 20;
 
 export interface FlowState {
   readonly v: 1;
@@ -53,15 +61,19 @@ export class FlowCookies {
   start(flow: FlowState, present: ReadonlyMap<string, string>, now: number): string[] {
     const live: { name: string; createdAt: number }[] = [];
     const out: string[] = [];
+    const stale: string[] = [];
     for (const [name, value] of present) {
-      if (!name.startsWith(this.#prefix)) continue;
+      // Only names this class could have made; each one opened costs a decryption.
+      if (!name.startsWith(this.#prefix) || !STATE_PART.test(name.slice(this.#prefix.length))) continue;
+      if (stale.length + live.length >= MAX_CLEARED_PER_RESPONSE + this.#max) break;
       const f = this.#open(value, now);
-      if (f === undefined) out.push(serializeCookie(name, '', 0, this.#opts));
+      if (f === undefined) stale.push(name);
       else live.push({ name, createdAt: f.createdAt });
     }
     live.sort((a, b) => a.createdAt - b.createdAt);
-    for (const old of live.slice(0, Math.max(0, live.length - (this.#max - 1)))) {
-      out.push(serializeCookie(old.name, '', 0, this.#opts));
+    for (const old of live.slice(0, Math.max(0, live.length - (this.#max - 1)))) stale.push(old.name);
+    for (const name of stale.slice(0, MAX_CLEARED_PER_RESPONSE)) {
+      out.push(serializeCookie(name, '', 0, this.#opts));
     }
     const sealed = this.#sealer.seal(PURPOSE, JSON.stringify(flow));
     out.push(serializeCookie(this.nameFor(flow.state), sealed, FLOW_TTL_SECONDS, this.#opts));

@@ -34,6 +34,7 @@ export class CookieSessionStore implements SessionStore {
   readonly #sealer: Sealer;
   readonly #opts: CookieOptions;
   readonly #chunkName: RegExp;
+  readonly #writtenChunk: RegExp;
   readonly #cache = new Map<string, Session>();
   readonly #refreshing = new WeakMap<Session, Promise<Session>>();
 
@@ -42,6 +43,9 @@ export class CookieSessionStore implements SessionStore {
     this.names = names;
     this.#opts = opts;
     this.#chunkName = new RegExp(`^${names.session.replace(/[-]/g, '\\-')}_\\d+$`);
+    // Only the chunk names write() can make (_0 … _9, MAX_CHUNKS): a request with thousands of
+    // `<name>_<digits>` cookies must not make one response expire each of them.
+    this.#writtenChunk = new RegExp(`^${names.session.replace(/[-]/g, '\\-')}_\\d$`);
   }
 
   /** True for every cookie name Portcullis owns (session, chunks, flow state): never forwarded upstream. */
@@ -104,7 +108,7 @@ export class CookieSessionStore implements SessionStore {
       }
     }
     for (const name of present.keys()) {
-      if (!keep.has(name) && (name === this.names.session || this.#chunkName.test(name))) {
+      if (!keep.has(name) && (name === this.names.session || this.#writtenChunk.test(name))) {
         out.push(serializeCookie(name, '', 0, this.#opts));
       }
     }
@@ -139,7 +143,7 @@ export class CookieSessionStore implements SessionStore {
   expireCookies(present: Cookies): string[] {
     const out: string[] = [];
     for (const name of present.keys()) {
-      if (name === this.names.session || this.#chunkName.test(name))
+      if (name === this.names.session || this.#writtenChunk.test(name))
         out.push(serializeCookie(name, '', 0, this.#opts));
     }
     return out;

@@ -419,3 +419,48 @@ describe('portcullis CLI exit codes', () => {
     assert.equal(resolveConfig({ ...minimal(), cookie: { secret } }, {}).cookieKeys[0]!.length, 32);
   });
 });
+
+describe('URL-valued options take only the schemes they are for', () => {
+  test('icons: https or data:image; publicUrl, redirectUrl, upstreams and provider URLs: http(s)', () => {
+    const p = problems({
+      ...minimal(),
+      redirectUrl: 'javascript:/oauth2/callback',
+      providers: [
+        provider({ icon: 'javascript:alert(1)' }),
+        provider({ id: 'b', icon: 'data:text/html,<script>alert(1)</script>' }),
+        provider({ id: 'c', issuer: 'file:///etc/passwd' }),
+        { id: 'd', type: 'github', clientId: 'x', clientSecret: 'y', baseUrl: 'javascript:x' },
+      ],
+      upstreams: [{ path: '/', url: 'file:///srv' }],
+    });
+    const expected = [
+      /^redirectUrl: the javascript: scheme is not allowed here: use an https:\/\/ URL/,
+      /^providers\[0\]\.icon: the javascript: scheme is not allowed here: use an https:\/\/ URL or a data:image\/… URL/,
+      /^providers\[1\]\.icon: the data: scheme is not allowed here/,
+      /^providers\[2\]\.issuer: the file: scheme is not allowed here/,
+      /^providers\[3\]\.baseUrl: the javascript: scheme is not allowed here/,
+      /^upstreams\[0\]\.url: the file: scheme is not allowed here/,
+    ];
+    for (const re of expected)
+      assert.ok(
+        p.some((x) => re.test(x)),
+        `${re}\n${p.join('\n')}`,
+      );
+    assert.match(
+      problems({ ...minimal(), publicUrl: 'javascript:alert(1)' }).join('\n'),
+      /^publicUrl: the javascript: scheme/m,
+    );
+    // Control: the icons the sign-in page can show.
+    const ok = resolveConfig(
+      {
+        ...minimal(),
+        providers: [
+          provider({ icon: 'https://cdn.example.com/sso.svg' }),
+          provider({ id: 'b', icon: 'data:image/svg+xml;base64,PHN2Zy8+' }),
+        ],
+      },
+      {},
+    );
+    assert.equal(ok.providers.length, 2);
+  });
+});

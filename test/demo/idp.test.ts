@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import * as oidc from 'openid-client';
 import { type SampleApp, startSampleApp } from '../../src/demo/app.ts';
 import { Browser } from '../support/browser.ts';
+import { closeAfter } from '../support/cleanup.ts';
 import { startTestIdp, type TestIdp } from '../support/idp.ts';
 
 // The relying party's redirect URI lands on the sample app, which simply answers 200: the test reads the
@@ -12,26 +13,25 @@ let idp: TestIdp;
 let redirectUri: string;
 let postLogoutUri: string;
 
+const parts = closeAfter();
+
 before(async () => {
-  app = await startSampleApp({});
+  app = parts.add(await startSampleApp({}));
   redirectUri = `${app.url}/callback`;
   postLogoutUri = `${app.url}/signed-out`;
-  idp = await startTestIdp({
-    clients: [
-      {
-        client_id: 'confidential',
-        client_secret: 'confidential-secret',
-        redirect_uris: [redirectUri],
-        post_logout_redirect_uris: [postLogoutUri],
-      },
-      { client_id: 'public', redirect_uris: [redirectUri], token_endpoint_auth_method: 'none' },
-    ],
-  });
-});
-
-after(async () => {
-  await idp.close();
-  await app.close();
+  idp = parts.add(
+    await startTestIdp({
+      clients: [
+        {
+          client_id: 'confidential',
+          client_secret: 'confidential-secret',
+          redirect_uris: [redirectUri],
+          post_logout_redirect_uris: [postLogoutUri],
+        },
+        { client_id: 'public', redirect_uris: [redirectUri], token_endpoint_auth_method: 'none' },
+      ],
+    }),
+  );
 });
 
 function confidential() {

@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { closeAfter } from '../support/cleanup.ts';
 import { startTestIdp, type TestIdp } from '../support/idp.ts';
 import { type ConfigDir, configDir, configYaml, REDIRECT_URI, startApp } from './support.ts';
 
@@ -18,19 +19,19 @@ let idp: TestIdp;
 let app: { url: string; close(): Promise<void> };
 let dir: ConfigDir;
 
+const parts = closeAfter();
+
 before(async () => {
-  idp = await startTestIdp({
-    clients: [{ client_id: 'conf', client_secret: SECRET, redirect_uris: [REDIRECT_URI] }],
-  });
-  app = await startApp();
+  idp = parts.add(
+    await startTestIdp({
+      clients: [{ client_id: 'conf', client_secret: SECRET, redirect_uris: [REDIRECT_URI] }],
+    }),
+  );
+  app = parts.add(await startApp());
   dir = configDir();
 });
 
-after(async () => {
-  await app.close();
-  await idp.close();
-  dir.remove();
-});
+after(() => dir?.remove());
 
 interface Run {
   code: number | null;

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { Finding, Report } from '../../src/doctor/finding.ts';
 import { runDoctor } from '../../src/doctor/run.ts';
+import { closeAfter } from '../support/cleanup.ts';
 import { startTestIdp, type TestIdp } from '../support/idp.ts';
 import {
   type ConfigDir,
@@ -30,33 +31,35 @@ let app: { url: string; close(): Promise<void> };
 let dir: ConfigDir;
 const proxies: IdpProxy[] = [];
 
+const parts = closeAfter();
+
 before(async () => {
-  idp = await startTestIdp({
-    clients: [
-      { client_id: 'conf', client_secret: SECRET, redirect_uris: [REDIRECT_URI] },
-      {
-        client_id: 'post',
-        client_secret: POST_SECRET,
-        redirect_uris: [REDIRECT_URI],
-        token_endpoint_auth_method: 'client_secret_post',
-      },
-      { client_id: 'pub', redirect_uris: [REDIRECT_URI] },
-      {
-        client_id: 'elsewhere',
-        client_secret: SECRET,
-        redirect_uris: ['http://127.0.0.1:4999/oauth2/callback'],
-      },
-    ],
-  });
-  app = await startApp();
+  idp = parts.add(
+    await startTestIdp({
+      clients: [
+        { client_id: 'conf', client_secret: SECRET, redirect_uris: [REDIRECT_URI] },
+        {
+          client_id: 'post',
+          client_secret: POST_SECRET,
+          redirect_uris: [REDIRECT_URI],
+          token_endpoint_auth_method: 'client_secret_post',
+        },
+        { client_id: 'pub', redirect_uris: [REDIRECT_URI] },
+        {
+          client_id: 'elsewhere',
+          client_secret: SECRET,
+          redirect_uris: ['http://127.0.0.1:4999/oauth2/callback'],
+        },
+      ],
+    }),
+  );
+  app = parts.add(await startApp());
   dir = configDir();
 });
 
 after(async () => {
-  await Promise.all(proxies.map((p) => p.close()));
-  await app.close();
-  await idp.close();
-  dir.remove();
+  await Promise.allSettled(proxies.map((p) => p.close()));
+  dir?.remove();
 });
 
 let n = 0;

@@ -26,10 +26,10 @@ const violations: string[] = [];
 before(async () => {
   if (SKIP) return;
   const address = await reserveAddress();
-  [idp, github] = await Promise.all([
+  const [corp, gh] = await Promise.all([
     startTestIdp({
       clients: [{ client_id: 'portcullis', client_secret: SECRET, redirect_uris: [address.redirectUri] }],
-    }),
+    }).then((x) => (idp = x)),
     startGithubStub({
       clientId: 'Iv1.chooser',
       clientSecret: SECRET,
@@ -46,7 +46,7 @@ before(async () => {
           teams: [['acme', 'platform']],
         },
       ],
-    }),
+    }).then((x) => (github = x)),
   ]);
   h = await startHarness({
     address,
@@ -56,14 +56,14 @@ before(async () => {
         type: 'oidc',
         displayName: 'Corp SSO',
         icon: ICON,
-        issuer: idp.issuer,
+        issuer: corp.issuer,
         clientId: 'portcullis',
         clientSecret: SECRET,
       },
       {
         id: 'github',
         type: 'github',
-        baseUrl: github.url,
+        baseUrl: gh.url,
         clientId: 'Iv1.chooser',
         clientSecret: SECRET,
         orgs: ['acme'],
@@ -80,9 +80,8 @@ before(async () => {
 });
 
 after(async () => {
-  await chrome?.close();
-  await h?.close();
-  await Promise.all([idp?.close(), github?.close()]);
+  // Each, even when one fails: a listener left open keeps the file's process alive.
+  await Promise.allSettled([chrome?.close(), h?.close(), idp?.close(), github?.close()]);
 });
 
 function identityRow(heading: string) {

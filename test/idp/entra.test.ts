@@ -9,8 +9,9 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { parseForms } from '../support/browser.ts';
+import { closeAfter } from '../support/cleanup.ts';
 import { type GatewayHarness, reserveAddress, startHarness } from '../support/gateway.ts';
 import {
   type EntraApp,
@@ -214,13 +215,16 @@ providerContract({
 describe('entra multi-tenant specifics', () => {
   let stub: EntraStub;
   let h: GatewayHarness;
+  const parts = closeAfter();
   before(async () => {
     const address = await reserveAddress();
-    stub = await startEntraStub({
-      tenants: tenants(),
-      app: app(address.redirectUri, { multiTenant: true, optionalClaims: ['email', 'xms_edov', 'upn'] }),
-      groupsClaimLimit: 5,
-    });
+    stub = parts.add(
+      await startEntraStub({
+        tenants: tenants(),
+        app: app(address.redirectUri, { multiTenant: true, optionalClaims: ['email', 'xms_edov', 'upn'] }),
+        groupsClaimLimit: 5,
+      }),
+    );
     stub.graphPageSize = 3;
     const entra = {
       type: 'entra',
@@ -231,24 +235,22 @@ describe('entra multi-tenant specifics', () => {
       clientId: CLIENT_ID,
       clientSecret: SECRET,
     };
-    h = await startHarness({
-      address,
-      providers: [
-        { id: 'entra', ...entra },
-        { id: 'entra-nogroups', ...entra, groupOverage: false },
-      ],
-      config: {
-        routes: [
-          { path: '/public/', public: true },
-          { path: '/api/', api: true },
-          { path: '/adele/', allow: { emails: ['adele@contoso.com'] } },
+    h = parts.add(
+      await startHarness({
+        address,
+        providers: [
+          { id: 'entra', ...entra },
+          { id: 'entra-nogroups', ...entra, groupOverage: false },
         ],
-      },
-    });
-  });
-  after(async () => {
-    await h.close();
-    await stub.close();
+        config: {
+          routes: [
+            { path: '/public/', public: true },
+            { path: '/api/', api: true },
+            { path: '/adele/', allow: { emails: ['adele@contoso.com'] } },
+          ],
+        },
+      }),
+    );
   });
 
   async function signIn(login: string, provider = 'entra', rd = '/api/me') {
@@ -454,12 +456,15 @@ describe('entra multi-tenant specifics', () => {
 describe('entra single tenant specifics', () => {
   let stub: EntraStub;
   let h: GatewayHarness;
+  const parts = closeAfter();
   before(async () => {
     const address = await reserveAddress();
-    stub = await startEntraStub({
-      tenants: tenants(),
-      app: app(address.redirectUri, { optionalClaims: ['email', 'xms_edov'], groupsClaim: false }),
-    });
+    stub = parts.add(
+      await startEntraStub({
+        tenants: tenants(),
+        app: app(address.redirectUri, { optionalClaims: ['email', 'xms_edov'], groupsClaim: false }),
+      }),
+    );
     const base = {
       type: 'entra',
       authority: `${stub.url}/`,
@@ -468,19 +473,17 @@ describe('entra single tenant specifics', () => {
       clientSecret: SECRET,
       tokenEndpointAuthMethod: 'client_secret_post',
     };
-    h = await startHarness({
-      address,
-      providers: [
-        { id: 'bydomain', ...base, tenant: 'contoso.onmicrosoft.com' },
-        { id: 'upper', ...base, tenant: CONTOSO.toUpperCase() },
-        { id: 'unknown', ...base, tenant: '11111111-2222-4333-8444-555555555555' },
-        { id: 'wrongtenant', ...base, tenant: FABRIKAM },
-      ],
-    });
-  });
-  after(async () => {
-    await h.close();
-    await stub.close();
+    h = parts.add(
+      await startHarness({
+        address,
+        providers: [
+          { id: 'bydomain', ...base, tenant: 'contoso.onmicrosoft.com' },
+          { id: 'upper', ...base, tenant: CONTOSO.toUpperCase() },
+          { id: 'unknown', ...base, tenant: '11111111-2222-4333-8444-555555555555' },
+          { id: 'wrongtenant', ...base, tenant: FABRIKAM },
+        ],
+      }),
+    );
   });
 
   async function signIn(provider: string, login: string) {

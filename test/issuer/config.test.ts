@@ -229,3 +229,75 @@ test('`portcullis keys` needs an issuer and a durable storage, and a subcommand'
   assert.equal(sub.status, 2);
   assert.match(sub.stderr, /keys needs "list" or "rotate"/);
 });
+
+test('URLs of a client: display.url is http(s) only; redirect URIs https, loopback http or a reverse-domain native scheme', () => {
+  const client = (over: Record<string, unknown>) => ({ id: 'svc', secret: SECRET, ...over });
+  const p = problems(
+    base({
+      clients: [
+        client({
+          redirectUris: ['https://s.example.com/cb'],
+          display: { name: 'S', url: 'javascript:alert(1)' },
+        }),
+        client({
+          id: 's1',
+          redirectUris: ['https://s.example.com/cb'],
+          display: { name: 'S', url: 'data:text/html,<b>x</b>' },
+        }),
+        client({
+          id: 's2',
+          redirectUris: ['vbscript:msgbox(1)', 'blob:https://s.example.com/x', 'myapp:/cb'],
+        }),
+        client({
+          id: 's3',
+          redirectUris: ['https://s.example.com/cb'],
+          postLogoutRedirectUris: ['javascript:alert(1)'],
+        }),
+      ],
+    }),
+  );
+  // Schema problems are reported before the cross-field checks: the redirect URIs are checked on their own.
+  const r = problems(
+    base({
+      clients: [
+        client({ redirectUris: ['vbscript:msgbox(1)', 'blob:https://s.example.com/x', 'myapp:/cb'] }),
+        client({
+          id: 's1',
+          redirectUris: ['https://s.example.com/cb'],
+          postLogoutRedirectUris: ['javascript:alert(1)'],
+        }),
+      ],
+    }),
+  );
+  p.push(...r);
+  const expected = [
+    /^issuer\.clients\[0\]\.display\.url: the javascript: scheme is not allowed here: use an https:\/\/ URL/,
+    /^issuer\.clients\[1\]\.display\.url: the data: scheme is not allowed here/,
+    /^issuer\.clients\[0\]\.redirectUris\[0\]: .* the vbscript: scheme cannot be a redirect URI: use https, http on loopback, or a native app's private-use scheme/,
+    /^issuer\.clients\[0\]\.redirectUris\[1\]: .* the blob: scheme cannot be a redirect URI/,
+    /^issuer\.clients\[0\]\.redirectUris\[2\]: .* the myapp: scheme cannot be a redirect URI: .*com\.example\.app:\/callback \(RFC 8252 §7\.1\)/,
+    /^issuer\.clients\[1\]\.postLogoutRedirectUris\[0\]: .* the javascript: scheme cannot be a redirect URI/,
+  ];
+  for (const re of expected)
+    assert.ok(
+      p.some((x) => re.test(x)),
+      `${re}\n${p.join('\n')}`,
+    );
+  // Control: what a web service and a native app legitimately register.
+  const ok = resolveConfig(
+    base({
+      clients: [
+        client({
+          redirectUris: [
+            'https://s.example.com/cb',
+            'http://127.0.0.1:8400/cb',
+            'com.example.app:/oauth2redirect',
+          ],
+          postLogoutRedirectUris: ['https://s.example.com/bye'],
+          display: { name: 'S', url: 'https://s.example.com/' },
+        }),
+      ],
+    }),
+  );
+  assert.equal(ok.issuer?.clients[0]?.redirectUris.length, 3);
+});

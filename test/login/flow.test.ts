@@ -77,6 +77,31 @@ describe('sign in, proxy with identity, sign out (confidential client, client_se
     assert.equal(authAfter.status, 401);
   });
 
+  test('1,800 garbage cookies: one response expires a bounded number, and other apps’ cookies are left alone', async () => {
+    const { randomBytes } = await import('node:crypto');
+    const junk = (n: number, name: (i: number) => string) =>
+      Array.from({ length: n }, (_, i) => `${name(i)}=x`).join('; ');
+    const flowLike = junk(1800, () => `portcullis_f_${randomBytes(12).toString('base64url')}`);
+    const start = await fetch(`${stack.url}/oauth2/start?rd=/`, {
+      redirect: 'manual',
+      headers: { cookie: `${flowLike}; other_app=1` },
+    });
+    assert.equal(start.status, 302);
+    const set = start.headers.getSetCookie();
+    assert.ok(set.length <= 21, `${set.length} Set-Cookie headers`);
+    assert.ok(set.join('').length < 8_000, `${set.join('').length} bytes of Set-Cookie`);
+    assert.equal(set.filter((c) => /Max-Age=0/i.test(c)).length, 20, 'the first 20 stale ones expired');
+    assert.ok(!set.some((c) => c.startsWith('other_app=')));
+    // Session chunks: only the names the store writes (<name>_0 … _9) are expired on sign-out.
+    const chunkLike = junk(1800, (i) => `portcullis_${i}`);
+    const out = await fetch(`${stack.url}/oauth2/sign_out`, {
+      redirect: 'manual',
+      headers: { cookie: chunkLike },
+    });
+    const cleared = out.headers.getSetCookie().filter((c) => /^portcullis_\d+=/.test(c));
+    assert.ok(cleared.length <= 10, `${cleared.length} chunk cookies expired`);
+  });
+
   test('no token, secret or cookie value reaches the log', async () => {
     const b = await stack.signIn('bob', '/api/x');
     const cookie = b.jar.get('portcullis', stack.url);

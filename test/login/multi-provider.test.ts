@@ -8,8 +8,9 @@
  * OAuth2 servers sends no `iss`.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { type Browser, type BrowserResponse, parseForms } from '../support/browser.ts';
+import { closeAfter } from '../support/cleanup.ts';
 import { type GatewayHarness, reserveAddress, startHarness } from '../support/gateway.ts';
 import { startTestIdp, type TestIdp } from '../support/idp.ts';
 import { type GithubStub, startGithubStub } from '../support/stubs/github.ts';
@@ -22,6 +23,8 @@ let corp: TestIdp;
 let partner: TestIdp;
 let github: GithubStub;
 let h: GatewayHarness;
+// Registered before anything starts: a part started by a `before` that then fails is still closed.
+const parts = closeAfter();
 
 before(async () => {
   const address = await reserveAddress();
@@ -31,8 +34,8 @@ before(async () => {
     redirect_uris: [address.redirectUri],
   };
   [corp, partner, github] = await Promise.all([
-    startTestIdp({ clients: [client], title: 'Corp IdP' }),
-    startTestIdp({ clients: [client], title: 'Partner IdP' }),
+    startTestIdp({ clients: [client], title: 'Corp IdP' }).then((x) => parts.add(x)),
+    startTestIdp({ clients: [client], title: 'Partner IdP' }).then((x) => parts.add(x)),
     startGithubStub({
       clientId: 'Iv1.multi',
       clientSecret: SECRET,
@@ -49,7 +52,7 @@ before(async () => {
           teams: [],
         },
       ],
-    }),
+    }).then((x) => parts.add(x)),
   ]);
   h = await startHarness({
     address,
@@ -76,12 +79,7 @@ before(async () => {
     ],
     // Has no effect with several providers: the chooser is shown.
     config: { autoLogin: true },
-  });
-});
-
-after(async () => {
-  await h?.close();
-  await Promise.all([corp?.close(), partner?.close(), github?.close()]);
+  }).then((x) => parts.add(x));
 });
 
 /** Submits the IdP's login form and follows redirects by hand up to (not into) the callback. */
@@ -219,6 +217,7 @@ describe('the sign-in page with several providers', () => {
 describe('autoLogin with exactly one provider', () => {
   let one: GatewayHarness;
   let plain: GatewayHarness;
+  const mine = closeAfter();
   before(async () => {
     // corp's client knows only h's redirect URI; these gateways are never sent back from the IdP.
     const provider = {
@@ -228,16 +227,14 @@ describe('autoLogin with exactly one provider', () => {
       clientId: 'portcullis',
       clientSecret: SECRET,
     };
-    one = await startHarness({
-      address: await reserveAddress(),
-      providers: [provider],
-      config: { autoLogin: true },
-    });
-    plain = await startHarness({ address: await reserveAddress(), providers: [provider] });
-  });
-  after(async () => {
-    await one?.close();
-    await plain?.close();
+    one = mine.add(
+      await startHarness({
+        address: await reserveAddress(),
+        providers: [provider],
+        config: { autoLogin: true },
+      }),
+    );
+    plain = mine.add(await startHarness({ address: await reserveAddress(), providers: [provider] }));
   });
 
   test('a visit goes straight to the provider, and so does the sign-in page', async () => {

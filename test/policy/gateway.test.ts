@@ -6,10 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { resolveConfig } from '../../src/config/load.ts';
 import { ERRORS } from '../../src/errors/codes.ts';
 import type { Browser, BrowserResponse } from '../support/browser.ts';
+import { closeAfter } from '../support/cleanup.ts';
 import { type GatewayHarness, type PublicAddress, reserveAddress, startHarness } from '../support/gateway.ts';
 import { type DevUser, startTestIdp, type TestIdp } from '../support/idp.ts';
 import { openWebSocket, type RawResponse, rawRequest } from '../support/raw.ts';
@@ -69,22 +70,26 @@ function rawConfig(rules: { allow?: unknown; routes?: unknown }) {
   };
 }
 
+const parts = closeAfter();
+
 before(async () => {
   address = await reserveAddress();
-  idp = await startTestIdp({
-    clients: [{ client_id: 'portcullis-rules', client_secret: SECRET, redirect_uris: [address.redirectUri] }],
-    users: USERS,
-    extraClaims: { profile: ['hd'] },
-  });
-  h = await startHarness({
-    address,
-    providers: [provider()],
-    config: { cookie: { secret: COOKIE_SECRET }, allow: { emailDomains: ['example.com'] }, routes: ROUTES },
-  });
-});
-after(async () => {
-  await h.close();
-  await idp.close();
+  idp = parts.add(
+    await startTestIdp({
+      clients: [
+        { client_id: 'portcullis-rules', client_secret: SECRET, redirect_uris: [address.redirectUri] },
+      ],
+      users: USERS,
+      extraClaims: { profile: ['hd'] },
+    }),
+  );
+  h = parts.add(
+    await startHarness({
+      address,
+      providers: [provider()],
+      config: { cookie: { secret: COOKIE_SECRET }, allow: { emailDomains: ['example.com'] }, routes: ROUTES },
+    }),
+  );
 });
 
 async function signIn(username: string, rd = '/'): Promise<{ b: Browser; back: BrowserResponse }> {

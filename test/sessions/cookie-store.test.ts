@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { parseCookies } from '../../src/http/cookies.ts';
 import { CHUNK_SIZE, CookieSessionStore, cookieNames } from '../../src/sessions/cookie-store.ts';
 import { Sealer } from '../../src/sessions/sealer.ts';
 import type { Session } from '../../src/sessions/session.ts';
@@ -381,4 +382,16 @@ describe('session cookies through the gateway', () => {
     assert.equal(out.status, 303, 'the user can at least sign out');
     assert.equal((await api(header)).status, 200);
   });
+});
+
+test('parseCookies with a prefix keeps only the names that start with it (others are never ours)', () => {
+  const header = `${Array.from({ length: 500 }, (_, i) => `other${i}=x`).join('; ')}; portcullis=a; portcullis_f_0123456789abcdef=b; xportcullis=c`;
+  assert.deepEqual(
+    [...parseCookies(header, 'portcullis')],
+    [
+      ['portcullis', 'a'],
+      ['portcullis_f_0123456789abcdef', 'b'],
+    ],
+  );
+  assert.equal(parseCookies(header).size, 503, 'without a prefix, every cookie');
 });

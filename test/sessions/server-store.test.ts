@@ -383,8 +383,8 @@ describe('through the gateway (real Redis, real IdP)', () => {
     stack.idp.setTokenResponseHook(counting);
   });
   after(async () => {
-    await second?.close();
-    await stack?.close();
+    // Each, even when one fails: a listener left open keeps the file's process alive.
+    await Promise.allSettled([second?.close(), stack?.close()]);
     await relay.down();
     await removePrefix(prefix);
   });

@@ -12,6 +12,7 @@ import { type SampleApp, startSampleApp } from '../../src/demo/app.ts';
 import { type RunningGateway, startGateway } from '../../src/http/gateway.ts';
 import { createLogger } from '../../src/observability/log.ts';
 import { Browser } from './browser.ts';
+import { type Cleanup, startOrRelease } from './cleanup.ts';
 import type { LogLine } from './stack.ts';
 
 export interface GatewayHarness {
@@ -57,8 +58,13 @@ export interface HarnessOptions {
   readonly config?: Record<string, unknown>;
 }
 
-export async function startHarness(o: HarnessOptions): Promise<GatewayHarness> {
-  const app = await startSampleApp();
+export function startHarness(o: HarnessOptions): Promise<GatewayHarness> {
+  // The port was only reserved: another process may take it first, and then the sample app must not stay.
+  return startOrRelease((parts) => start(o, parts));
+}
+
+async function start(o: HarnessOptions, parts: Cleanup): Promise<GatewayHarness> {
+  const app = parts.add(await startSampleApp());
   const raw: Record<string, unknown> = {
     publicUrl: o.address.publicUrl,
     listen: `127.0.0.1:${o.address.port}`,
@@ -84,9 +90,11 @@ export async function startHarness(o: HarnessOptions): Promise<GatewayHarness> {
     },
   });
   let offset = 0;
-  const gw = await startGateway(config, createLogger('debug', sink), {
-    now: () => Math.floor(Date.now() / 1000) + offset,
-  });
+  const gw = parts.add(
+    await startGateway(config, createLogger('debug', sink), {
+      now: () => Math.floor(Date.now() / 1000) + offset,
+    }),
+  );
   return {
     gw,
     app,
@@ -97,9 +105,6 @@ export async function startHarness(o: HarnessOptions): Promise<GatewayHarness> {
       offset += seconds;
     },
     browser: () => new Browser(),
-    async close() {
-      await gw.close();
-      await app.close();
-    },
+    close: () => parts.close(),
   };
 }

@@ -40,6 +40,8 @@ export interface TestIdp extends DevIdp {
   resignIdToken(idToken: string, patch: IdTokenPatch, opts?: ResignOptions): Promise<string>;
   /** Rewrites the id_token of every following token response; returns a function that stops it. */
   tamperIdTokens(patch: IdTokenPatch, opts?: ResignOptions): () => void;
+  /** How many times its JWKS (jwks_uri) has been fetched. */
+  readonly jwksRequests: number;
   /**
    * A slow token endpoint, on cue: every following token response is held (the grant is already
    * processed at the IdP, only the answer waits) until `release()`, which also removes the hook. `held`
@@ -56,7 +58,17 @@ export interface TokenHold {
 export async function startTestIdp(
   opts: Partial<DevIdpOptions> & { clients: DevClient[] },
 ): Promise<TestIdp> {
-  const idp = await startDevIdp({ users: DEMO_USERS, ...opts });
+  let jwksRequests = 0;
+  const extra = opts.extraRoutes;
+  const idp = await startDevIdp({
+    users: DEMO_USERS,
+    ...opts,
+    // Counts key set fetches (oidc-provider serves them at <issuer>/jwks), then lets the IdP answer.
+    extraRoutes: async (req, res) => {
+      if (new URL(req.url ?? '/', 'http://x').pathname.endsWith('/jwks')) jwksRequests++;
+      return extra ? extra(req, res) : false;
+    },
+  });
   let foreignKey: CryptoKey | undefined;
 
   async function resignIdToken(idToken: string, patch: IdTokenPatch, o: ResignOptions = {}): Promise<string> {
@@ -83,6 +95,12 @@ export async function startTestIdp(
 
   return {
     ...idp,
+    get signingKey() {
+      return idp.signingKey;
+    },
+    get jwksRequests() {
+      return jwksRequests;
+    },
     discoveryUrl: `${idp.issuer}/.well-known/openid-configuration`,
     resignIdToken,
     tamperIdTokens(patch, o) {

@@ -20,6 +20,7 @@ import { type SampleApp, startSampleApp } from '../../src/demo/app.ts';
 import { type RunningGateway, startGateway } from '../../src/http/gateway.ts';
 import { createLogger } from '../../src/observability/log.ts';
 import { Browser, type BrowserResponse } from './browser.ts';
+import { type Cleanup, type Closable, startOrRelease } from './cleanup.ts';
 import { startTestIdp, type TestIdp } from './idp.ts';
 import type { LogLine } from './stack.ts';
 
@@ -117,25 +118,34 @@ export interface IssuerStack {
   readonly raw: Record<string, unknown>;
   /** Starts one more instance on the same configuration (on any free port, or `port`). */
   startInstance(port?: number): Promise<RunningGateway>;
+  /** Registers something started for this stack (a relying party's connection pool), closed with it. */
+  adopt<T extends Closable>(part: T): T;
   close(): Promise<void>;
 }
 
-export async function startIssuerStack(o: IssuerStackOptions = {}): Promise<IssuerStack> {
-  const sink = await startServiceSink();
+export function startIssuerStack(o: IssuerStackOptions = {}): Promise<IssuerStack> {
+  // Whatever started is closed again when a later part fails (the reserved port may be taken meanwhile).
+  return startOrRelease((parts) => start(o, parts));
+}
+
+async function start(o: IssuerStackOptions, parts: Cleanup): Promise<IssuerStack> {
+  const sink = parts.add(await startServiceSink());
   const port = await freePort();
   const publicUrl = `http://127.0.0.1:${port}`;
   const clientSecret = randomBytes(16).toString('hex');
-  const idp = await startTestIdp({
-    clients: [
-      {
-        client_id: 'portcullis-test',
-        client_secret: clientSecret,
-        redirect_uris: [`${publicUrl}/oauth2/callback`],
-        post_logout_redirect_uris: [`${publicUrl}/oauth2/signed_out`],
-      },
-    ],
-  });
-  const app = await startSampleApp();
+  const idp = parts.add(
+    await startTestIdp({
+      clients: [
+        {
+          client_id: 'portcullis-test',
+          client_secret: clientSecret,
+          redirect_uris: [`${publicUrl}/oauth2/callback`],
+          post_logout_redirect_uris: [`${publicUrl}/oauth2/signed_out`],
+        },
+      ],
+    }),
+  );
+  const app = parts.add(await startSampleApp());
   const base: Record<string, unknown> = {
     publicUrl,
     listen: `127.0.0.1:${port}`,
@@ -168,19 +178,16 @@ export async function startIssuerStack(o: IssuerStackOptions = {}): Promise<Issu
     },
   });
   const log = createLogger('debug', sink2);
+  // The instances running now (a test that restarts one takes it out of the list itself).
   const gws: RunningGateway[] = [];
+  parts.add({ close: () => Promise.allSettled(gws.map((g) => g.close())) });
   const startInstance = async (p?: number) => {
     const gw = await startGateway(config, log, p === undefined ? { port: 0 } : { port: p });
     gws.push(gw);
     return gw;
   };
-  try {
-    await startInstance(port);
-    for (let i = 1; i < (o.instances ?? 1); i++) await startInstance();
-  } catch (err) {
-    await Promise.allSettled([...gws.map((g) => g.close()), idp.close(), app.close(), sink.close()]);
-    throw err;
-  }
+  await startInstance(port);
+  for (let i = 1; i < (o.instances ?? 1); i++) await startInstance();
   return {
     idp,
     app,
@@ -192,10 +199,8 @@ export async function startIssuerStack(o: IssuerStackOptions = {}): Promise<Issu
     rawLogs: () => text,
     raw,
     startInstance,
-    async close() {
-      await Promise.allSettled(gws.map((g) => g.close()));
-      await Promise.allSettled([idp.close(), app.close(), sink.close()]);
-    },
+    adopt: (part) => parts.add(part),
+    close: () => parts.close(),
   };
 }
 
@@ -225,6 +230,7 @@ export async function rpFor(
   const target = stack.gws[o.instance ?? 0]!.url;
   // Its own connection pool: a relying party made after a restart must not reuse sockets to the old process.
   const dispatcher = new Agent();
+  stack.adopt({ close: () => dispatcher.destroy() });
   const rewrite: oc.CustomFetch = (url, options) => {
     const u = new URL(url);
     u.host = new URL(target).host;

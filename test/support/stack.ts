@@ -10,6 +10,7 @@ import { type SampleApp, startSampleApp } from '../../src/demo/app.ts';
 import { type RunningGateway, startGateway } from '../../src/http/gateway.ts';
 import { createLogger } from '../../src/observability/log.ts';
 import { Browser } from './browser.ts';
+import { type Cleanup, startOrRelease } from './cleanup.ts';
 import type { DevClient } from './idp.ts';
 import { startTestIdp, type TestIdp } from './idp.ts';
 
@@ -47,7 +48,12 @@ export interface StackOptions {
   readonly provider?: Record<string, unknown>;
 }
 
-export async function startStack(o: StackOptions = {}): Promise<Stack> {
+export function startStack(o: StackOptions = {}): Promise<Stack> {
+  // Whatever started is closed again when a later part fails (the reserved port may be taken meanwhile).
+  return startOrRelease((parts) => start(o, parts));
+}
+
+async function start(o: StackOptions, parts: Cleanup): Promise<Stack> {
   const authMethod = o.authMethod ?? 'client_secret_basic';
   const clientSecret = randomBytes(16).toString('hex');
   // The gateway's port is needed for the redirect URI before it listens: reserve it first.
@@ -60,11 +66,13 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     token_endpoint_auth_method: authMethod,
   };
   if (authMethod !== 'none') client.client_secret = clientSecret;
-  const idp = await startTestIdp({
-    clients: [client],
-    ...(o.accessTokenTtlSeconds !== undefined ? { accessTokenTtlSeconds: o.accessTokenTtlSeconds } : {}),
-  });
-  const app = await startSampleApp();
+  const idp = parts.add(
+    await startTestIdp({
+      clients: [client],
+      ...(o.accessTokenTtlSeconds !== undefined ? { accessTokenTtlSeconds: o.accessTokenTtlSeconds } : {}),
+    }),
+  );
+  const app = parts.add(await startSampleApp());
   const base: Record<string, unknown> = {
     publicUrl,
     listen: `127.0.0.1:${port}`,
@@ -99,9 +107,11 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     },
   });
   let offset = 0;
-  const gw = await startGateway(config, createLogger('debug', sink), {
-    now: () => Math.floor(Date.now() / 1000) + offset,
-  });
+  const gw = parts.add(
+    await startGateway(config, createLogger('debug', sink), {
+      now: () => Math.floor(Date.now() / 1000) + offset,
+    }),
+  );
   const stack: Stack = {
     idp,
     app,
@@ -122,10 +132,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
         throw new Error(`sign-in ended with ${back.status} at ${back.url}: ${back.body.slice(0, 300)}`);
       return b;
     },
-    async close() {
-      await gw.close();
-      await Promise.allSettled([app.close(), idp.close()]);
-    },
+    close: () => parts.close(),
   };
   return stack;
 }

@@ -5,10 +5,7 @@
  */
 import { z } from 'zod';
 import { duration } from './duration.ts';
-
-const absoluteUrl = z
-  .string()
-  .refine((v) => URL.canParse(v), { message: 'must be an absolute URL such as https://host/path' });
+import { absoluteUrl, webUrl } from './url.ts';
 
 /** The scopes the issuer knows, and the claims each releases (docs/issuer.md lists them for service owners). */
 export const ISSUER_SCOPES = ['openid', 'profile', 'email', 'groups', 'offline_access'] as const;
@@ -44,12 +41,16 @@ export const issuerClientSchema = z
     redirectUris: z
       .array(absoluteUrl)
       .default([])
-      .describe('redirect URIs the service may use, compared exactly; plain http only on loopback')
+      .describe(
+        'redirect URIs the service may use, compared exactly: https, http on loopback only, or a native app’s private-use scheme in reverse-domain form (com.example.app:/callback, RFC 8252 §7.1)',
+      )
       .meta({ examples: [['https://grafana.example.com/login/generic_oauth']] }),
     postLogoutRedirectUris: z
       .array(absoluteUrl)
       .default([])
-      .describe('where the service may send users after RP-initiated logout, compared exactly')
+      .describe(
+        'where the service may send users after RP-initiated logout, compared exactly; the same schemes as redirectUris',
+      )
       .meta({ examples: [['https://grafana.example.com/login']] }),
     scopes: z
       .array(z.enum(ISSUER_SCOPES))
@@ -90,9 +91,9 @@ export const issuerClientSchema = z
           .min(1)
           .describe('the service’s name on the consent page and the services page')
           .meta({ examples: ['Grafana'] }),
-        url: absoluteUrl
+        url: webUrl
           .optional()
-          .describe('the service’s home page')
+          .describe('the service’s home page (http or https), linked from the services page')
           .meta({ examples: ['https://grafana.example.com/'] }),
         description: z
           .string()

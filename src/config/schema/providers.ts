@@ -5,10 +5,7 @@
  */
 import { z } from 'zod';
 import { allowSchema } from './policy.ts';
-
-const url = z
-  .string()
-  .refine((v) => URL.canParse(v), { message: 'must be an absolute URL such as https://host/path' });
+import { imageUrl, webUrl as url } from './url.ts';
 
 const claimPath = z
   .string()
@@ -33,7 +30,7 @@ const common = {
     .regex(/^[a-z0-9][a-z0-9_-]*$/, { message: 'must be lower-case letters, digits, - or _' })
     .describe('provider id used in /oauth2/start?provider=<id>'),
   displayName: z.string().optional().describe('name shown on the sign-in button'),
-  icon: url
+  icon: imageUrl
     .optional()
     .describe('URL of a small image shown on the sign-in button (https, or a data: URL)')
     .meta({ examples: ['https://platform.example.com/static/sso.svg'] }),

@@ -567,8 +567,8 @@ export async function startEntraStub(o: EntraStubOptions): Promise<EntraStub> {
     url: login.url,
     graphUrl: graph.url,
     close: async () => {
-      await login.close();
-      await graph.close();
+      // Both, even when one fails: a listener left open keeps the test file's process alive.
+      await Promise.allSettled([login.close(), graph.close()]);
     },
   });
 }
