@@ -379,6 +379,12 @@ export function resolveConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env
   const m = /^(.*):(\d+)$/.exec(c.listen)!;
   const port = Number(m[2]);
   if (port > 65535) problems.push('listen: port must be at most 65535');
+  // Node refuses a request timeout shorter than the headers timeout (http.createServer throws).
+  if (c.server.requestTimeout < c.server.headersTimeout) {
+    problems.push(
+      `server.requestTimeout: ${c.server.requestTimeout}s is shorter than server.headersTimeout (${c.server.headersTimeout}s); the whole request includes its headers`,
+    );
+  }
 
   if (problems.length > 0) throw new ConfigError(problems);
   // Validate once more through the compiler so its TypeError cannot surface at runtime.

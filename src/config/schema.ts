@@ -9,6 +9,7 @@ import { duration } from './schema/duration.ts';
 import { issuerSchema, storageSchema } from './schema/issuer.ts';
 import { allowSchema } from './schema/policy.ts';
 import { providerSchema } from './schema/providers.ts';
+import { serverSchema } from './schema/server.ts';
 
 export type { AllowConfig } from './schema/policy.ts';
 export {
@@ -164,6 +165,9 @@ export const configSchema = z
       .optional()
       .describe('explicit redirect URI, e.g. behind a TLS-terminating load balancer that rewrites the host'),
     listen: hostPort.default('127.0.0.1:4180').describe('address to listen on'),
+    server: serverSchema
+      .prefault({})
+      .describe('timeouts for slow or idle clients and the cap on open connections (docs/endpoints.md)'),
     cookie: z
       .object({
         name: z
@@ -246,3 +250,4 @@ export type Config = z.output<typeof configSchema>;
 export type UpstreamConfig = z.output<typeof upstreamSchema>;
 export type RouteConfig = z.output<typeof routeSchema>;
 export type SessionsConfig = z.output<typeof sessionsSchema>;
+export type { ServerConfig } from './schema/server.ts';

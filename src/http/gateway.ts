@@ -32,6 +32,7 @@ import type { GatewayContext, IssuerMount } from './context.ts';
 import { AUTH_PATH, auth, authPrefixed, metricsEndpoint, ping, ready, userinfo } from './endpoints.ts';
 import { recordDenial, sendForbidden } from './forbidden.ts';
 import { jwks } from './jwks.ts';
+import { ConnectionGuard, limitsOf, serverOptions } from './limits.ts';
 import { redirect, sendError } from './respond.ts';
 import { Scope, splitTarget } from './scope.ts';
 import { services } from './services.ts';
@@ -495,22 +496,24 @@ export async function startGateway(
     throw err;
   }
   let ctx = buildContext(config, log, opts.now, metrics, issuer, assertions, sessionStorage);
+  const limits = new ConnectionGuard(limitsOf(config.server), log, metrics);
   const server = http.createServer(
     // Sessions may span up to 10 cookie chunks of 3.8 KB: headers must fit them (Node's default is 16 KiB).
-    { keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000, maxHeaderSize: 64 * 1024 },
+    { ...serverOptions(limitsOf(config.server)), maxHeaderSize: 64 * 1024 },
     (req, res) => {
+      // A connection past the cap was answered 503 when it opened: whatever it sends is not served.
+      if (limits.refused(req.socket)) return;
+      limits.request(req, res);
       void handle(ctx, req, res);
     },
   );
+  limits.attach(server);
   server.on('upgrade', (req, socket, head) => {
+    if (limits.refused(req.socket)) return;
     handleUpgrade(ctx, req, socket, head).catch((err: unknown) => {
       log.error({ err: String(err) }, 'upgrade failed');
       socket.destroy();
     });
-  });
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable)
-      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
   });
   const host = opts.host ?? config.host;
   await new Promise<void>((resolve, reject) => {
@@ -520,6 +523,7 @@ export async function startGateway(
       resolve();
     });
   }).catch(async (err: unknown) => {
+    limits.close();
     assertions?.close();
     await issuer?.close();
     await closeSessionStorage();
@@ -546,6 +550,7 @@ export async function startGateway(
         next = { ...next, sessions: old.config.sessions };
       }
       ctx = buildContext(next, log, opts.now, metrics, issuer, assertions, sessionStorage);
+      limits.update(server, limitsOf(next.server));
       reloadAssertions(next, log, assertions);
       if (issuer !== undefined && next.issuer !== undefined) {
         issuer.reload(next).catch((err: unknown) => {
@@ -564,6 +569,7 @@ export async function startGateway(
       void Promise.allSettled(old.upstreamList.map((u) => u.close()));
     },
     async close() {
+      limits.close();
       server.closeIdleConnections();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
