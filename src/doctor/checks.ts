@@ -17,6 +17,7 @@ import {
   issuerSlash,
   loads,
   located,
+  metricsExposed,
   plainHttp,
   redirectHost,
   upstreamLoop,
@@ -26,6 +27,7 @@ export const CONFIG_CHECKS: readonly Check<ConfigScope>[] = [
   autoLogin,
   redirectHost,
   cookieSecurity,
+  metricsExposed,
   upstreamLoop,
 ];
 

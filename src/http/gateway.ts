@@ -65,7 +65,7 @@ const ENDPOINTS: ReadonlyMap<string, { handler: Handler; methods?: ReadonlySet<s
 function ownEndpoint(ctx: GatewayContext, path: string) {
   const endpoint = ENDPOINTS.get(path);
   if (endpoint === undefined) return undefined;
-  // /metrics on the main listener only when it is not moved to its own address (or off).
+  // /metrics is the metrics listener's; on the main listener only by explicit opt-in (else the upstream's).
   if (endpoint.handler === metricsEndpoint && !ctx.metricsOnMain) return undefined;
   // The services page lists issuer clients: without an issuer the path is the upstream's.
   if (endpoint.handler === services && ctx.issuer === undefined) return undefined;
@@ -249,7 +249,7 @@ export function buildContext(
     upstreams: new PrefixTable(upstreams),
     upstreamList: upstreams,
     autoStart: config.autoLogin && providers.size === 1,
-    metricsOnMain: config.metrics.enabled && config.metrics.listen === undefined,
+    metricsOnMain: config.metrics.enabled && config.metrics.insecureOnMainListener,
     keepIdToken:
       config.providers.some((p) => p.logoutAtIdp) ||
       config.upstreams.some((u) => u.passAuthorization === 'id_token'),
@@ -446,6 +446,8 @@ export async function handleUpgrade(
 export interface RunningGateway {
   readonly server: http.Server;
   readonly url: string;
+  /** The metrics listener's base URL (http://127.0.0.1:9180); undefined when it is not opened. */
+  readonly metricsUrl: string | undefined;
   readonly ctx: GatewayContext;
   /** Swaps in a new, already validated configuration without dropping connections. */
   reload(next: ResolvedConfig): void;
@@ -531,14 +533,31 @@ export async function startGateway(
     throw err;
   });
   const addr = server.address() as AddressInfo;
-  const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
-  const metricsServer =
-    config.metrics.enabled && config.metrics.listen
-      ? await startMetricsServer(config.metrics.listen, metrics)
-      : undefined;
+  const url = baseUrl(addr);
+  let metricsServer: http.Server | undefined;
+  if (config.metrics.enabled && !config.metrics.insecureOnMainListener) {
+    try {
+      metricsServer = await startMetricsServer(config.metrics.listen, metrics);
+    } catch (err) {
+      // Nothing stays half-started: a second instance on the same host must not keep the main port.
+      limits.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      assertions?.close();
+      await issuer?.close();
+      await closeSessionStorage();
+      await storage?.close();
+      throw new Error(
+        `metrics.listen ${config.metrics.listen}: cannot listen (${(err as NodeJS.ErrnoException).code ?? String(err)}); set metrics.listen to a free address`,
+        { cause: err },
+      );
+    }
+  }
+  const metricsUrl = metricsServer ? baseUrl(metricsServer.address() as AddressInfo) : undefined;
   return {
     server,
     url,
+    metricsUrl,
     get ctx() {
       return ctx;
     },
@@ -548,6 +567,13 @@ export async function startGateway(
       if (sessionStorageChanged(old.config, next)) {
         log.warn({ event: 'sessions.changed' }, 'where sessions live changed: restart to apply it');
         next = { ...next, sessions: old.config.sessions };
+      }
+      const m = (c: ResolvedConfig) =>
+        `${c.metrics.enabled} ${c.metrics.insecureOnMainListener} ${c.metrics.listen}`;
+      if (m(next) !== m(old.config)) {
+        // Which listener serves /metrics is fixed at start; the main listener's routing stays with it.
+        log.warn({ event: 'metrics.changed' }, 'metrics settings changed: restart to apply them');
+        next = { ...next, metrics: old.config.metrics };
       }
       ctx = buildContext(next, log, opts.now, metrics, issuer, assertions, sessionStorage);
       limits.update(server, limitsOf(next.server));
@@ -608,7 +634,15 @@ function reloadAssertions(next: ResolvedConfig, log: Logger, assertions: Asserti
   });
 }
 
-/** /metrics on its own address, so the main listener's /metrics can belong to the upstream. */
+function baseUrl(addr: AddressInfo): string {
+  return `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+}
+
+/**
+ * /metrics on its own address (loopback by default), as oauth2-proxy's --metrics-address: the counts of
+ * sign-ins and denials are not for whoever can reach the gateway, and the main listener's /metrics
+ * belongs to the upstream.
+ */
 async function startMetricsServer(listen: string, metrics: Metrics): Promise<http.Server> {
   const m = /^\[?(.*?)\]?:(\d+)$/.exec(listen)!;
   const server = http.createServer((req, res) => {
@@ -623,7 +657,10 @@ async function startMetricsServer(listen: string, metrics: Metrics): Promise<htt
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(Number(m[2]), m[1], () => resolve());
+    server.listen(Number(m[2]), m[1], () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   return server;
 }

@@ -48,6 +48,7 @@ providers:
 upstreams:
   - { path: /, url: ${app.url} }
 logging: { level: info, format: json }
+metrics: { listen: 127.0.0.1:0 }
 ${extra}`;
 }
 

@@ -120,3 +120,21 @@ upstreams: [{ path: /, url: "https://platform.example.com" }]
   assert.equal(loop[0]?.status, 'fail');
   assert.equal(r.summary.exitCode, 1);
 });
+
+test('static warning: /metrics served on the main listener by opt-in', async () => {
+  const yaml = (metrics: string) => `publicUrl: https://platform.example.com
+cookie: { secret: ${randomBytes(32).toString('base64url')} }
+providers: [{ id: a, type: oidc, issuer: "https://idp.example.org", clientId: a }]
+upstreams: [{ path: /, url: "https://app.internal.example.com" }]
+${metrics}
+`;
+  const exposed = await runDoctor(
+    { file: dir.write('metrics-main.yaml', yaml('metrics: { insecureOnMainListener: true }')), env: {} },
+    { offline: true },
+  );
+  const hit = exposed.findings.filter((f) => f.id === 'config.metrics-exposed');
+  assert.equal(hit[0]?.status, 'warn');
+  assert.match(hit[0]?.message ?? '', /without signing in/);
+  const own = await runDoctor({ file: dir.write('metrics-own.yaml', yaml('')), env: {} }, { offline: true });
+  assert.equal(own.findings.filter((f) => f.id === 'config.metrics-exposed').length, 0);
+});
