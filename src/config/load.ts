@@ -223,6 +223,8 @@ export interface LoadedConfig {
   readonly origins: Origins;
   /** The files the configuration was read from (the file itself and every …File secret): watched for reloads. */
   readonly files: readonly string[];
+  /** What does not stop Portcullis but the operator should see (unknown PORTCULLIS_ variables). */
+  readonly warnings: readonly string[];
 }
 
 /** Loads file → environment → flags, validates, and keeps the origin of every value. */
@@ -239,7 +241,8 @@ export function loadConfig(o: LoadOptions = {}): LoadedConfig {
     }
   }
   const problems: string[] = [];
-  applyEnv(sources, env, referenced, problems);
+  const warnings: string[] = [];
+  applyEnv(sources, env, referenced, problems, warnings);
   applyFlags(sources, o.sets ?? [], problems);
   let config: ResolvedConfig;
   try {
@@ -251,7 +254,7 @@ export function loadConfig(o: LoadOptions = {}): LoadedConfig {
   if (problems.length > 0) throw new ConfigError(problems);
   const files = o.file ? [o.file] : [];
   collectFiles(config, files);
-  return { config, origins: sources.origins, files };
+  return { config, origins: sources.origins, files, warnings };
 }
 
 function getPath(doc: unknown, key: string): unknown {

@@ -138,3 +138,32 @@ ${metrics}
   const own = await runDoctor({ file: dir.write('metrics-own.yaml', yaml('')), env: {} }, { offline: true });
   assert.equal(own.findings.filter((f) => f.id === 'config.metrics-exposed').length, 0);
 });
+
+test('unknown PORTCULLIS_ variables are warnings of config.load; Kubernetes service links are nothing; a misspelling fails', async () => {
+  const file = dir.write(
+    'env.yaml',
+    `publicUrl: https://platform.example.com
+cookie: { secret: ${randomBytes(32).toString('base64url')} }
+providers: [{ id: a, type: oidc, issuer: "https://idp.example.org", clientId: a }]
+upstreams: [{ path: /, url: "https://app.internal.example.com" }]
+`,
+  );
+  const links = { PORTCULLIS_SERVICE_HOST: '10.0.0.11', PORTCULLIS_PORT_4180_TCP_ADDR: '10.0.0.11' };
+  const r = await runDoctor({ file, env: { ...links, PORTCULLIS_IMAGE_TAG: 'v1' } }, { offline: true });
+  const load = r.findings.filter((f) => f.id === 'config.load');
+  assert.deepEqual(
+    load.map((f) => f.status),
+    ['ok', 'warn'],
+  );
+  assert.match(load[1]!.message, /^PORTCULLIS_IMAGE_TAG: not a Portcullis setting, ignored/);
+  assert.equal(r.summary.exitCode, 0);
+  const bad = await runDoctor(
+    { file, env: { ...links, PORTCULLIS_LISTN: '0.0.0.0:4180' } },
+    { offline: true },
+  );
+  assert.equal(bad.summary.exitCode, 2);
+  assert.match(
+    bad.findings[0]!.message,
+    /PORTCULLIS_LISTN: not a Portcullis setting — did you mean PORTCULLIS_LISTEN\?/,
+  );
+});
