@@ -81,7 +81,8 @@ const EXAMPLES: Readonly<Record<string, unknown>> = {
   'logging.level': 'debug',
   'logging.format': 'json',
   'metrics.enabled': false,
-  'metrics.listen': '127.0.0.1:9090',
+  'metrics.listen': '0.0.0.0:9180',
+  'metrics.insecureOnMainListener': true,
 };
 
 /** Prose shown under each section heading (the schema describes keys, not sections). */
@@ -120,7 +121,8 @@ const SECTION_NOTES: Readonly<Record<string, string>> = {
   'routes[]':
     'Path prefixes with their own rules (longest prefix wins). A path without a route needs a session, and a browser without one is redirected to sign in.',
   logging: 'Structured logs on standard output.',
-  metrics: 'Prometheus metrics.',
+  metrics:
+    'Prometheus metrics, on a listener of their own (loopback by default) so that the main listener’s `/metrics` belongs to the upstream; see [endpoints.md](../endpoints.md#metrics).',
   issuer:
     'An OpenID Connect provider at `<publicUrl>/oidc` for the platform’s own services, federated to the providers above; absent: none is built. See [issuer.md](../issuer.md).',
   'issuer.clients[]':

@@ -116,7 +116,10 @@ async function main(argv: string[]): Promise<void> {
       return;
     case 'config': {
       const { load, flags } = parseConfigArgs(rest, ['json']);
-      const settings = describeConfig(loadConfig(load));
+      const loaded = loadConfig(load);
+      // On stderr, so that the settings (and --json) on stdout stay parseable.
+      for (const w of loaded.warnings) process.stderr.write(`warning: ${w}\n`);
+      const settings = describeConfig(loaded);
       process.stdout.write(
         flags.json
           ? `${JSON.stringify(settings, null, 2)}\n`

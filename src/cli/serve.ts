@@ -13,6 +13,8 @@ export async function serve(load: LoadOptions): Promise<{ close(): Promise<void>
   const loaded = loadConfig(load);
   const { config } = loaded;
   const log = createLogger(config.logging.level, undefined, config.logging.format);
+  // Unknown PORTCULLIS_ variables and the like: Portcullis runs, but the operator should know.
+  for (const w of loaded.warnings) log.warn({ event: 'config.warning' }, w);
   const gw = await startGateway(config, log);
   log.info(
     { url: gw.url, publicUrl: config.public.href, providers: config.providers.map((p) => p.id) },
@@ -30,6 +32,7 @@ export async function serve(load: LoadOptions): Promise<{ close(): Promise<void>
   const reload = (why: string) => {
     try {
       const next = loadConfig(load);
+      for (const w of next.warnings) log.warn({ event: 'config.warning' }, w);
       gw.reload(next.config);
       watch(next.files);
       log.info({ event: 'config.reload', why }, 'configuration reloaded');

@@ -9,7 +9,7 @@ export class ConfigError extends Error {
 }
 
 /** Levenshtein distance, for "did you mean" hints on misspelt keys. */
-function distance(a: string, b: string): number {
+export function distance(a: string, b: string): number {
   const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
   for (let i = 1; i <= a.length; i++) {
     let diag = prev[0]!;

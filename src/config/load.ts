@@ -223,6 +223,8 @@ export interface LoadedConfig {
   readonly origins: Origins;
   /** The files the configuration was read from (the file itself and every …File secret): watched for reloads. */
   readonly files: readonly string[];
+  /** What does not stop Portcullis but the operator should see (unknown PORTCULLIS_ variables). */
+  readonly warnings: readonly string[];
 }
 
 /** Loads file → environment → flags, validates, and keeps the origin of every value. */
@@ -239,7 +241,8 @@ export function loadConfig(o: LoadOptions = {}): LoadedConfig {
     }
   }
   const problems: string[] = [];
-  applyEnv(sources, env, referenced, problems);
+  const warnings: string[] = [];
+  applyEnv(sources, env, referenced, problems, warnings);
   applyFlags(sources, o.sets ?? [], problems);
   let config: ResolvedConfig;
   try {
@@ -251,7 +254,7 @@ export function loadConfig(o: LoadOptions = {}): LoadedConfig {
   if (problems.length > 0) throw new ConfigError(problems);
   const files = o.file ? [o.file] : [];
   collectFiles(config, files);
-  return { config, origins: sources.origins, files };
+  return { config, origins: sources.origins, files, warnings };
 }
 
 function getPath(doc: unknown, key: string): unknown {
@@ -379,6 +382,12 @@ export function resolveConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env
   const m = /^(.*):(\d+)$/.exec(c.listen)!;
   const port = Number(m[2]);
   if (port > 65535) problems.push('listen: port must be at most 65535');
+  // Node refuses a request timeout shorter than the headers timeout (http.createServer throws).
+  if (c.server.requestTimeout < c.server.headersTimeout) {
+    problems.push(
+      `server.requestTimeout: ${c.server.requestTimeout}s is shorter than server.headersTimeout (${c.server.headersTimeout}s); the whole request includes its headers`,
+    );
+  }
 
   if (problems.length > 0) throw new ConfigError(problems);
   // Validate once more through the compiler so its TypeError cannot surface at runtime.

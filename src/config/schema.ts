@@ -9,6 +9,7 @@ import { duration } from './schema/duration.ts';
 import { issuerSchema, storageSchema } from './schema/issuer.ts';
 import { allowSchema } from './schema/policy.ts';
 import { providerSchema } from './schema/providers.ts';
+import { serverSchema } from './schema/server.ts';
 import { webUrl } from './schema/url.ts';
 
 export type { AllowConfig } from './schema/policy.ts';
@@ -164,6 +165,9 @@ export const configSchema = z
       .optional()
       .describe('explicit redirect URI, e.g. behind a TLS-terminating load balancer that rewrites the host'),
     listen: hostPort.default('127.0.0.1:4180').describe('address to listen on'),
+    server: serverSchema
+      .prefault({})
+      .describe('timeouts for slow or idle clients and the cap on open connections (docs/endpoints.md)'),
     cookie: z
       .object({
         name: z
@@ -220,16 +224,21 @@ export const configSchema = z
     metrics: z
       .object({
         enabled: z.boolean().default(true).describe('serve Prometheus metrics at /metrics'),
-        listen: z
-          .string()
-          .regex(/^(?:\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, {
-            message: 'must be host:port, e.g. 127.0.0.1:9090',
-          })
-          .optional()
-          .describe('serve /metrics on this separate address instead of the main listener'),
+        listen: hostPort
+          .default('127.0.0.1:9180')
+          .describe(
+            'the metrics listener: /metrics and nothing else. Loopback by default, so only the host (or an agent beside Portcullis) can scrape it; in a pod scraped over the network use 0.0.0.0:9180 and restrict who reaches the port',
+          )
+          .meta({ examples: ['0.0.0.0:9180'] }),
+        insecureOnMainListener: z
+          .boolean()
+          .default(false)
+          .describe(
+            'serve /metrics on the main listener instead (and open no metrics listener): anyone who can reach Portcullis then reads the sign-in and denial counts without signing in, and the upstream’s own /metrics is hidden',
+          ),
       })
       .strict()
-      .default({ enabled: true }),
+      .prefault({}),
     issuer: issuerSchema
       .optional()
       .describe('an OpenID provider at <publicUrl>/oidc for the platform’s own services (docs/issuer.md)'),
@@ -246,3 +255,4 @@ export type Config = z.output<typeof configSchema>;
 export type UpstreamConfig = z.output<typeof upstreamSchema>;
 export type RouteConfig = z.output<typeof routeSchema>;
 export type SessionsConfig = z.output<typeof sessionsSchema>;
+export type { ServerConfig } from './schema/server.ts';

@@ -7,17 +7,54 @@
  * (`cookie.secret` → `PORTCULLIS_COOKIE_SECRET`, `sessions.lifetime` → `PORTCULLIS_SESSIONS_LIFETIME`);
  * entries of lists of objects by id or index (`providers` entry `corp`'s `clientSecret` →
  * `PORTCULLIS_PROVIDERS_CORP_CLIENT_SECRET` or `PORTCULLIS_PROVIDERS_0_CLIENT_SECRET`). Lists of values
- * are comma-separated. Unknown `PORTCULLIS_…` variables are errors.
+ * are comma-separated. An unknown `PORTCULLIS_…` variable is an error only when it is a near miss of a real
+ * one (a misspelling); otherwise it is a warning, and the Kubernetes service-link variables are ignored.
  */
 import { readFileSync } from 'node:fs';
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
-import { ConfigError, didYouMean } from './errors.ts';
+import { ConfigError, didYouMean, distance } from './errors.ts';
 import { configSchema } from './schema.ts';
 import { envSegment, type Leaf, leaves, type ValueKind } from './schema-walk.ts';
 
 export const ENV_PREFIX = 'PORTCULLIS_';
 /** PORTCULLIS_ variables that are not configuration values. */
 const RESERVED_ENV = new Set(['PORTCULLIS_CONFIG']);
+
+/**
+ * The variables Kubernetes injects for every Service of the namespace (enableServiceLinks, on by default):
+ * a Service named `portcullis` gives PORTCULLIS_SERVICE_HOST, PORTCULLIS_SERVICE_PORT(_<port name>),
+ * PORTCULLIS_PORT and PORTCULLIS_PORT_4180_TCP(_PROTO|_PORT|_ADDR); one named `portcullis-metrics`,
+ * PORTCULLIS_METRICS_SERVICE_HOST and so on. kubernetes.io/docs/concepts/services-networking/service/#environment-variables
+ */
+const SERVICE_LINK = [
+  /^[A-Z0-9_]+_SERVICE_HOST$/,
+  /^[A-Z0-9_]+_SERVICE_PORT(?:_[A-Z0-9_]+)?$/,
+  /^[A-Z0-9_]+_PORT$/,
+  /^[A-Z0-9_]+_PORT_\d+_(?:TCP|UDP|SCTP)(?:_(?:PROTO|PORT|ADDR))?$/,
+];
+
+export function isServiceLink(name: string): boolean {
+  return SERVICE_LINK.some((re) => re.test(name));
+}
+
+/**
+ * A near miss of a real variable: at most a few edits apart after the prefix (one per four characters, one
+ * to three), e.g. PORTCULLIS_COOKIE_SECRTE. Anything further off is a variable of something else.
+ */
+export function misspeltSetting(name: string, known: readonly string[]): string | undefined {
+  const tail = name.slice(ENV_PREFIX.length);
+  const allowed = Math.max(1, Math.min(3, Math.floor(tail.length / 4)));
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const k of known) {
+    const d = distance(tail, k.slice(ENV_PREFIX.length));
+    if (d < bestDistance) {
+      best = k;
+      bestDistance = d;
+    }
+  }
+  return bestDistance <= allowed ? best : undefined;
+}
 
 /** Origins by key path (`providers[0].clientSecret`); a value without one is a default. */
 export type Origins = Map<string, string>;
@@ -165,12 +202,16 @@ export function envNames(
   return names;
 }
 
-/** Applies PORTCULLIS_… variables on top of the document; collects problems for unknown or bad ones. */
+/**
+ * Applies PORTCULLIS_… variables on top of the document. An unknown one is a problem when it is a
+ * misspelling of a real one, a warning otherwise; the Kubernetes service-link variables are skipped.
+ */
 export function applyEnv(
   sources: Sources,
   env: NodeJS.ProcessEnv,
   referenced: ReadonlySet<string>,
   problems: string[],
+  warnings: string[] = [],
 ): void {
   const names = envNames(sources.doc);
   for (const [name, raw] of Object.entries(env)) {
@@ -179,12 +220,21 @@ export function applyEnv(
     if (target === undefined) {
       // A variable used through ${…} in the file is not meant as an override: fine.
       if (referenced.has(name)) continue;
-      const hint = didYouMean(name, [...names.keys()]);
+      if (isServiceLink(name)) continue;
+      const known = [...names.keys()];
+      const misspelt = misspeltSetting(name, known);
+      if (misspelt !== undefined) {
+        problems.push(
+          `${name}: not a Portcullis setting — did you mean ${misspelt}? (see docs/reference/configuration.md)`,
+        );
+        continue;
+      }
+      const hint = didYouMean(name, known);
       const lists = entryLists()
         .map((p) => `${ENV_PREFIX}${p.map(envSegment).join('_')}_<ID>_…`)
         .join(', ');
-      problems.push(
-        `${name}: not a Portcullis setting${hint ? ` — did you mean ${hint}?` : ''} (see docs/reference/configuration.md; entries: ${lists})`,
+      warnings.push(
+        `${name}: not a Portcullis setting, ignored${hint ? ` — did you mean ${hint}?` : ''} (see docs/reference/configuration.md; entries: ${lists})`,
       );
       continue;
     }

@@ -22,6 +22,8 @@ export interface RunningDemo {
   readonly url: string;
   readonly issuer: string;
   readonly appUrl: string;
+  /** The metrics listener (on loopback, any free port). */
+  readonly metricsUrl: string | undefined;
   close(): Promise<void>;
 }
 
@@ -78,6 +80,8 @@ export async function startDemo(o: DemoOptions, log: Logger): Promise<RunningDem
       ],
       upstreams: [{ id: 'sample-app', path: '/', url: appUrl }],
       routes: [{ path: '/api/', api: true }],
+      // Any free loopback port: a busy fixed one must not stop the demo; the banner says which it got.
+      metrics: { listen: '127.0.0.1:0' },
     });
     await reservation?.release();
     const gw = await startGateway(config, log);
@@ -85,6 +89,7 @@ export async function startDemo(o: DemoOptions, log: Logger): Promise<RunningDem
       url: gw.url,
       issuer: idp.issuer,
       appUrl,
+      metricsUrl: gw.metricsUrl,
       async close() {
         await gw.close();
         await Promise.allSettled(started.map((s) => s.close()));
@@ -103,6 +108,7 @@ export function demoBanner(d: RunningDemo): string {
     '',
     `  demo IdP:    ${d.issuer}`,
     `  sample app:  ${d.appUrl} (behind Portcullis; open it directly to see it without identity)`,
+    ...(d.metricsUrl ? [`  metrics:     ${d.metricsUrl}/metrics`] : []),
     '',
     '  Stop with Ctrl-C.',
     '',

@@ -18,6 +18,7 @@ import {
   issuerSlash,
   loads,
   located,
+  metricsExposed,
   plainHttp,
   redirectHost,
   upstreamLoop,
@@ -27,6 +28,7 @@ export const CONFIG_CHECKS: readonly Check<ConfigScope>[] = [
   autoLogin,
   redirectHost,
   cookieSecurity,
+  metricsExposed,
   upstreamLoop,
   forwardAuthPath,
 ];

@@ -14,6 +14,7 @@ import {
   type Report,
   type Result,
   type Summary,
+  warn,
 } from './finding.ts';
 import { type Location, providerKind, providerView } from './providers.ts';
 import type { ConfigScope, ProviderScope, StoreScope, UpstreamScope } from './scope.ts';
@@ -146,8 +147,9 @@ export async function runDoctor(load: LoadOptions, o: DoctorOptions = {}): Promi
   const mode = o.offline ? 'offline' : 'live';
   const from = load.file !== undefined ? ` from ${load.file}` : '';
   let config: ResolvedConfig;
+  let warnings: readonly string[];
   try {
-    config = loadConfig(load).config;
+    ({ config, warnings } = loadConfig(load));
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     const findings = err.problems.map((p) => finding('config.load', 'configuration', fail(p)));
@@ -161,6 +163,13 @@ export async function runDoctor(load: LoadOptions, o: DoctorOptions = {}): Promi
       subject: 'configuration',
       message: `loads${from}: ${n(config.providers.length, 'provider')}, ${n(config.upstreams.length, 'upstream')}`,
     },
+    ...warnings.map((w) =>
+      finding(
+        'config.load',
+        'configuration',
+        warn(w, { fix: 'unset the variable, or rename it to the setting it was meant for' }),
+      ),
+    ),
     ...(await checkConfig(config, o)),
   ];
   return { config: load.file, mode, findings, summary: summarize(findings, false) };

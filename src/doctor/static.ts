@@ -66,6 +66,21 @@ export const cookieSecurity: Check<ConfigScope> = {
   },
 };
 
+export const metricsExposed: Check<ConfigScope> = {
+  id: 'config.metrics-exposed',
+  when: 'always',
+  title: '/metrics is not public on the main listener',
+  run({ config }) {
+    if (!config.metrics.enabled || !config.metrics.insecureOnMainListener) return undefined;
+    return warn(
+      'metrics.insecureOnMainListener: anyone who can reach Portcullis reads /metrics (sign-in and denial counts, upstream names) without signing in',
+      {
+        fix: 'remove metrics.insecureOnMainListener and scrape metrics.listen (default 127.0.0.1:9180), or make sure only the scraper reaches the main listener',
+      },
+    );
+  },
+};
+
 function sameAddress(a: URL, host: string, port: number): boolean {
   const targetPort = Number(a.port || (a.protocol === 'https:' ? 443 : 80));
   if (targetPort !== port) return false;

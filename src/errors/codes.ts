@@ -130,6 +130,16 @@ export const ERRORS = {
     title: 'No such page',
     advice: 'This address belongs to the gateway itself and nothing is served here. Check the link.',
   },
+  PCL_REQUEST_TIMEOUT: {
+    status: 408,
+    title: 'The request took too long to arrive',
+    advice: 'Your connection stopped sending the request. Check your network and try again.',
+  },
+  PCL_TOO_MANY_CONNECTIONS: {
+    status: 503,
+    title: 'The gateway is busy',
+    advice: 'Too many connections are open right now. Try again in a few seconds.',
+  },
   PCL_METHOD_NOT_ALLOWED: {
     status: 405,
     title: 'Method not allowed',

@@ -32,6 +32,7 @@ import type { GatewayContext, IssuerMount } from './context.ts';
 import { AUTH_PATH, auth, authPrefixed, metricsEndpoint, ping, ready, userinfo } from './endpoints.ts';
 import { authorizeScope, sendForbidden } from './forbidden.ts';
 import { jwks } from './jwks.ts';
+import { ConnectionGuard, limitsOf, serverOptions } from './limits.ts';
 import { redirect, sendError } from './respond.ts';
 import { Scope, type Upgrade } from './scope.ts';
 import { services } from './services.ts';
@@ -65,7 +66,7 @@ const ENDPOINTS: ReadonlyMap<string, { handler: Handler; methods?: ReadonlySet<s
 function ownEndpoint(ctx: GatewayContext, path: string) {
   const endpoint = ENDPOINTS.get(path);
   if (endpoint === undefined) return undefined;
-  // /metrics on the main listener only when it is not moved to its own address (or off).
+  // /metrics is the metrics listener's; on the main listener only by explicit opt-in (else the upstream's).
   if (endpoint.handler === metricsEndpoint && !ctx.metricsOnMain) return undefined;
   // The services page lists issuer clients: without an issuer the path is the upstream's.
   if (endpoint.handler === services && ctx.issuer === undefined) return undefined;
@@ -265,7 +266,7 @@ export function buildContext(
     upstreamList: upstreams,
     autoStart: config.autoLogin && providers.size === 1,
     pathMatters: config.routes.some((r) => r.allow !== undefined),
-    metricsOnMain: config.metrics.enabled && config.metrics.listen === undefined,
+    metricsOnMain: config.metrics.enabled && config.metrics.insecureOnMainListener,
     keepIdToken:
       config.providers.some((p) => p.logoutAtIdp) ||
       config.upstreams.some((u) => u.passAuthorization === 'id_token'),
@@ -417,6 +418,8 @@ async function tunnelTo(
 export interface RunningGateway {
   readonly server: http.Server;
   readonly url: string;
+  /** The metrics listener's base URL (http://127.0.0.1:9180); undefined when it is not opened. */
+  readonly metricsUrl: string | undefined;
   readonly ctx: GatewayContext;
   /** Swaps in a new, already validated configuration without dropping connections. */
   reload(next: ResolvedConfig): void;
@@ -467,22 +470,24 @@ export async function startGateway(
     throw err;
   }
   let ctx = buildContext(config, log, opts.now, metrics, issuer, assertions, sessionStorage);
+  const limits = new ConnectionGuard(limitsOf(config.server), log, metrics);
   const server = http.createServer(
     // Sessions may span up to 10 cookie chunks of 3.8 KB: headers must fit them (Node's default is 16 KiB).
-    { keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000, maxHeaderSize: 64 * 1024 },
+    { ...serverOptions(limitsOf(config.server)), maxHeaderSize: 64 * 1024 },
     (req, res) => {
+      // A connection past the cap was answered 503 when it opened: whatever it sends is not served.
+      if (limits.refused(req.socket)) return;
+      limits.request(req, res);
       void handle(ctx, req, res);
     },
   );
+  limits.attach(server);
   server.on('upgrade', (req, socket, head) => {
+    if (limits.refused(req.socket)) return;
     handleUpgrade(ctx, req, socket, head).catch((err: unknown) => {
       log.error({ err: String(err) }, 'upgrade failed');
       socket.destroy();
     });
-  });
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable)
-      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
   });
   const host = opts.host ?? config.host;
   await new Promise<void>((resolve, reject) => {
@@ -492,6 +497,7 @@ export async function startGateway(
       resolve();
     });
   }).catch(async (err: unknown) => {
+    limits.close();
     assertions?.close();
     await issuer?.close();
     await closeSessionStorage();
@@ -499,25 +505,31 @@ export async function startGateway(
     throw err;
   });
   const addr = server.address() as AddressInfo;
-  const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
-  const metricsServer =
-    config.metrics.enabled && config.metrics.listen
-      ? await startMetricsServer(config.metrics.listen, metrics).catch(async (err: unknown) => {
-          // The main listener is up: closed again, or it would keep the process alive after the failure.
-          await new Promise<void>((resolve) => {
-            server.close(() => resolve());
-            server.closeAllConnections();
-          });
-          assertions?.close();
-          await issuer?.close();
-          await closeSessionStorage();
-          await storage?.close();
-          throw err;
-        })
-      : undefined;
+  const url = baseUrl(addr);
+  let metricsServer: http.Server | undefined;
+  if (config.metrics.enabled && !config.metrics.insecureOnMainListener) {
+    try {
+      metricsServer = await startMetricsServer(config.metrics.listen, metrics);
+    } catch (err) {
+      // Nothing stays half-started: a second instance on the same host must not keep the main port.
+      limits.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      assertions?.close();
+      await issuer?.close();
+      await closeSessionStorage();
+      await storage?.close();
+      throw new Error(
+        `metrics.listen ${config.metrics.listen}: cannot listen (${(err as NodeJS.ErrnoException).code ?? String(err)}); set metrics.listen to a free address`,
+        { cause: err },
+      );
+    }
+  }
+  const metricsUrl = metricsServer ? baseUrl(metricsServer.address() as AddressInfo) : undefined;
   return {
     server,
     url,
+    metricsUrl,
     get ctx() {
       return ctx;
     },
@@ -528,7 +540,15 @@ export async function startGateway(
         log.warn({ event: 'sessions.changed' }, 'where sessions live changed: restart to apply it');
         next = { ...next, sessions: old.config.sessions };
       }
+      const m = (c: ResolvedConfig) =>
+        `${c.metrics.enabled} ${c.metrics.insecureOnMainListener} ${c.metrics.listen}`;
+      if (m(next) !== m(old.config)) {
+        // Which listener serves /metrics is fixed at start; the main listener's routing stays with it.
+        log.warn({ event: 'metrics.changed' }, 'metrics settings changed: restart to apply them');
+        next = { ...next, metrics: old.config.metrics };
+      }
       ctx = buildContext(next, log, opts.now, metrics, issuer, assertions, sessionStorage);
+      limits.update(server, limitsOf(next.server));
       reloadAssertions(next, log, assertions);
       if (issuer !== undefined && next.issuer !== undefined) {
         issuer.reload(next).catch((err: unknown) => {
@@ -547,6 +567,7 @@ export async function startGateway(
       void Promise.allSettled(old.upstreamList.map((u) => u.close()));
     },
     async close() {
+      limits.close();
       server.closeIdleConnections();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -585,7 +606,15 @@ function reloadAssertions(next: ResolvedConfig, log: Logger, assertions: Asserti
   });
 }
 
-/** /metrics on its own address, so the main listener's /metrics can belong to the upstream. */
+function baseUrl(addr: AddressInfo): string {
+  return `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+}
+
+/**
+ * /metrics on its own address (loopback by default), as oauth2-proxy's --metrics-address: the counts of
+ * sign-ins and denials are not for whoever can reach the gateway, and the main listener's /metrics
+ * belongs to the upstream.
+ */
 async function startMetricsServer(listen: string, metrics: Metrics): Promise<http.Server> {
   const m = /^\[?(.*?)\]?:(\d+)$/.exec(listen)!;
   const server = http.createServer((req, res) => {
@@ -600,7 +629,10 @@ async function startMetricsServer(listen: string, metrics: Metrics): Promise<htt
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(Number(m[2]), m[1], () => resolve());
+    server.listen(Number(m[2]), m[1], () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   return server;
 }

@@ -57,6 +57,12 @@ export class Metrics {
     labelNames: ['provider', 'outcome'] as const,
     registers: [this.registry],
   });
+  readonly #connectionsCut = new Counter({
+    name: 'portcullis_connections_cut_total',
+    help: 'Client connections refused or cut by the server limits, by reason (max-connections, request-timeout, body-timeout, send-timeout).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
   readonly #storeErrors = new Counter({
     name: 'portcullis_session_store_errors_total',
     help: 'Errors talking to a session or state store, by store.',
@@ -108,6 +114,10 @@ export class Metrics {
 
   refresh(provider: string, outcome: 'success' | 'failure'): void {
     this.#refreshes.labels(provider, outcome).inc();
+  }
+
+  connectionCut(reason: 'max-connections' | 'request-timeout' | 'body-timeout' | 'send-timeout'): void {
+    this.#connectionsCut.labels(reason).inc();
   }
 
   storeError(store: string): void {

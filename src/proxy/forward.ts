@@ -72,6 +72,10 @@ export class Upstream {
           headers,
           body: hasBody ? req : null,
           headersTimeout: this.#timeoutMs,
+          // No limit on the response body: long polls and server-sent events stream as long as they last.
+          // The request body is bounded on the client's side (server.bodyTimeout, http/limits.ts): undici's
+          // headersTimeout does not fire while it is still writing a streamed body, so a dribbled upload
+          // was never cut here.
           bodyTimeout: 0,
         },
         ({ statusCode, headers: upstream }) => {

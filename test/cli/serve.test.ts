@@ -48,6 +48,7 @@ providers:
 upstreams:
   - { path: /, url: ${app.url} }
 logging: { level: info, format: json }
+metrics: { listen: 127.0.0.1:0 }
 ${extra}`;
 }
 
@@ -80,7 +81,20 @@ before(async () => {
   writeFileSync(join(dir, 'portcullis.yaml'), config());
   child = spawn(process.execPath, ['src/cli/main.ts', 'serve', '--config', join(dir, 'portcullis.yaml')], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, PORTCULLIS_CONFIG: '' },
+    env: {
+      ...process.env,
+      PORTCULLIS_CONFIG: '',
+      // What Kubernetes injects for a Service named portcullis: no reason not to start.
+      PORTCULLIS_SERVICE_HOST: '10.0.0.11',
+      PORTCULLIS_SERVICE_PORT: '4180',
+      PORTCULLIS_PORT: 'tcp://10.0.0.11:4180',
+      PORTCULLIS_PORT_4180_TCP: 'tcp://10.0.0.11:4180',
+      PORTCULLIS_PORT_4180_TCP_PROTO: 'tcp',
+      PORTCULLIS_PORT_4180_TCP_PORT: '4180',
+      PORTCULLIS_PORT_4180_TCP_ADDR: '10.0.0.11',
+      // Something else's: started, with a warning.
+      PORTCULLIS_IMAGE_TAG: 'v1',
+    },
   });
   child.stdout!.on('data', (chunk: Buffer) => {
     stdout += chunk;
@@ -106,6 +120,12 @@ after(async () => {
 });
 
 describe('portcullis serve', () => {
+  test('starts with the Kubernetes service-link variables set, and warns about an unknown one', () => {
+    const warned = lines.filter((l) => l.event === 'config.warning');
+    assert.equal(warned.length, 1, JSON.stringify(warned));
+    assert.match(warned[0]!.msg, /^PORTCULLIS_IMAGE_TAG: not a Portcullis setting, ignored/);
+  });
+
   test('a valid change to the config file takes effect without a restart', async () => {
     assert.equal((await get('/public/x')).status, 401);
     writeFileSync(

@@ -8,6 +8,7 @@ import { describe, test } from 'node:test';
 import { describeConfig } from '../../src/config/describe.ts';
 import { ConfigError } from '../../src/config/errors.ts';
 import { loadConfig } from '../../src/config/load.ts';
+import { isServiceLink } from '../../src/config/sources.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pcl-sources-'));
 const secret = randomBytes(32).toString('base64url');
@@ -149,6 +150,68 @@ describe('configuration sources and provenance', () => {
     assert.ok(p.some((l) => l.includes('no entry "other"')));
     assert.ok(p.some((l) => l.includes('expected key=value')));
     assert.ok(!p.some((l) => l.includes('PORTCULLIS_CONFIG')));
+  });
+
+  test('Kubernetes service-link variables are neither errors nor warnings, whatever the Service is called', () => {
+    // kubernetes.io/docs/concepts/services-networking/service/#environment-variables, for Services named
+    // portcullis (port 4180, named http) and portcullis-metrics (port 9180, UDP and SCTP too).
+    const links: Record<string, string> = {
+      PORTCULLIS_SERVICE_HOST: '10.0.0.11',
+      PORTCULLIS_SERVICE_PORT: '4180',
+      PORTCULLIS_SERVICE_PORT_HTTP: '4180',
+      PORTCULLIS_PORT: 'tcp://10.0.0.11:4180',
+      PORTCULLIS_PORT_4180_TCP: 'tcp://10.0.0.11:4180',
+      PORTCULLIS_PORT_4180_TCP_PROTO: 'tcp',
+      PORTCULLIS_PORT_4180_TCP_PORT: '4180',
+      PORTCULLIS_PORT_4180_TCP_ADDR: '10.0.0.11',
+      PORTCULLIS_METRICS_SERVICE_HOST: '10.0.0.12',
+      PORTCULLIS_METRICS_SERVICE_PORT_METRICS: '9180',
+      PORTCULLIS_METRICS_PORT: 'udp://10.0.0.12:9180',
+      PORTCULLIS_METRICS_PORT_9180_UDP_ADDR: '10.0.0.12',
+      PORTCULLIS_METRICS_PORT_9180_SCTP_PROTO: 'sctp',
+    };
+    for (const name of Object.keys(links)) assert.ok(isServiceLink(name), name);
+    const loaded = loadConfig({ file: file(BASE), env: { SRC_SECRET: secret, ...links } });
+    assert.deepEqual(loaded.warnings, []);
+  });
+
+  test('not service links: other shapes, and real settings that look alike', () => {
+    for (const name of [
+      'PORTCULLIS_PORT_4180_HTTP',
+      'PORTCULLIS_PORT_X_TCP',
+      'PORTCULLIS_SERVICE_HOSTS',
+      'PORTCULLIS_LISTEN',
+      'PORTCULLIS_PORT_4180_TCP_HOST',
+    ])
+      assert.equal(isServiceLink(name), false, name);
+  });
+
+  test('an unknown variable is a warning (with a hint when there is one); a near miss of a setting is an error', () => {
+    const cases: { env: string; outcome: 'error' | 'warning'; hint?: string }[] = [
+      { env: 'PORTCULLIS_COOKIE_SECRTE', outcome: 'error', hint: 'PORTCULLIS_COOKIE_SECRET' },
+      { env: 'PORTCULLIS_LISTN', outcome: 'error', hint: 'PORTCULLIS_LISTEN' },
+      { env: 'PORTCULLIS_LOGGING_LEVL', outcome: 'error', hint: 'PORTCULLIS_LOGGING_LEVEL' },
+      { env: 'PORTCULLIS_PUBLICURL', outcome: 'error', hint: 'PORTCULLIS_PUBLIC_URL' },
+      { env: 'PORTCULLIS_SERVER_IDLE_TIMOUT', outcome: 'error', hint: 'PORTCULLIS_SERVER_IDLE_TIMEOUT' },
+      { env: 'PORTCULLIS_LOG_LEVEL', outcome: 'warning', hint: 'PORTCULLIS_LOGGING_LEVEL' },
+      { env: 'PORTCULLIS_IMAGE_TAG', outcome: 'warning' },
+      { env: 'PORTCULLIS_VERSION', outcome: 'warning' },
+      { env: 'PORTCULLIS_HELM_RELEASE_NAME', outcome: 'warning' },
+    ];
+    for (const c of cases) {
+      const env = { SRC_SECRET: secret, [c.env]: 'x' };
+      if (c.outcome === 'error') {
+        const p = problems(() => loadConfig({ file: file(BASE), env }));
+        assert.equal(p.length, 1, `${c.env}: ${p.join('; ')}`);
+        assert.ok(p[0]!.startsWith(`${c.env}: not a Portcullis setting — did you mean ${c.hint}?`), p[0]);
+        continue;
+      }
+      const loaded = loadConfig({ file: file(BASE), env });
+      assert.equal(loaded.warnings.length, 1, c.env);
+      const w = loaded.warnings[0]!;
+      assert.ok(w.startsWith(`${c.env}: not a Portcullis setting, ignored`), w);
+      if (c.hint) assert.ok(w.includes(`did you mean ${c.hint}?`), w);
+    }
   });
 
   test('variables used through ${…} in the file are not mistaken for overrides', () => {

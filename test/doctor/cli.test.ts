@@ -162,3 +162,19 @@ test('--offline --json: static findings only, exit 0', async () => {
     ['ok config.load', 'warn provider.issuer-slash'],
   );
 });
+
+test('`portcullis config` shows warnings on stderr and keeps --json on stdout parseable', async () => {
+  const file = dir.write(
+    'env.yaml',
+    configYaml({ issuer: idp.issuer, clientId: 'conf', clientSecret: SECRET }, [app.url]),
+  );
+  const r = await portcullis(['config', '--config', file, '--json'], {
+    PORTCULLIS_SERVICE_HOST: '10.0.0.11',
+    PORTCULLIS_PORT: 'tcp://10.0.0.11:4180',
+    PORTCULLIS_IMAGE_TAG: 'v1',
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(Array.isArray(JSON.parse(r.stdout)));
+  assert.match(r.stderr, /^warning: PORTCULLIS_IMAGE_TAG: not a Portcullis setting, ignored/m);
+  assert.doesNotMatch(r.stderr, /SERVICE_HOST|PORTCULLIS_PORT\b/);
+});

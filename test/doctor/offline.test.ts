@@ -141,3 +141,50 @@ upstreams: [{ path: /, url: "http://127.0.0.1:9" }]
   const r2 = await runDoctor({ file: plain, env: {} }, { offline: true });
   assert.equal(r2.findings.filter((x) => x.id === 'config.forward-auth-path').length, 0);
 });
+
+test('static warning: /metrics served on the main listener by opt-in', async () => {
+  const yaml = (metrics: string) => `publicUrl: https://platform.example.com
+cookie: { secret: ${randomBytes(32).toString('base64url')} }
+providers: [{ id: a, type: oidc, issuer: "https://idp.example.org", clientId: a }]
+upstreams: [{ path: /, url: "https://app.internal.example.com" }]
+${metrics}
+`;
+  const exposed = await runDoctor(
+    { file: dir.write('metrics-main.yaml', yaml('metrics: { insecureOnMainListener: true }')), env: {} },
+    { offline: true },
+  );
+  const hit = exposed.findings.filter((f) => f.id === 'config.metrics-exposed');
+  assert.equal(hit[0]?.status, 'warn');
+  assert.match(hit[0]?.message ?? '', /without signing in/);
+  const own = await runDoctor({ file: dir.write('metrics-own.yaml', yaml('')), env: {} }, { offline: true });
+  assert.equal(own.findings.filter((f) => f.id === 'config.metrics-exposed').length, 0);
+});
+
+test('unknown PORTCULLIS_ variables are warnings of config.load; Kubernetes service links are nothing; a misspelling fails', async () => {
+  const file = dir.write(
+    'env.yaml',
+    `publicUrl: https://platform.example.com
+cookie: { secret: ${randomBytes(32).toString('base64url')} }
+providers: [{ id: a, type: oidc, issuer: "https://idp.example.org", clientId: a }]
+upstreams: [{ path: /, url: "https://app.internal.example.com" }]
+`,
+  );
+  const links = { PORTCULLIS_SERVICE_HOST: '10.0.0.11', PORTCULLIS_PORT_4180_TCP_ADDR: '10.0.0.11' };
+  const r = await runDoctor({ file, env: { ...links, PORTCULLIS_IMAGE_TAG: 'v1' } }, { offline: true });
+  const load = r.findings.filter((f) => f.id === 'config.load');
+  assert.deepEqual(
+    load.map((f) => f.status),
+    ['ok', 'warn'],
+  );
+  assert.match(load[1]!.message, /^PORTCULLIS_IMAGE_TAG: not a Portcullis setting, ignored/);
+  assert.equal(r.summary.exitCode, 0);
+  const bad = await runDoctor(
+    { file, env: { ...links, PORTCULLIS_LISTN: '0.0.0.0:4180' } },
+    { offline: true },
+  );
+  assert.equal(bad.summary.exitCode, 2);
+  assert.match(
+    bad.findings[0]!.message,
+    /PORTCULLIS_LISTN: not a Portcullis setting — did you mean PORTCULLIS_LISTEN\?/,
+  );
+});

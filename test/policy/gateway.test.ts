@@ -294,7 +294,7 @@ describe('route rules on proxied requests: longest prefix wins, decided per requ
 
 test('every denial — page, WebSocket upgrade, forward-auth — counts in portcullis_denials_total{reason}', async () => {
   const count = async (reason: string) => {
-    const text = (await get('/metrics', [])).text;
+    const text = await (await fetch(`${h.gw.metricsUrl}/metrics`)).text();
     const m = new RegExp(`^portcullis_denials_total\\{reason="${reason}"\\} (\\d+)$`, 'm').exec(text);
     return m ? Number(m[1]) : 0;
   };

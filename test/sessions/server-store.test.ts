@@ -580,7 +580,7 @@ describe('through the gateway (real Redis, real IdP)', () => {
         failingProviders: [],
         sessionStore: 'unavailable',
       });
-      const metrics = await (await fetch(`${stack.url}/metrics`)).text();
+      const metrics = await (await fetch(`${stack.gw.metricsUrl}/metrics`)).text();
       const m = /portcullis_session_store_errors_total\{store="redis"\} (\d+)/.exec(metrics);
       assert.ok(m && Number(m[1]) >= 1, 'session store errors counted');
       assert.ok(

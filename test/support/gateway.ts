@@ -76,6 +76,8 @@ async function start(o: HarnessOptions, parts: Cleanup): Promise<GatewayHarness>
       { path: '/api/', api: true },
     ],
     logging: { level: 'debug' },
+    // The metrics listener's fixed default port would collide between test files: any free one.
+    metrics: { listen: '127.0.0.1:0' },
     ...o.config,
   };
   const config = resolveConfig(raw as RawConfig);

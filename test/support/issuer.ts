@@ -164,6 +164,7 @@ async function start(o: IssuerStackOptions, parts: Cleanup): Promise<IssuerStack
     issuer: { clients: testClients(sink.url) },
     storage: o.storage ?? { type: 'memory' },
     logging: { level: 'debug' },
+    metrics: { listen: '127.0.0.1:0' },
   };
   const raw = (o.config ?? ((c) => c))(base);
   const config = resolveConfig(raw as RawConfig);

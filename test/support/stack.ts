@@ -94,6 +94,8 @@ async function start(o: StackOptions, parts: Cleanup): Promise<Stack> {
       { path: '/api/', api: true },
     ],
     logging: { level: 'debug' },
+    // The metrics listener's fixed default port would collide between test files: any free one.
+    metrics: { listen: '127.0.0.1:0' },
   };
   const config = resolveConfig((o.config ?? ((c) => c))(base) as RawConfig);
   let raw = '';

@@ -1,0 +1,53 @@
+/**
+ * `server`: how long clients may take and how many may be connected at once (src/http/limits.ts).
+ * Without these a client that dribbles a request body holds its connection forever, and a few hundred
+ * such clients exhaust the process's file descriptors — `/ping` included.
+ */
+import { z } from 'zod';
+import { duration } from './duration.ts';
+
+export const serverSchema = z
+  .object({
+    headersTimeout: duration
+      .default(30)
+      .describe(
+        'time a client has to send the request line and headers (a WebSocket upgrade request too); past it the connection gets 408 and is closed',
+      )
+      .meta({ examples: ['30s'] }),
+    requestTimeout: duration
+      .default(300)
+      .describe(
+        'time a client has to send the whole request, headers and body; at least headersTimeout. Raise it for large uploads over slow links',
+      )
+      .meta({ examples: ['5m'] }),
+    bodyTimeout: duration
+      .default(30)
+      .describe(
+        'time without a byte of the request body arriving (a client that stalls, or an upstream that stops taking the body); past it the connection gets 408 (or is cut if the response has started)',
+      )
+      .meta({ examples: ['30s'] }),
+    sendTimeout: duration
+      .default(60)
+      .describe(
+        'time a client may leave response bytes unread (a stalled download) before the connection is cut; waiting for the upstream (long polls, server-sent events) does not count',
+      )
+      .meta({ examples: ['60s'] }),
+    idleTimeout: duration
+      .default(65)
+      .describe(
+        'how long an idle keep-alive connection stays open between requests; keep it above the idle timeout of a load balancer in front (AWS ALB: 60s). Open WebSocket tunnels are not cut',
+      )
+      .meta({ examples: ['65s'] }),
+    maxConnections: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe(
+        'client connections open at once, WebSocket tunnels included; past it a new connection gets 503 with Retry-After and is closed. Default: half the open-file limit less 64 (each proxied request needs an upstream socket too), at most 4096',
+      )
+      .meta({ examples: [1024] }),
+  })
+  .strict();
+
+export type ServerConfig = z.output<typeof serverSchema>;
