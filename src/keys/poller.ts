@@ -104,7 +104,8 @@ export class KeyPoller {
    */
   check(): Promise<boolean> {
     const run = this.#chain.then(() => this.#check());
-    this.#chain = run.catch(() => undefined);
+    // Re-armed after every check, whoever asked: the set it learnt of may change state before the period ends.
+    this.#chain = run.catch(() => undefined).finally(() => this.#arm());
     return run;
   }
 
@@ -140,19 +141,18 @@ export class KeyPoller {
 
   /** The next look: at the poll period, or sooner when a key changes state before then. */
   #arm(): void {
+    clearTimeout(this.#timer);
     if (this.#closed || this.#pollMs <= 0) return;
     const next = nextTransition(this.#set, this.#now());
     const untilNext = next === undefined ? Number.POSITIVE_INFINITY : (next - this.#now()) * 1000 + 50;
     this.#timer = setTimeout(
       () => {
-        this.check()
-          .catch((err: unknown) => {
-            this.#log.error(
-              { event: 'keys.reload-failed', err: String(err) },
-              'signing keys could not be re-read from storage; the previous ones stay in use',
-            );
-          })
-          .finally(() => this.#arm());
+        this.check().catch((err: unknown) => {
+          this.#log.error(
+            { event: 'keys.reload-failed', err: String(err) },
+            'signing keys could not be re-read from storage; the previous ones stay in use',
+          );
+        });
       },
       Math.max(0, Math.min(this.#pollMs, untilNext)),
     ).unref();
