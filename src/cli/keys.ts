@@ -94,10 +94,12 @@ export async function keysCommand(
       delay: immediate ? 0 : ACTIVATION_DELAY_SECONDS,
     });
     const at = when(r.activatesAt);
+    // Over no signing keys (fresh storage, --discard-unreadable) the new keys sign at once anyway.
+    const atOnce = r.activatesAt <= now;
     out.write(`rotated the ${issuer ? 'issuer ' : ''}signing keys (now version ${r.set.version}):\n`);
     for (const k of r.added) {
       out.write(
-        `  added     ${k.alg}  ${k.kid}  ${immediate ? 'signs from now on' : `published now, signs from ${at}`}\n`,
+        `  added     ${k.alg}  ${k.kid}  ${atOnce ? 'signs from now on' : `published now, signs from ${at}`}\n`,
       );
     }
     for (const k of r.retired) {
@@ -108,9 +110,11 @@ export async function keysCommand(
     for (const k of r.dropped) out.write(`  dropped   ${k.alg}  ${k.kid}\n`);
     const where = `${issuer ? '/oidc/jwks and ' : ''}/oauth2/jwks`;
     out.write(
-      immediate
-        ? `--now: the new keys sign at once. Running instances publish them at ${where} within ${KEY_POLL_SECONDS} s (SIGHUP: at once); until each has, a service that fetches its JWKS cannot verify what the new keys signed — send SIGHUP to every instance now\n`
-        : `the new keys start signing at ${at} (in ${ACTIVATION_DELAY_SECONDS} s): by then every running instance publishes them at ${where} (instances look every ${KEY_POLL_SECONDS} s); until then the current keys sign\n`,
+      !atOnce
+        ? `the new keys start signing at ${at} (in ${r.activatesAt - now} s): by then every running instance publishes them at ${where} (instances look every ${KEY_POLL_SECONDS} s); until then the current keys sign\n`
+        : immediate && r.retired.length > 0
+          ? `--now: the new keys sign at once. Running instances publish them at ${where} within ${KEY_POLL_SECONDS} s (SIGHUP: at once); until each has, a service that fetches its JWKS cannot verify what the new keys signed — send SIGHUP to every instance now\n`
+          : `no key was signing: the new keys sign at once; running instances pick them up within ${KEY_POLL_SECONDS} s (SIGHUP: at once)\n`,
     );
   } finally {
     await storage.close();

@@ -171,8 +171,13 @@ export class KeyStore {
         if (!(err instanceof KeysUnreadableError) || !o.discardUnreadable) throw err;
       }
     }
-    const activatesAt = now + Math.max(0, o.delay ?? 0);
     const previous = current?.keys ?? [];
+    // Staging only matters when a key signs meanwhile: over no keys (a fresh or discarded set) there is no
+    // window to close, and a set with nothing active would leave the instances unable to sign.
+    const signing = previous.some(
+      (k) => (k.activatesAt ?? 0) <= now && (k.retiredAt === undefined || k.retiredAt > now),
+    );
+    const activatesAt = now + (signing ? Math.max(0, o.delay ?? 0) : 0);
     const retired: StoredKey[] = [];
     const kept: StoredKey[] = [];
     const dropped: StoredKey[] = [];

@@ -122,6 +122,16 @@ for (const [name, open] of Object.entries(storages)) {
       );
     });
 
+    test('a rotation over no keys (fresh storage, discarded set) signs at once: nothing else would', async (t) => {
+      const storage = open();
+      t.after(() => storage.close());
+      const r = await new KeyStore(storage, [randomBytes(32)]).rotate(T0, KEEP, {
+        delay: ACTIVATION_DELAY_SECONDS,
+      });
+      assert.equal(r.activatesAt, T0);
+      assert.equal(signingKey(r.set, 'ES256', T0)?.kid, r.added[1]!.kid);
+    });
+
     test('rotating again, or with --now, during a staged rotation leaves one signing key per algorithm', async (t) => {
       const storage = open();
       t.after(() => storage.close());
