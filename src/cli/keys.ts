@@ -1,23 +1,27 @@
 /**
- * `portcullis keys list|rotate`: the signing keys in the configured storage — the issuer's, which also sign
- * X-Portcullis-Assertion (src/proxy/assertion.ts).
+ * `portcullis keys list|rotate`: the signing keys in the configured storage (src/keys/) — the issuer's,
+ * which also sign X-Portcullis-Assertion (src/proxy/assertion.ts). A rotation is staged: the new keys are
+ * published at once and sign from ACTIVATION_DELAY_SECONDS later (src/keys/timing.ts); `--now` skips that.
  * `portcullis secret --client`: a client secret for a service registered in `issuer.clients`.
  */
 import { randomBytes } from 'node:crypto';
 import { ConfigError } from '../config/errors.ts';
 import { loadConfig } from '../config/load.ts';
-import { KeyStore, type StoredKey } from '../issuer/keys.ts';
+import { keyState } from '../keys/state.ts';
+import { KeyStore, type StoredKey } from '../keys/store.ts';
+import { ACTIVATION_DELAY_SECONDS, KEY_POLL_SECONDS } from '../keys/timing.ts';
 import { createLogger } from '../observability/log.ts';
 import { assertionsWanted, longestAssertionLifetime } from '../proxy/assertion.ts';
 import { openStorage } from '../storage/open.ts';
 import { parseConfigArgs, UsageError } from './options.ts';
 
 export const KEYS_USAGE = `  keys list [options]        list the signing keys of the issuer and of upstream assertions
-                             (in the configured storage)
-  keys rotate [options] [--discard-unreadable]
-                             add new signing keys; the current ones keep verifying until the tokens
-                             and assertions they signed expire (running instances pick the new keys up
-                             within a minute)`;
+                             (in the configured storage), each pending, active, retired or expired
+  keys rotate [options] [--now] [--discard-unreadable]
+                             add new signing keys: published at once, signing ${ACTIVATION_DELAY_SECONDS / 60} minutes later
+                             (once every instance publishes them); the current ones sign until then and
+                             verify until the tokens and assertions they signed expire. --now: sign at
+                             once (emergency: instances that have not polled yet do not publish them)`;
 
 export const SECRET_USAGE = `  secret [--client]          print a new random cookie secret (32 bytes, base64url); with --client,
                              a client secret for a service in issuer.clients (give it to the service)`;
@@ -31,14 +35,18 @@ function when(epochSeconds: number): string {
   return new Date(epochSeconds * 1000).toISOString().replace('.000Z', 'Z');
 }
 
+/** One line of `keys list`: the key's state now and the times that make it (src/keys/state.ts). */
 function describeKey(k: StoredKey, now: number): string {
-  const state =
-    k.retiredAt === undefined ? 'signing  ' : (k.keepUntil ?? 0) > now ? 'verifying' : 'expired  ';
-  const until =
-    k.retiredAt !== undefined
-      ? `, retired ${when(k.retiredAt)}, verifies until ${when(k.keepUntil ?? 0)}`
-      : '';
-  return `  ${state} ${k.alg}  ${k.kid}  (created ${when(k.createdAt)}${until})`;
+  const state = keyState(k, now);
+  const times = [`created ${when(k.createdAt)}`];
+  if (k.activatesAt !== undefined) {
+    times.push(`${k.activatesAt > now ? 'signs from' : 'signed from'} ${when(k.activatesAt)}`);
+  }
+  if (k.retiredAt !== undefined) {
+    times.push(`${k.retiredAt > now ? 'signs until' : 'retired'} ${when(k.retiredAt)}`);
+    times.push(`${(k.keepUntil ?? 0) > now ? 'verifies until' : 'verified until'} ${when(k.keepUntil ?? 0)}`);
+  }
+  return `  ${state.padEnd(8)} ${k.alg}  ${k.kid}  (${times.join(', ')})`;
 }
 
 export async function keysCommand(
@@ -49,7 +57,7 @@ export async function keysCommand(
   if (sub !== 'list' && sub !== 'rotate') {
     throw new UsageError(`keys needs "list" or "rotate"${sub ? `, not "${sub}"` : ''}`);
   }
-  const { load, flags } = parseConfigArgs(rest, sub === 'rotate' ? ['discard-unreadable'] : []);
+  const { load, flags } = parseConfigArgs(rest, sub === 'rotate' ? ['discard-unreadable', 'now'] : []);
   const { config } = loadConfig(load);
   if (config.issuer === undefined && !assertionsWanted(config)) {
     throw new ConfigError([
@@ -79,17 +87,34 @@ export async function keysCommand(
       longestAssertionLifetime(config),
       ...(issuer ? [issuer.idTokenTtl, ...issuer.clients.map((c) => c.ttl.idToken)] : []),
     );
+    const f = flags as Record<string, boolean>;
+    const immediate = f['now'] === true;
     const r = await keys.rotate(now, keepFor, {
-      discardUnreadable: (flags as Record<string, boolean>)['discard-unreadable'] === true,
+      discardUnreadable: f['discard-unreadable'] === true,
+      delay: immediate ? 0 : ACTIVATION_DELAY_SECONDS,
     });
+    const at = when(r.activatesAt);
+    // Over no signing keys (fresh storage, --discard-unreadable) the new keys sign at once anyway.
+    const atOnce = r.activatesAt <= now;
     out.write(`rotated the ${issuer ? 'issuer ' : ''}signing keys (now version ${r.set.version}):\n`);
-    for (const k of r.added) out.write(`  added     ${k.alg}  ${k.kid}  signs from now on\n`);
+    for (const k of r.added) {
+      out.write(
+        `  added     ${k.alg}  ${k.kid}  ${atOnce ? 'signs from now on' : `published now, signs from ${at}`}\n`,
+      );
+    }
     for (const k of r.retired) {
-      out.write(`  retired   ${k.alg}  ${k.kid}  verifies until ${when(k.keepUntil ?? now)}\n`);
+      out.write(
+        `  retired   ${k.alg}  ${k.kid}  verifies until ${when(k.keepUntil ?? now)} (signs until ${at})\n`,
+      );
     }
     for (const k of r.dropped) out.write(`  dropped   ${k.alg}  ${k.kid}\n`);
+    const where = `${issuer ? '/oidc/jwks and ' : ''}/oauth2/jwks`;
     out.write(
-      `running instances pick the new keys up within a minute (SIGHUP: at once); services fetch them from ${issuer ? '/oidc/jwks or ' : ''}/oauth2/jwks\n`,
+      !atOnce
+        ? `the new keys start signing at ${at} (in ${r.activatesAt - now} s): by then every running instance publishes them at ${where} (instances look every ${KEY_POLL_SECONDS} s); until then the current keys sign\n`
+        : immediate && r.retired.length > 0
+          ? `--now: the new keys sign at once. Running instances publish them at ${where} within ${KEY_POLL_SECONDS} s (SIGHUP: at once); until each has, a service that fetches its JWKS cannot verify what the new keys signed — send SIGHUP to every instance now\n`
+          : `no key was signing: the new keys sign at once; running instances pick them up within ${KEY_POLL_SECONDS} s (SIGHUP: at once)\n`,
     );
   } finally {
     await storage.close();

@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream';
 import type { ResolvedConfig } from '../config/load.ts';
 import { PortcullisError } from '../errors/codes.ts';
 import { createProvider } from '../idp/registry.ts';
+import { KeyPoller } from '../keys/poller.ts';
 import { callback, signedOut, signIn, signOut, start } from '../login/endpoints.ts';
 import { FlowCookies } from '../login/flow.ts';
 import { compileRedirectPolicy } from '../login/redirect.ts';
@@ -450,6 +451,7 @@ export async function startGateway(
       : undefined;
   let issuer: Awaited<ReturnType<typeof startIssuer>>;
   let assertions: AssertionSigner | undefined;
+  let keys: KeyPoller | undefined;
   let sessionStorage: Storage | undefined;
   // Closes the session store's own connection (store redis); a shared storage is closed as `storage`.
   const closeSessionStorage = async () => {
@@ -457,13 +459,16 @@ export async function startGateway(
   };
   try {
     sessionStorage = await openSessionStorage(config, log, storage);
-    issuer = await startIssuer(config, log, storage);
-    // Signing keys only where something signs: the issuer, or an upstream that is sent assertions.
-    assertions =
-      storage && (issuer !== undefined || assertionsWanted(config))
-        ? await AssertionSigner.start(storage, config.cookieKeys, log, { follower: issuer })
+    // Signing keys only where something signs: the issuer, or an upstream that is sent assertions. One key
+    // poller for both (src/keys/poller.ts): the issuer subscribes first, so /oidc/jwks changes before assertions.
+    keys =
+      storage && (config.issuer !== undefined || assertionsWanted(config))
+        ? await KeyPoller.start(storage, config.cookieKeys, log)
         : undefined;
+    issuer = await startIssuer(config, log, storage, keys);
+    assertions = keys ? await AssertionSigner.follow(keys, log) : undefined;
   } catch (err) {
+    keys?.close();
     await issuer?.close();
     await closeSessionStorage();
     await storage?.close();
@@ -499,6 +504,7 @@ export async function startGateway(
   }).catch(async (err: unknown) => {
     limits.close();
     assertions?.close();
+    keys?.close();
     await issuer?.close();
     await closeSessionStorage();
     await storage?.close();
@@ -578,6 +584,7 @@ export async function startGateway(
         new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve())),
       ]);
       assertions?.close();
+      keys?.close();
       await issuer?.close();
       await closeSessionStorage();
       await storage?.close();
@@ -585,13 +592,18 @@ export async function startGateway(
   };
 }
 
-async function startIssuer(config: ResolvedConfig, log: Logger, storage: Storage | undefined) {
+async function startIssuer(
+  config: ResolvedConfig,
+  log: Logger,
+  storage: Storage | undefined,
+  keys: KeyPoller | undefined,
+) {
   if (config.issuer === undefined) return undefined;
   const { Issuer } = await import('../issuer/issuer.ts');
-  return Issuer.start(config, log, storage ? { storage } : {});
+  return Issuer.start(config, log, { ...(storage ? { storage } : {}), ...(keys ? { keys } : {}) });
 }
 
-/** A reload re-reads the signing keys too (as `portcullis keys rotate` asks: SIGHUP applies it at once). */
+/** A reload has the key poller look at once (SIGHUP publishes a rotated key without waiting for the poll). */
 function reloadAssertions(next: ResolvedConfig, log: Logger, assertions: AssertionSigner | undefined): void {
   if (assertions === undefined) {
     if (assertionsWanted(next))

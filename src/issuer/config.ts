@@ -1,11 +1,12 @@
 /**
- * Resolving the `issuer` and `storage` sections: client secrets read from files, token lifetimes filled
- * in, and the checks that span fields (one secret source, public clients without secrets, redirect URIs
- * that the protocol allows). Problems are collected, never thrown one by one.
+ * Resolving the `issuer` section: client secrets read from files, token lifetimes filled in, and the checks
+ * that span fields (one secret source, public clients without secrets, redirect URIs that the protocol
+ * allows). Problems are collected, never thrown one by one. The `storage` section is resolved alongside
+ * (src/storage/config.ts), as the issuer's state lives there.
  */
 import { isIP } from 'node:net';
-import { resolve } from 'node:path';
 import type { IssuerClientConfig, IssuerConfig, StorageConfig } from '../config/schema/issuer.ts';
+import { type ResolvedStorage, resolveStorage } from '../storage/config.ts';
 
 /** The issuer lives here, under the gateway's public URL. */
 export const ISSUER_PATH = '/oidc';
@@ -24,13 +25,6 @@ export interface ResolvedIssuer extends Omit<IssuerConfig, 'clients'> {
   /** `<publicUrl>/oidc`: the issuer identifier (no trailing slash). */
   readonly url: URL;
   readonly clients: readonly ResolvedIssuerClient[];
-}
-
-export interface ResolvedStorage extends StorageConfig {
-  /** `path` made absolute against the working directory. */
-  readonly file: string;
-  /** From `password` or `passwordFile`. */
-  readonly passwordValue: string | undefined;
 }
 
 type ReadSecret = (file: string, key: string) => string | undefined;
@@ -143,21 +137,4 @@ function resolveClient(
       refreshToken: c.refreshTokenTtl ?? issuer.refreshTokenTtl,
     },
   };
-}
-
-function resolveStorage(s: StorageConfig, problems: string[], readSecret: ReadSecret): ResolvedStorage {
-  if (s.type === 'redis') {
-    if (s.url === undefined)
-      problems.push('storage.url: type redis needs a URL, e.g. redis://127.0.0.1:6379/0');
-    else if (!URL.canParse(s.url) || !/^rediss?:$/.test(new URL(s.url).protocol)) {
-      problems.push(`storage.url: "${s.url}" is not a redis:// or rediss:// URL`);
-    }
-  }
-  if (s.password !== undefined && s.passwordFile !== undefined) {
-    problems.push('storage: set either password or passwordFile, not both');
-  }
-  const passwordValue =
-    s.password ??
-    (s.passwordFile !== undefined ? readSecret(s.passwordFile, 'storage.passwordFile')?.trim() : undefined);
-  return { ...s, file: resolve(s.path), passwordValue };
 }

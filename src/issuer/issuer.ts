@@ -7,8 +7,9 @@
  * it, so the URLs oidc-provider writes (discovery, redirects, cookie paths) carry it again. Scheme, host
  * and client address come from Portcullis's trust boundary, never from the client's own X-Forwarded-*.
  *
- * Owns the storage and the signing keys: the key set is re-read when its version changes in storage
- * (`portcullis keys rotate`, polled every minute) and on configuration reload.
+ * Follows the signing keys through the instance's one key poller (src/keys/poller.ts): oidc-provider is
+ * rebuilt with the new JWKS when a rotated key is published, when it starts signing and when a retired key's
+ * window ends, and on configuration reload.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
@@ -21,6 +22,9 @@ import { serializeCookie } from '../http/cookies.ts';
 import { redirect, sendError } from '../http/respond.ts';
 import { crossSiteReason } from '../http/same-origin.ts';
 import type { Scope } from '../http/scope.ts';
+import { KeyPoller } from '../keys/poller.ts';
+import { providerJwks } from '../keys/state.ts';
+import type { KeySet } from '../keys/store.ts';
 import type { Logger } from '../observability/log.ts';
 import { Sealer } from '../sessions/sealer.ts';
 import { openStorage } from '../storage/open.ts';
@@ -28,28 +32,27 @@ import type { Storage } from '../storage/storage.ts';
 import { Accounts, accountIdOf } from './accounts.ts';
 import { ISSUER_PATH, type ResolvedIssuer } from './config.ts';
 import { Csrf, INTERACTION_PATH, interaction } from './interactions.ts';
-import { type KeySet, KeyStore, providerJwks } from './keys.ts';
 import { type Binding, buildProvider } from './provider.ts';
 
-const KEY_POLL_MS = 60_000;
 const SIGN_OUT_PURPOSE = 'issuer sign-out';
 const SIGN_OUT_TTL = 120;
 
 interface Built {
   readonly provider: Provider;
   readonly callback: (req: IncomingMessage, res: import('node:http').ServerResponse) => Promise<void>;
-  readonly keys: KeySet;
+  /** The keys oidc-provider was given: the signing ones first. */
+  readonly jwks: readonly import('jose').JWK[];
   readonly clients: ReadonlyMap<string, ResolvedIssuer['clients'][number]>;
   readonly accounts: Accounts;
   readonly config: ResolvedConfig;
   readonly issuer: ResolvedIssuer;
-  /** Epoch seconds the key set was published at. */
-  readonly builtAt: number;
 }
 
 export interface IssuerStartOptions {
   /** An already open storage (tests); default: opened from `storage`, and closed by close(). */
   readonly storage?: Storage;
+  /** The instance's key poller (shared with the assertion signer); default: one of its own, closed by close(). */
+  readonly keys?: KeyPoller;
 }
 
 export class Issuer implements IssuerMount {
@@ -57,53 +60,58 @@ export class Issuer implements IssuerMount {
   readonly #ownsStorage: boolean;
   readonly #log: Logger;
   readonly #bindings: WeakMap<IncomingMessage, Binding>;
-  readonly #keyStore: KeyStore;
+  readonly #keys: KeyPoller;
+  readonly #ownsKeys: boolean;
+  readonly #unsubscribe: () => void;
   #built: Built;
   #sealer: Sealer;
   #csrf: Csrf;
-  #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
   private constructor(
     storage: Storage,
-    owns: boolean,
+    owns: { storage: boolean; keys: boolean },
     log: Logger,
-    keyStore: KeyStore,
+    keys: KeyPoller,
     built: Built,
     bindings: WeakMap<IncomingMessage, Binding>,
   ) {
     this.storage = storage;
     this.#bindings = bindings;
-    this.#ownsStorage = owns;
+    this.#ownsStorage = owns.storage;
+    this.#ownsKeys = owns.keys;
     this.#log = log;
-    this.#keyStore = keyStore;
+    this.#keys = keys;
     this.#built = built;
     this.#sealer = new Sealer(built.config.cookieKeys);
     this.#csrf = new Csrf(built.config.cookieKeys);
+    this.#unsubscribe = keys.subscribe((set, now) => this.#takeKeys(set, now));
   }
 
   static async start(config: ResolvedConfig, log: Logger, o: IssuerStartOptions = {}): Promise<Issuer> {
     const issuer = config.issuer;
     if (issuer === undefined) throw new TypeError('Issuer.start: the configuration has no issuer section');
     const storage = o.storage ?? (await openStorage(config.storage, log));
+    let keys: KeyPoller | undefined;
     try {
-      const keyStore = new KeyStore(storage, config.cookieKeys);
+      keys = o.keys ?? (await KeyPoller.start(storage, config.cookieKeys, log));
       const bindings = new WeakMap<IncomingMessage, Binding>();
-      const built = await build(config, storage, keyStore, log, (req) => bindings.get(req));
-      const it = new Issuer(storage, o.storage === undefined, log, keyStore, built, bindings);
-      it.#timer = setInterval(() => void it.#poll(), KEY_POLL_MS).unref();
+      const built = build(config, storage, keys.set, keys.now(), log, (req) => bindings.get(req));
+      const owns = { storage: o.storage === undefined, keys: o.keys === undefined };
+      const it = new Issuer(storage, owns, log, keys, built, bindings);
       log.info(
         {
           event: 'issuer.started',
           issuer: issuer.url.href,
           clients: issuer.clients.map((c) => c.id),
           storage: storage.type,
-          keys: built.keys.keys.filter((k) => k.retiredAt === undefined).map((k) => k.kid),
+          keys: built.jwks.map((k) => k.kid),
         },
         'issuer ready',
       );
       return it;
     } catch (err) {
+      if (o.keys === undefined) keys?.close();
       if (o.storage === undefined) await storage.close();
       throw err;
     }
@@ -118,45 +126,25 @@ export class Issuer implements IssuerMount {
     return this.#built.provider;
   }
 
-  async #rebuild(config: ResolvedConfig): Promise<void> {
-    this.#built = await build(config, this.storage, this.#keyStore, this.#log, (req) =>
-      this.#bindings.get(req),
-    );
+  #rebuild(config: ResolvedConfig, set: KeySet, now: number): void {
+    this.#built = build(config, this.storage, set, now, this.#log, (req) => this.#bindings.get(req));
     this.#sealer = new Sealer(config.cookieKeys);
     this.#csrf = new Csrf(config.cookieKeys);
   }
 
   /**
-   * Picks up a rotated key set (`portcullis keys rotate`, or another instance), and drops retired keys whose
-   * verification window has passed. Runs every minute; returns whether the keys changed.
+   * Has the key poller look now (tests, and what a SIGHUP does): a rotation, a key that starts signing, a
+   * retired key whose window ended. Returns whether the keys changed (the provider was then rebuilt).
    */
-  async refreshKeys(): Promise<boolean> {
-    const version = await this.#keyStore.version();
-    const now = Math.floor(Date.now() / 1000);
-    // Lapsed: a retired key still published at the last build whose window has passed since. A key that had
-    // lapsed before that build is no longer published, so it does not count again (no rebuild every minute).
-    const lapsed = this.#built.keys.keys.some(
-      (k) => k.keepUntil !== undefined && k.keepUntil <= now && k.keepUntil > this.#built.builtAt,
-    );
-    if (version === this.#built.keys.version && !lapsed) return false;
-    await this.#rebuild(this.#built.config);
-    this.#log.info(
-      { event: 'issuer.keys-reloaded', version: this.#built.keys.version },
-      'issuer keys reloaded',
-    );
-    return true;
+  refreshKeys(): Promise<boolean> {
+    return this.#keys.check();
   }
 
-  async #poll(): Promise<void> {
+  /** From the key poller: the JWKS changed, so oidc-provider is rebuilt with it (it cannot swap keys in place). */
+  #takeKeys(set: KeySet, now: number): void {
     if (this.#closed) return;
-    try {
-      await this.refreshKeys();
-    } catch (err) {
-      this.#log.error(
-        { event: 'issuer.keys-reload-failed', err: String(err) },
-        'issuer keys could not be reloaded',
-      );
-    }
+    this.#rebuild(this.#built.config, set, now);
+    this.#log.info({ event: 'issuer.keys-reloaded', version: set.version }, 'issuer keys reloaded');
   }
 
   /** A new configuration: clients, lifetimes and keys are rebuilt; storage changes need a restart. */
@@ -171,13 +159,14 @@ export class Issuer implements IssuerMount {
     ) {
       this.#log.warn({ event: 'issuer.storage-changed' }, 'storage changed: restart to apply it');
     }
-    await this.#rebuild(config);
+    this.#rebuild(config, this.#keys.set, this.#keys.now());
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#timer);
+    this.#unsubscribe();
+    if (this.#ownsKeys) this.#keys.close();
     if (this.#ownsStorage) await this.storage.close();
   }
 
@@ -359,17 +348,17 @@ function sameToken(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-/** Builds the provider from the configuration and the stored key set. */
-async function build(
+/** Builds the provider from the configuration and the key set as it stands at `now`. */
+function build(
   config: ResolvedConfig,
   storage: Storage,
-  keyStore: KeyStore,
+  set: KeySet,
+  now: number,
   log: Logger,
   bindingOf: (req: IncomingMessage) => Binding | undefined,
-): Promise<Built> {
+): Built {
   const issuer = config.issuer!;
-  const now = Math.floor(Date.now() / 1000);
-  const keys = await keyStore.load(now);
+  const jwks = providerJwks(set, now);
   const longest = Math.max(
     issuer.refreshTokenTtl,
     config.sessions.lifetime,
@@ -379,7 +368,7 @@ async function build(
   const provider = buildProvider({
     issuer,
     storage,
-    jwks: providerJwks(keys, now),
+    jwks,
     cookieKeys: config.cookieKeys,
     cookieBase: config.cookie.name,
     secure: config.public.protocol === 'https:',
@@ -391,12 +380,11 @@ async function build(
   return {
     provider,
     callback: provider.callback(),
-    keys,
+    jwks,
     clients: new Map(issuer.clients.map((c) => [c.id, c])),
     accounts,
     config,
     issuer,
-    builtAt: now,
   };
 }
 

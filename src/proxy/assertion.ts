@@ -5,15 +5,18 @@
  * same idea as Google IAP's `x-goog-iap-jwt-assertion` (ES256, `aud` per backend) and Cloudflare Access's
  * `Cf-Access-Jwt-Assertion` (`aud` per application, previous key still published after rotation).
  *
- * Signed with the ES256 key of the key set the issuer manages (src/issuer/keys.ts): one set in the
- * configured storage, sealed with the cookie secret, rotated with `portcullis keys rotate`. ES256 because
+ * Signed with the ES256 key of the gateway's signing keys (src/keys/): one set in the configured storage,
+ * sealed with the cookie secret, rotated with `portcullis keys rotate`, followed through the one key poller
+ * the issuer follows too (a rotated key signs only once every instance publishes it). ES256 because
  * it signs several times faster than RS256 and its signatures are short (the header is sent on every
  * request). Never signed per request: one assertion per session and audience is kept and reused until a
  * third of its lifetime is left, so the hot path is two map lookups.
  */
-import { type CryptoKey, importJWK, type JWK, SignJWT } from 'jose';
+import { type CryptoKey, importJWK, SignJWT } from 'jose';
 import type { UpstreamConfig } from '../config/schema.ts';
-import { type KeySet, KeyStore, providerJwks, type StoredKey } from '../issuer/keys.ts';
+import { KeyPoller } from '../keys/poller.ts';
+import { publicJwks, signingKey } from '../keys/state.ts';
+import type { KeySet } from '../keys/store.ts';
 import type { Logger } from '../observability/log.ts';
 import type { Session } from '../sessions/session.ts';
 import type { Storage } from '../storage/storage.ts';
@@ -23,10 +26,6 @@ export const ASSERTION_HEADER = 'x-portcullis-assertion';
 export const ASSERTION_ALG = 'ES256';
 export const MIN_LIFETIME = 30;
 export const MAX_LIFETIME = 3600;
-/** How often the stored key set's version is checked (`portcullis keys rotate`, another instance). */
-const KEY_POLL_MS = 60_000;
-/** JWK members of public keys: everything else (d, p, q, dp, dq, qi, oth) is private. */
-const PUBLIC_MEMBERS = ['kty', 'crv', 'x', 'y', 'n', 'e', 'kid', 'alg', 'use'] as const;
 
 /** One upstream's assertion settings, resolved once per configuration. */
 export interface AssertionSpec {
@@ -79,17 +78,6 @@ export function assertionIssuer(publicUrl: URL): string {
   return publicUrl.origin;
 }
 
-/** The public half of the key set as a JWKS document (RFC 7517 §5). */
-export function publicJwks(set: KeySet, now: number): { keys: JWK[] } {
-  return {
-    keys: providerJwks(set, now).map((k) => {
-      const pub: JWK = {};
-      for (const m of PUBLIC_MEMBERS) if (k[m] !== undefined) pub[m] = k[m];
-      return pub;
-    }),
-  };
-}
-
 interface Cached {
   /** The current assertion, once signed. */
   readonly jwt: string | undefined;
@@ -104,60 +92,52 @@ interface SigningKey {
   readonly key: CryptoKey;
 }
 
-/** Picks up a new key set (the issuer rebuilds its provider, so /oidc/jwks carries the new keys). */
-export interface KeyFollower {
-  refreshKeys(): Promise<boolean>;
-}
-
 export interface SignerOptions {
-  /** The issuer, when mounted: refreshed before a new key signs, so its JWKS already lists the key. */
-  readonly follower?: KeyFollower | undefined;
-  /** Key set polling period (ms); 0: no polling (tests call refresh()). */
+  /** Key set polling period (ms) of the signer's own poller; 0: no polling (tests call refresh()). */
   readonly pollMs?: number;
+  /** The clock of the signer's own poller, epoch seconds. */
+  readonly now?: () => number;
 }
 
 export class AssertionSigner {
-  readonly #keys: KeyStore;
+  readonly #keys: KeyPoller;
+  /** Set when the signer made its poller (start), not when it follows a shared one (follow). */
+  readonly #ownsPoller: boolean;
   readonly #log: Logger;
-  readonly #follower: KeyFollower | undefined;
-  #set: KeySet;
+  readonly #unsubscribe: () => void;
   #signing: SigningKey;
   #jwks: string;
-  /** When #jwks was computed (epoch seconds): retired keys whose window ended since then leave it. */
-  #jwksAt: number;
   /** Per session, per audience and lifetime. Replaced when the keys change, so the new key signs from then on. */
   #cache = new WeakMap<Session, Map<string, Cached>>();
-  #timer: NodeJS.Timeout | undefined;
 
-  private constructor(
-    keys: KeyStore,
-    log: Logger,
-    follower: KeyFollower | undefined,
-    set: KeySet,
-    signing: SigningKey,
-  ) {
+  private constructor(keys: KeyPoller, owns: boolean, log: Logger, signing: SigningKey) {
     this.#keys = keys;
+    this.#ownsPoller = owns;
     this.#log = log;
-    this.#follower = follower;
-    this.#set = set;
     this.#signing = signing;
-    this.#jwksAt = wallClock();
-    this.#jwks = JSON.stringify(publicJwks(set, this.#jwksAt));
+    this.#jwks = JSON.stringify(publicJwks(keys.set, keys.now()));
+    this.#unsubscribe = keys.subscribe((set, now) => this.#take(set, now));
   }
 
-  /** Loads (on first use: generates and stores) the key set from `storage`. */
+  /** Follows the instance's key poller (the one the issuer follows too). */
+  static async follow(keys: KeyPoller, log: Logger): Promise<AssertionSigner> {
+    return new AssertionSigner(keys, false, log, await importSigningKey(keys.set, keys.now()));
+  }
+
+  /** With a poller of its own on `storage` (no issuer to share one with: tests). */
   static async start(
     storage: Storage,
     cookieKeys: readonly Buffer[],
     log: Logger,
     o: SignerOptions = {},
   ): Promise<AssertionSigner> {
-    const keys = new KeyStore(storage, cookieKeys);
-    const set = await keys.load(wallClock());
-    const signer = new AssertionSigner(keys, log, o.follower, set, await signingKey(set));
-    const poll = o.pollMs ?? KEY_POLL_MS;
-    if (poll > 0) signer.#timer = setInterval(() => void signer.#poll(), poll).unref();
-    return signer;
+    const keys = await KeyPoller.start(storage, cookieKeys, log, o);
+    try {
+      return new AssertionSigner(keys, true, log, await importSigningKey(keys.set, keys.now()));
+    } catch (err) {
+      keys.close();
+      throw err;
+    }
   }
 
   /** The kid of the key that signs new assertions. */
@@ -171,48 +151,23 @@ export class AssertionSigner {
   }
 
   /**
-   * Re-reads the key set when its stored version changed (a rotation), and drops retired keys whose
-   * verification window has passed from /oauth2/jwks. Returns whether anything changed.
+   * Has the key poller look now (SIGHUP, tests): a rotation, a pending key that activated, a retired key
+   * whose window ended. Returns whether anything changed.
    */
-  async refresh(): Promise<boolean> {
-    const version = await this.#keys.version();
-    const now = wallClock();
-    if (version === this.#set.version) {
-      // The stored set keeps a retired key until the next rotation: it only leaves the published set.
-      const since = this.#jwksAt;
-      const lapsed = this.#set.keys.some(
-        (k) => k.keepUntil !== undefined && k.keepUntil > since && k.keepUntil <= now,
-      );
-      if (!lapsed) return false;
-      this.#jwksAt = now;
-      this.#jwks = JSON.stringify(publicJwks(this.#set, now));
-      return true;
-    }
-    // The issuer first: a key must be published at /oidc/jwks before an assertion signed with it exists.
-    await this.#follower?.refreshKeys();
-    const set = await this.#keys.load(now);
-    const signing = await signingKey(set);
-    this.#set = set;
-    this.#jwksAt = now;
+  refresh(): Promise<boolean> {
+    return this.#keys.check();
+  }
+
+  /** A new key set, or a key that changed state: publish what is published, sign with what signs. */
+  async #take(set: KeySet, now: number): Promise<void> {
+    const signing = await importSigningKey(set, now);
     this.#jwks = JSON.stringify(publicJwks(set, now));
     if (signing.kid !== this.#signing.kid) {
       this.#signing = signing;
       this.#cache = new WeakMap();
-    }
-    this.#log.info(
-      { event: 'assertion.keys-reloaded', version: set.version, kid: signing.kid },
-      'assertion signing keys reloaded',
-    );
-    return true;
-  }
-
-  async #poll(): Promise<void> {
-    try {
-      await this.refresh();
-    } catch (err) {
-      this.#log.error(
-        { event: 'assertion.keys-reload-failed', err: String(err) },
-        'assertion signing keys could not be reloaded; the previous ones stay in use',
+      this.#log.info(
+        { event: 'assertion.keys-reloaded', version: set.version, kid: signing.kid },
+        'assertions are signed with a new key',
       );
     }
   }
@@ -279,18 +234,14 @@ export class AssertionSigner {
   }
 
   close(): void {
-    clearInterval(this.#timer);
-    this.#timer = undefined;
+    this.#unsubscribe();
+    if (this.#ownsPoller) this.#keys.close();
   }
 }
 
-function wallClock(): number {
-  return Math.floor(Date.now() / 1000);
-}
-
-/** The active (not retired) ES256 key of the set, imported for signing. */
-async function signingKey(set: KeySet): Promise<SigningKey> {
-  const k: StoredKey | undefined = set.keys.find((x) => x.alg === ASSERTION_ALG && x.retiredAt === undefined);
+/** The ES256 key that signs at `now` (src/keys/state.ts), imported for signing. */
+async function importSigningKey(set: KeySet, now: number): Promise<SigningKey> {
+  const k = signingKey(set, ASSERTION_ALG, now);
   if (k === undefined) throw new Error(`signing keys: the stored set has no active ${ASSERTION_ALG} key`);
   return { kid: k.kid, key: (await importJWK(k.jwk, ASSERTION_ALG)) as CryptoKey };
 }

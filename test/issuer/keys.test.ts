@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { KEYS_ID, KEYS_KIND, KeyStore, KeysUnreadableError, providerJwks } from '../../src/issuer/keys.ts';
+import { providerJwks } from '../../src/keys/state.ts';
+import { KEYS_ID, KEYS_KIND, KeyStore, KeysUnreadableError } from '../../src/keys/store.ts';
 import { MemoryStorage } from '../../src/storage/memory.ts';
 
 const secret = () => randomBytes(32);

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { resolveConfig } from '../../src/config/load.ts';
 import type { RawConfig } from '../../src/config/schema.ts';
 import type { Issuer } from '../../src/issuer/issuer.ts';
-import { KeyStore } from '../../src/issuer/keys.ts';
+import { KeyStore } from '../../src/keys/store.ts';
 import { authorizationUrl, authorize, Browser, redeem, rpFor, startIssuerStack } from '../support/issuer.ts';
 import { startStack } from '../support/stack.ts';
 

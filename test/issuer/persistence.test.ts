@@ -88,14 +88,19 @@ describe('sqlite: a restart loses nothing', () => {
       const oldKid = JSON.parse(Buffer.from(before.id_token!.split('.')[0]!, 'base64url').toString())
         .kid as string;
 
-      // `portcullis keys rotate` against the same storage file, as an operator would run it.
+      // `portcullis keys rotate --now` against the same storage file, as an operator would run it (the
+      // staged default is covered in test/keys/rotation.test.ts).
       const { spawnSync } = await import('node:child_process');
       const { writeFileSync } = await import('node:fs');
       const configFile = join(dir, 'rotate.yaml');
       writeFileSync(configFile, JSON.stringify(stack.raw));
-      const cli = spawnSync(process.execPath, ['src/cli/main.ts', 'keys', 'rotate', '--config', configFile], {
-        encoding: 'utf8',
-      });
+      const cli = spawnSync(
+        process.execPath,
+        ['src/cli/main.ts', 'keys', 'rotate', '--now', '--config', configFile],
+        {
+          encoding: 'utf8',
+        },
+      );
       assert.equal(cli.status, 0, cli.stderr);
       assert.match(cli.stdout, /rotated the issuer signing keys \(now version 2\)/, cli.stdout);
       assert.match(cli.stdout, new RegExp(`retired\\s+RS256\\s+${oldKid}\\s+verifies until`));
@@ -107,8 +112,8 @@ describe('sqlite: a restart loses nothing', () => {
         },
       );
       assert.equal(listed.status, 0, listed.stderr);
-      assert.match(listed.stdout, new RegExp(`verifying RS256  ${oldKid}`));
-      assert.equal((listed.stdout.match(/^ {2}signing /gm) ?? []).length, 2, listed.stdout);
+      assert.match(listed.stdout, new RegExp(`retired  RS256  ${oldKid}`));
+      assert.equal((listed.stdout.match(/^ {2}active /gm) ?? []).length, 2, listed.stdout);
 
       assert.equal(await (stack.gws[0]!.ctx.issuer as Issuer).refreshKeys(), true);
       const kids = await jwksKids(stack.url);

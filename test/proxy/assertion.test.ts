@@ -22,7 +22,7 @@ import {
 import { ConfigError } from '../../src/config/errors.ts';
 import { resolveConfig } from '../../src/config/load.ts';
 import type { RawConfig } from '../../src/config/schema.ts';
-import { KeyStore } from '../../src/issuer/keys.ts';
+import { KeyStore } from '../../src/keys/store.ts';
 import { createLogger } from '../../src/observability/log.ts';
 import { AssertionSigner, assertionSpec } from '../../src/proxy/assertion.ts';
 import type { Session } from '../../src/sessions/session.ts';
@@ -235,16 +235,20 @@ describe('X-Portcullis-Assertion without the issuer (sqlite keys)', () => {
     assert.equal(post.status, 405);
   });
 
-  test('after `keys rotate` and a reload, the new key signs and the old one verifies until its assertions expire', async () => {
+  test('after `keys rotate --now` and a reload, the new key signs and the old one verifies until its assertions expire', async () => {
     const before = (await get('/api/before')).assertions[0]!;
     const oldKid = decodeProtectedHeader(before).kid!;
     const beforeClaims = decodeJwt(before);
 
     const configFile = join(dir, 'portcullis.json');
     writeFileSync(configFile, JSON.stringify(raw));
-    const cli = spawnSync(process.execPath, ['src/cli/main.ts', 'keys', 'rotate', '--config', configFile], {
-      encoding: 'utf8',
-    });
+    const cli = spawnSync(
+      process.execPath,
+      ['src/cli/main.ts', 'keys', 'rotate', '--now', '--config', configFile],
+      {
+        encoding: 'utf8',
+      },
+    );
     assert.equal(cli.status, 0, cli.stderr);
     assert.match(cli.stdout, /rotated the signing keys \(now version 2\)/);
     assert.match(cli.stdout, /\/oauth2\/jwks/);

@@ -1,12 +1,17 @@
 /**
- * The issuer's signing keys: generated on first start (an RS256 key — what every service can verify — and
- * an ES256 key for services that ask for it), kept in the storage so every instance sharing it signs with
- * the same keys, and sealed there with the cookie secret (AES-256-GCM, src/sessions/sealer.ts) so a copy
- * of the database or of Redis does not hand out the private keys.
+ * The signing keys of the issuer's ID tokens and of X-Portcullis-Assertion: generated on first start (an
+ * RS256 key — what every service can verify — and an ES256 key, which also signs assertions), kept in the
+ * storage so every instance sharing it signs with the same keys, and sealed there with the cookie secret
+ * (AES-256-GCM, src/sessions/sealer.ts) so a copy of the database or of Redis does not hand out the private
+ * keys.
  *
- * `portcullis keys rotate` adds new keys and retires the current ones: retired keys are still published at
- * /oidc/jwks (services keep verifying ID tokens they already hold) but never sign, and are dropped once the
- * longest ID token lifetime has passed. Running instances pick the new key set up within a minute.
+ * `portcullis keys rotate` adds new keys that are published at once but sign only from `activatesAt` (when
+ * every instance has had a poll to publish them too, src/keys/timing.ts), and schedules the current keys'
+ * retirement for that moment. Retired keys stay published (services keep verifying what they signed) and
+ * are dropped once the longest token lifetime has passed. What a key is at a given time: src/keys/state.ts.
+ *
+ * Stored format: `{ version, sealed }`, the sealed JSON being a KeySet. `activatesAt` is optional, so sets
+ * stored before staged activation load unchanged (their keys sign from the start).
  */
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { Sealer } from '../sessions/sealer.ts';
@@ -14,6 +19,7 @@ import type { Storage } from '../storage/storage.ts';
 
 export const KEYS_KIND = 'PortcullisKeys';
 export const KEYS_ID = 'signing';
+/** The sealing purpose: unchanged since the keys lived in src/issuer/, so stored sets still open. */
 const PURPOSE = 'issuer signing keys';
 /** Listed in this order in the JWKS: the first key of an algorithm is the one that signs. */
 export const ALGORITHMS = ['RS256', 'ES256'] as const;
@@ -26,7 +32,12 @@ export interface StoredKey {
   readonly alg: SigningAlg;
   /** Epoch seconds. */
   readonly createdAt: number;
-  /** Set when rotated out: the key no longer signs. */
+  /**
+   * Epoch seconds from which the key signs (before: published only). Absent for the first keys of a
+   * storage and for keys stored before staged activation: they sign from the start.
+   */
+  readonly activatesAt?: number;
+  /** Set when rotated out: from then on (epoch seconds, possibly ahead: the successor's activation) it no longer signs. */
   readonly retiredAt?: number;
   /** Published for verification until then (epoch seconds), then dropped. */
   readonly keepUntil?: number;
@@ -57,9 +68,35 @@ async function generate(alg: SigningAlg, now: number): Promise<StoredKey> {
   return { kid, alg, createdAt: now, jwk: { ...(await exportJWK(privateKey)), kid, alg, use: 'sig' } };
 }
 
-async function generateSet(now: number, version: number, keep: readonly StoredKey[] = []): Promise<KeySet> {
+async function generateSet(
+  now: number,
+  version: number,
+  keep: readonly StoredKey[] = [],
+  activatesAt?: number,
+): Promise<KeySet> {
   const fresh = await Promise.all(ALGORITHMS.map((alg) => generate(alg, now)));
-  return { v: 1, version, keys: [...fresh, ...keep] };
+  const staged = activatesAt === undefined ? fresh : fresh.map((k) => ({ ...k, activatesAt }));
+  return { v: 1, version, keys: [...staged, ...keep] };
+}
+
+export interface RotateOptions {
+  /** Start over when the stored set cannot be opened (its cookie secret is gone). */
+  readonly discardUnreadable?: boolean;
+  /**
+   * Seconds until the new keys sign (default 0: at once, which opens a window across instances — see
+   * src/keys/timing.ts; `portcullis keys rotate` passes ACTIVATION_DELAY unless told `--now`).
+   */
+  readonly delay?: number;
+}
+
+export interface Rotation {
+  readonly set: KeySet;
+  readonly added: StoredKey[];
+  /** Keys whose retirement this rotation scheduled (at `activatesAt`). */
+  readonly retired: StoredKey[];
+  readonly dropped: StoredKey[];
+  /** Epoch seconds: when the added keys start signing and the retired ones stop. */
+  readonly activatesAt: number;
 }
 
 interface StoredPayload {
@@ -114,19 +151,17 @@ export class KeyStore {
     const set = await generateSet(now, 1);
     if (await this.#storage.create(KEYS_KIND, KEYS_ID, { ...this.#seal(set) })) return set;
     const winner = await this.#storage.find(KEYS_KIND, KEYS_ID);
-    if (!isStored(winner)) throw new Error('issuer keys: storage lost the key set just written');
+    if (!isStored(winner)) throw new Error('signing keys: storage lost the key set just written');
     return this.#open(winner).set;
   }
 
   /**
-   * Adds new keys (they sign from now on) and retires the active ones, which stay published for `keepFor`
-   * seconds (the longest ID token lifetime). Keys retired long enough ago are dropped.
+   * Adds new keys, published at once and signing from `now + delay`, and schedules the retirement of the
+   * keys that sign until then (or would have: a pending key superseded before it signed) for that moment;
+   * they stay published for `keepFor` seconds after it (the longest token lifetime) plus clock skew. Keys
+   * retired long enough ago are dropped.
    */
-  async rotate(
-    now: number,
-    keepFor: number,
-    o: { discardUnreadable?: boolean } = {},
-  ): Promise<{ set: KeySet; added: StoredKey[]; retired: StoredKey[]; dropped: StoredKey[] }> {
+  async rotate(now: number, keepFor: number, o: RotateOptions = {}): Promise<Rotation> {
     const found = await this.#storage.find(KEYS_KIND, KEYS_ID);
     let current: KeySet | undefined;
     if (isStored(found)) {
@@ -137,32 +172,29 @@ export class KeyStore {
       }
     }
     const previous = current?.keys ?? [];
+    // Staging only matters when a key signs meanwhile: over no keys (a fresh or discarded set) there is no
+    // window to close, and a set with nothing active would leave the instances unable to sign.
+    const signing = previous.some(
+      (k) => (k.activatesAt ?? 0) <= now && (k.retiredAt === undefined || k.retiredAt > now),
+    );
+    const activatesAt = now + (signing ? Math.max(0, o.delay ?? 0) : 0);
     const retired: StoredKey[] = [];
     const kept: StoredKey[] = [];
     const dropped: StoredKey[] = [];
     for (const k of previous) {
-      if (k.retiredAt === undefined) {
-        const r = { ...k, retiredAt: now, keepUntil: now + keepFor + SKEW_SECONDS };
+      // Not retired, or retired later than the new keys take over (an emergency rotation during a staged
+      // one): it stops when they start, so one key per algorithm signs at any time.
+      if (k.retiredAt === undefined || k.retiredAt > activatesAt) {
+        const r = { ...k, retiredAt: activatesAt, keepUntil: activatesAt + keepFor + SKEW_SECONDS };
         retired.push(r);
         kept.push(r);
       } else if ((k.keepUntil ?? 0) > now) kept.push(k);
       else dropped.push(k);
     }
     const version = Math.max(current?.version ?? 0, isStored(found) ? found.version : 0) + 1;
-    const set = await generateSet(now, version, kept);
+    // No activatesAt on keys that sign at once: the stored form stays what it was before staged activation.
+    const set = await generateSet(now, version, kept, activatesAt > now ? activatesAt : undefined);
     await this.#storage.upsert(KEYS_KIND, KEYS_ID, { ...this.#seal(set) });
-    return { set, added: set.keys.slice(0, ALGORITHMS.length), retired, dropped };
+    return { set, added: set.keys.slice(0, ALGORITHMS.length), retired, dropped, activatesAt };
   }
-}
-
-/**
- * The JWKS oidc-provider is configured with: active keys first (RS256, then ES256), so they are the ones
- * that sign (oidc-provider takes the first key of an algorithm), then retired keys still within their
- * verification window.
- */
-export function providerJwks(set: KeySet, now: number): JWK[] {
-  const order = (k: StoredKey) => ALGORITHMS.indexOf(k.alg);
-  const active = set.keys.filter((k) => k.retiredAt === undefined).sort((a, b) => order(a) - order(b));
-  const verifying = set.keys.filter((k) => k.retiredAt !== undefined && (k.keepUntil ?? 0) > now);
-  return [...active, ...verifying].map((k) => ({ ...k.jwk }));
 }
