@@ -3,20 +3,18 @@
  * Every problem is collected and reported at once as a ConfigError.
  */
 import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
-import { compileTrustedProxies, trustedProxyProblems } from '../http/trust.ts';
-import { type ResolvedIssuer, resolveIssuerConfig } from '../issuer/config.ts';
-import { redirectDomainProblems } from '../login/redirect.ts';
-import { accessRuleProblems } from '../policy/compile.ts';
 import { assertionProblems } from '../proxy/assertion.ts';
-import { type ResolvedSessions, resolveSessions } from '../sessions/config.ts';
-import type { ResolvedStorage } from '../storage/config.ts';
+import { accessRuleProblems } from './access-rules.ts';
 import { ConfigError, didYouMean } from './errors.ts';
+import { type ResolvedIssuer, resolveIssuerConfig } from './issuer.ts';
+import { isLoopbackHost } from './net.ts';
 import { type ResolvedProvider, resolveProviders, sharedFieldProblems } from './providers.ts';
+import { redirectDomainProblems } from './redirect-domains.ts';
 import { type Config, configSchema, type UpstreamConfig } from './schema.ts';
 import { decodeSecret, MIN_SECRET_BYTES } from './secret.ts';
+import { type ResolvedSessions, resolveSessions } from './sessions.ts';
 import {
   applyEnv,
   applyFlags,
@@ -25,6 +23,8 @@ import {
   referencedEnv,
   type Sources,
 } from './sources.ts';
+import type { ResolvedStorage } from './storage.ts';
+import { trustedProxyProblems } from './trusted-proxies.ts';
 
 export const CALLBACK_PATH = '/oauth2/callback';
 
@@ -49,13 +49,6 @@ export interface ResolvedConfig
   readonly upstreams: readonly ResolvedUpstream[];
   readonly host: string;
   readonly port: number;
-}
-
-export function isLoopbackHost(hostname: string): boolean {
-  const h = hostname.replace(/^\[|\]$/g, '');
-  return (
-    h === 'localhost' || h.endsWith('.localhost') || h === '::1' || (isIP(h) === 4 && h.startsWith('127.'))
-  );
 }
 
 function formatPath(path: readonly PropertyKey[]): string {
@@ -391,8 +384,6 @@ export function resolveConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env
   }
 
   if (problems.length > 0) throw new ConfigError(problems);
-  // Validate once more through the compiler so its TypeError cannot surface at runtime.
-  compileTrustedProxies(c.trustedProxies);
   return {
     ...c,
     public: pub,

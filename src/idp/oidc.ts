@@ -6,7 +6,7 @@
  */
 import { compactVerify, errors } from 'jose';
 import * as oidc from 'openid-client';
-import { isLoopbackHost } from '../config/load.ts';
+import { isLoopbackHost } from '../config/net.ts';
 import type { AuthMethod, ResolvedProvider, ResolvedProviderOf } from '../config/providers.ts';
 import { PortcullisError } from '../errors/codes.ts';
 import { idTokenProblem } from '../login/id-token.ts';

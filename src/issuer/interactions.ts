@@ -13,6 +13,7 @@
 
 import { createHash, createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import type { Interaction, Provider } from 'oidc-provider';
+import { ISSUER_PATH, type ResolvedIssuerClient } from '../config/issuer.ts';
 import { PortcullisError } from '../errors/codes.ts';
 import type { GatewayContext } from '../http/context.ts';
 import { authorizeScope, sendForbidden } from '../http/forbidden.ts';
@@ -24,7 +25,6 @@ import { loadSession } from '../sessions/resolve.ts';
 import type { Identity, Session } from '../sessions/session.ts';
 import type { Storage } from '../storage/storage.ts';
 import type { Accounts } from './accounts.ts';
-import { ISSUER_PATH, type ResolvedIssuerClient } from './config.ts';
 import { consentPage } from './pages.ts';
 
 /** /oidc/interaction/<uid>, /oidc/interaction/<uid>/confirm, /oidc/interaction/<uid>/abort */

@@ -15,6 +15,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type Provider from 'oidc-provider';
 import type { Session as IssuerSession, KoaContextWithOIDC } from 'oidc-provider';
+import { ISSUER_PATH, type ResolvedIssuer } from '../config/issuer.ts';
 import type { ResolvedConfig } from '../config/load.ts';
 import { PortcullisError } from '../errors/codes.ts';
 import type { GatewayContext, IssuerMount } from '../http/context.ts';
@@ -30,7 +31,6 @@ import { Sealer } from '../sessions/sealer.ts';
 import { openStorage } from '../storage/open.ts';
 import type { Storage } from '../storage/storage.ts';
 import { Accounts, accountIdOf } from './accounts.ts';
-import { ISSUER_PATH, type ResolvedIssuer } from './config.ts';
 import { Csrf, INTERACTION_PATH, interaction } from './interactions.ts';
 import { type Binding, buildProvider } from './provider.ts';
 

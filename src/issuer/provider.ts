@@ -1,5 +1,5 @@
 /**
- * The oidc-provider instance behind /oidc, configured from `issuer` (src/issuer/config.ts). One table of
+ * The oidc-provider instance behind /oidc, configured from `issuer` (src/config/issuer.ts). One table of
  * settings, each with the reason it is set; oidc-provider's own defaults (lib/helpers/defaults.js) hold
  * for everything not named here.
  */
@@ -14,6 +14,7 @@ import Provider, {
   type KoaContextWithOIDC,
   type UnknownObject,
 } from 'oidc-provider';
+import { ISSUER_PATH, type ResolvedIssuer, type ResolvedIssuerClient } from '../config/issuer.ts';
 import type { GatewayContext } from '../http/context.ts';
 import { errorPage } from '../http/pages.ts';
 import type { Scope } from '../http/scope.ts';
@@ -22,7 +23,6 @@ import type { Storage } from '../storage/storage.ts';
 import { type Accounts, accountIdOf } from './accounts.ts';
 import { adapterFor } from './adapter.ts';
 import { GrantAdmission, type GrantBound } from './admission.ts';
-import { ISSUER_PATH, type ResolvedIssuer, type ResolvedIssuerClient } from './config.ts';
 import { issuerSignedOutPage, logoutPage } from './pages.ts';
 
 /** The gateway request an oidc-provider request belongs to (set by the mount, read by hooks). */

@@ -13,6 +13,14 @@
  *                       `https://example.com/`)
  * Entries are compared case-insensitively and after IDNA (punycode) normalisation.
  */
+import {
+  type DomainRule,
+  parseRedirectDomain,
+  redirectDomainProblems,
+  ruleToString,
+} from '../config/redirect-domains.ts';
+
+export { redirectDomainProblems } from '../config/redirect-domains.ts';
 
 export interface RedirectPolicy {
   /** The gateway's public origin, e.g. `https://platform.example.com`. */
@@ -38,15 +46,6 @@ export type RedirectVerdict =
   | { ok: true; target: string }
   | { ok: false; reason: RedirectRejection; fallback: '/' };
 
-interface DomainRule {
-  /** Lower-case, punycode host name (IPv6 in brackets). */
-  readonly host: string;
-  /** `.example.com` form: the host itself and any subdomain. */
-  readonly subdomains: boolean;
-  /** Explicit port as a decimal string, or '' for "default port only". */
-  readonly port: string;
-}
-
 // C0/C1 controls, format characters (zero-width, bidi, soft hyphen, BOM), every Unicode space/separator.
 const FORBIDDEN_CHARS = /[\p{Cc}\p{Cf}\p{Z}\s]/u;
 // A backslash, raw or percent-encoded (also double-encoded: %255c).
@@ -55,67 +54,9 @@ const BACKSLASH = /\\|%(?:25)*5c/i;
 const LEADING_DOUBLE_SLASH = /^(?:\/|%(?:25)*2f){2}/i;
 // A URL scheme per WHATWG (ASCII alpha, then alphanumerics, +, -, .) followed by ':'.
 const SCHEME = /^([a-z][a-z0-9+.-]*):/i;
-// Characters that have no place in an allowed-domain entry.
-const ENTRY_FORBIDDEN = /[/\\?#@*\s]/;
 
 function reject(reason: RedirectRejection): RedirectVerdict {
   return { ok: false, reason, fallback: '/' };
-}
-
-/** Parses one allowed-domain entry; returns a problem description instead when it is not usable. */
-function parseEntry(raw: string): DomainRule | string {
-  const entry = raw.trim();
-  if (entry === '') return 'is empty';
-  if (/:\*$/.test(entry)) {
-    return 'has a port wildcard, which is not supported; list each port, e.g. "example.com:8443"';
-  }
-  if (entry.includes('*')) {
-    const suggestion = entry.replace(/^\*\.?/, '');
-    return `wildcards are not supported; use ".${suggestion}" to allow ${suggestion} and all of its subdomains`;
-  }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(entry)) {
-    return 'has a scheme; list the host name only, e.g. "example.com" or ".example.com"';
-  }
-  if (ENTRY_FORBIDDEN.test(entry) || FORBIDDEN_CHARS.test(entry)) {
-    return 'must be a host name with an optional port, without scheme, path, query, user info or spaces';
-  }
-  const subdomains = entry.startsWith('.');
-  const hostPort = subdomains ? entry.slice(1) : entry;
-  if (hostPort === '' || hostPort.startsWith('.')) return 'has no host name after the leading "."';
-  let asHttp: URL;
-  let asHttps: URL;
-  try {
-    asHttp = new URL(`http://${hostPort}`);
-    asHttps = new URL(`https://${hostPort}`);
-  } catch {
-    return 'is not a valid host name or host:port';
-  }
-  if (asHttp.hostname === '') return 'is not a valid host name';
-  if (hostPort.endsWith(':')) return 'has an empty port; remove the ":" or give a port number';
-  // The default port of one scheme is dropped by the parser, so ask both: example.com:80 keeps "80" as https.
-  const port = asHttp.port || asHttps.port;
-  return { host: asHttp.hostname, subdomains, port };
-}
-
-function ruleToString(rule: DomainRule): string {
-  return `${rule.subdomains ? '.' : ''}${rule.host}${rule.port === '' ? '' : `:${rule.port}`}`;
-}
-
-/**
- * Human-readable problems with `allowedRedirectDomains` entries, for configuration validation.
- * An empty array means every entry is usable.
- */
-export function redirectDomainProblems(entries: readonly string[]): string[] {
-  const problems: string[] = [];
-  entries.forEach((entry, index) => {
-    if (typeof entry !== 'string') {
-      problems.push(`allowedRedirectDomains[${index}] must be a string`);
-      return;
-    }
-    const parsed = parseEntry(entry);
-    if (typeof parsed === 'string') problems.push(`allowedRedirectDomains[${index}] "${entry}" ${parsed}`);
-  });
-  return problems;
 }
 
 /**
@@ -134,7 +75,7 @@ export function compileRedirectPolicy(
   }
   const allowed: string[] = [];
   for (const entry of allowedRedirectDomains) {
-    const rule = parseEntry(entry);
+    const rule = parseRedirectDomain(entry);
     if (typeof rule === 'string') continue; // unreachable: reported above
     const normalised = ruleToString(rule);
     if (!allowed.includes(normalised)) allowed.push(normalised);
@@ -150,7 +91,7 @@ function rulesOf(policy: RedirectPolicy): readonly DomainRule[] {
   if (rules === undefined) {
     const parsed: DomainRule[] = [];
     for (const entry of policy.allowed) {
-      const rule = parseEntry(entry);
+      const rule = parseRedirectDomain(entry);
       if (typeof rule !== 'string') parsed.push(rule);
     }
     rules = parsed;

@@ -5,12 +5,12 @@
  * configuration problems of access rules (reported with the rest at load), and what providers must keep in
  * the session for the rules to read.
  */
-import { readFileSync } from 'node:fs';
+import { allowBlocks, type RuleSource } from '../config/access-rules.ts';
 import type { ResolvedConfig } from '../config/load.ts';
 import type { ResolvedProvider } from '../config/providers.ts';
-import type { AllowConfig, ProviderConfig, RouteConfig } from '../config/schema.ts';
+import type { AllowConfig } from '../config/schema.ts';
 import type { Logger } from '../observability/log.ts';
-import { EmailsFile, emailRule, parseEmailsFile } from './criteria/emails.ts';
+import { EmailsFile, emailRule } from './criteria/emails.ts';
 import { githubOrgsRule, githubRestriction, githubTeamsRule } from './criteria/github.ts';
 import { gitlabGroupsRule, gitlabProjectsRule } from './criteria/gitlab.ts';
 import { groupsRule } from './criteria/groups.ts';
@@ -80,13 +80,6 @@ export interface CompileOptions {
   readonly clock?: () => number;
 }
 
-/** The parts of the configuration access rules live in (schema output or resolved). */
-export interface RuleSource {
-  readonly allow?: AllowConfig | undefined;
-  readonly providers: readonly ProviderConfig[];
-  readonly routes: readonly RouteConfig[];
-}
-
 /** Builds the AccessPolicy; allow-all (no per-request work) when nothing restricts access. */
 export function compilePolicy(config: ResolvedConfig, o: CompileOptions = {}): AccessPolicy {
   const files: EmailsFile[] = [];
@@ -113,18 +106,6 @@ export function compilePolicy(config: ResolvedConfig, o: CompileOptions = {}): A
   });
 }
 
-function allowBlocks(c: RuleSource): { key: string; allow: AllowConfig }[] {
-  const out: { key: string; allow: AllowConfig }[] = [];
-  if (c.allow) out.push({ key: 'allow', allow: c.allow });
-  c.providers.forEach((p, i) => {
-    if (p.allow) out.push({ key: `providers[${i}].allow`, allow: p.allow });
-  });
-  c.routes.forEach((r, i) => {
-    if (r.allow) out.push({ key: `routes[${i}].allow`, allow: r.allow });
-  });
-  return out;
-}
-
 /** Claim names (dot paths) some `requirements` rule may read for users of `providerId`. */
 export function requiredClaims(c: RuleSource, providerId: string): string[] {
   const keys = new Set<string>();
@@ -147,50 +128,4 @@ export function needsGithubMemberships(c: RuleSource, providerId: string): boole
       (key === 'allow' || key.startsWith('routes[') || p?.allow === allow) &&
       ((allow.githubOrgs?.length ?? 0) > 0 || (allow.githubTeams?.length ?? 0) > 0),
   );
-}
-
-/** Problems of the access rules that the schema alone cannot see; reported with every other problem. */
-export function accessRuleProblems(c: RuleSource): string[] {
-  const problems: string[] = [];
-  const types = new Set(c.providers.map((p) => p.type));
-  for (const { key, allow } of allowBlocks(c)) {
-    if (allow.emailsFile !== undefined) {
-      let text: string | undefined;
-      try {
-        text = readFileSync(allow.emailsFile, 'utf8');
-      } catch (err) {
-        problems.push(
-          `${key}.emailsFile: cannot read ${allow.emailsFile} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
-        );
-      }
-      if (text !== undefined) {
-        for (const b of parseEmailsFile(text).bad.slice(0, 5)) {
-          problems.push(
-            `${key}.emailsFile: ${allow.emailsFile}:${b.line} "${b.text}" is not one e-mail address`,
-          );
-        }
-      }
-    }
-    const provider = /^providers\[(\d+)\]/.exec(key);
-    const scope = provider ? [c.providers[Number(provider[1])]!.type] : [...types];
-    for (const [field, type] of [
-      ['githubOrgs', 'github'],
-      ['githubTeams', 'github'],
-      ['gitlabGroups', 'gitlab'],
-    ] as const) {
-      if ((allow[field]?.length ?? 0) > 0 && !scope.includes(type)) {
-        problems.push(
-          provider
-            ? `${key}.${field}: only users of a ${type} provider have these; this provider is ${scope[0]}`
-            : `${key}.${field}: no ${type} provider is configured, so nobody could pass`,
-        );
-      }
-    }
-  }
-  c.routes.forEach((r, i) => {
-    if (r.public && r.allow !== undefined) {
-      problems.push(`routes[${i}].allow: a public route needs no sign-in, so its rules would never apply`);
-    }
-  });
-  return problems;
 }

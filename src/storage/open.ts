@@ -1,6 +1,7 @@
 /** Opens the storage the configuration names (`storage.type`). */
+
+import type { ResolvedStorage } from '../config/storage.ts';
 import type { Logger } from '../observability/log.ts';
-import type { ResolvedStorage } from './config.ts';
 import { MemoryStorage } from './memory.ts';
 import { RedisStorage } from './redis.ts';
 import { SqliteStorage } from './sqlite.ts';

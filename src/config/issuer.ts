@@ -4,9 +4,10 @@
  * allows). Problems are collected, never thrown one by one. The `storage` section is resolved alongside
  * (src/storage/config.ts), as the issuer's state lives there.
  */
-import { isIP } from 'node:net';
-import type { IssuerClientConfig, IssuerConfig, StorageConfig } from '../config/schema/issuer.ts';
-import { type ResolvedStorage, resolveStorage } from '../storage/config.ts';
+
+import { isLoopbackHost } from './net.ts';
+import type { IssuerClientConfig, IssuerConfig, StorageConfig } from './schema/issuer.ts';
+import { type ResolvedStorage, resolveStorage } from './storage.ts';
 
 /** The issuer lives here, under the gateway's public URL. */
 export const ISSUER_PATH = '/oidc';
@@ -29,19 +30,12 @@ export interface ResolvedIssuer extends Omit<IssuerConfig, 'clients'> {
 
 type ReadSecret = (file: string, key: string) => string | undefined;
 
-function isLoopback(hostname: string): boolean {
-  const h = hostname.replace(/^\[|\]$/g, '');
-  return (
-    h === 'localhost' || h.endsWith('.localhost') || h === '::1' || (isIP(h) === 4 && h.startsWith('127.'))
-  );
-}
-
 /** Problems with one redirect URI (RFC 6749 §3.1.2, RFC 9700 §2.1 and §4.1.1), or undefined. */
 function redirectUriProblem(value: string): string | undefined {
   const u = new URL(value);
   if (u.hash !== '' || value.includes('#')) return 'must not have a fragment (RFC 6749 §3.1.2)';
   if (u.username !== '' || u.password !== '') return 'must not carry a user name or password';
-  if (u.protocol === 'http:' && !isLoopback(u.hostname)) {
+  if (u.protocol === 'http:' && !isLoopbackHost(u.hostname)) {
     return 'plain http is allowed only on loopback (127.0.0.1, ::1, localhost); use https';
   }
   // An allow-list, not a deny-list: javascript:, data:, file:, vbscript:, blob:, about: … are all refused.

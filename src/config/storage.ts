@@ -5,7 +5,7 @@
  * storage (src/storage/open.ts) depends on nothing above it.
  */
 import { resolve } from 'node:path';
-import type { StorageConfig } from '../config/schema/issuer.ts';
+import type { StorageConfig } from './schema/issuer.ts';
 
 export interface ResolvedStorage extends StorageConfig {
   /** `path` made absolute against the working directory. */

@@ -3,7 +3,7 @@
  * settings are refused with the other stores, where they would silently do nothing) and the password read
  * from its file. Problems are collected, never thrown one by one.
  */
-import type { SessionsConfig } from '../config/schema.ts';
+import type { SessionsConfig } from './schema.ts';
 
 export interface ResolvedSessions extends SessionsConfig {
   /** From `password` or `passwordFile` (store redis). */

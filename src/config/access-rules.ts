@@ -1,0 +1,73 @@
+/**
+ * Where access rules live in the configuration (`allow`, `providers[].allow`, `routes[].allow`), and the
+ * problems of those rules that the schema alone cannot see, reported with every other problem at start-up.
+ */
+import { readFileSync } from 'node:fs';
+import { parseEmailsFile } from './emails.ts';
+import type { AllowConfig, ProviderConfig, RouteConfig } from './schema.ts';
+
+/** The parts of the configuration access rules live in (schema output or resolved). */
+export interface RuleSource {
+  readonly allow?: AllowConfig | undefined;
+  readonly providers: readonly ProviderConfig[];
+  readonly routes: readonly RouteConfig[];
+}
+
+/** Every `allow` block with its key, top level first. */
+export function allowBlocks(c: RuleSource): { key: string; allow: AllowConfig }[] {
+  const out: { key: string; allow: AllowConfig }[] = [];
+  if (c.allow) out.push({ key: 'allow', allow: c.allow });
+  c.providers.forEach((p, i) => {
+    if (p.allow) out.push({ key: `providers[${i}].allow`, allow: p.allow });
+  });
+  c.routes.forEach((r, i) => {
+    if (r.allow) out.push({ key: `routes[${i}].allow`, allow: r.allow });
+  });
+  return out;
+}
+
+/** Problems of the access rules that the schema alone cannot see; reported with every other problem. */
+export function accessRuleProblems(c: RuleSource): string[] {
+  const problems: string[] = [];
+  const types = new Set(c.providers.map((p) => p.type));
+  for (const { key, allow } of allowBlocks(c)) {
+    if (allow.emailsFile !== undefined) {
+      let text: string | undefined;
+      try {
+        text = readFileSync(allow.emailsFile, 'utf8');
+      } catch (err) {
+        problems.push(
+          `${key}.emailsFile: cannot read ${allow.emailsFile} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+        );
+      }
+      if (text !== undefined) {
+        for (const b of parseEmailsFile(text).bad.slice(0, 5)) {
+          problems.push(
+            `${key}.emailsFile: ${allow.emailsFile}:${b.line} "${b.text}" is not one e-mail address`,
+          );
+        }
+      }
+    }
+    const provider = /^providers\[(\d+)\]/.exec(key);
+    const scope = provider ? [c.providers[Number(provider[1])]!.type] : [...types];
+    for (const [field, type] of [
+      ['githubOrgs', 'github'],
+      ['githubTeams', 'github'],
+      ['gitlabGroups', 'gitlab'],
+    ] as const) {
+      if ((allow[field]?.length ?? 0) > 0 && !scope.includes(type)) {
+        problems.push(
+          provider
+            ? `${key}.${field}: only users of a ${type} provider have these; this provider is ${scope[0]}`
+            : `${key}.${field}: no ${type} provider is configured, so nobody could pass`,
+        );
+      }
+    }
+  }
+  c.routes.forEach((r, i) => {
+    if (r.public && r.allow !== undefined) {
+      problems.push(`routes[${i}].allow: a public route needs no sign-in, so its rules would never apply`);
+    }
+  });
+  return problems;
+}
