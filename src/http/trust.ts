@@ -7,7 +7,7 @@
  * reported as IPv4.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { BlockList, isIPv4 } from 'node:net';
+import { BlockList, isIPv6 } from 'node:net';
 import { type NormalisedIp, normaliseIp, parseTrustedProxy } from '../config/trusted-proxies.ts';
 
 export { trustedProxyProblems } from '../config/trusted-proxies.ts';
