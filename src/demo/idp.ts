@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import type { Account, Adapter, Client, Interaction, KoaContextWithOIDC, UnknownObject } from 'oidc-provider';
 import Provider from 'oidc-provider';
+import { type Html, html, rawHtml } from '../http/html.ts';
 
 export interface DevUser {
   username: string;
@@ -123,7 +124,7 @@ export async function startDevIdp(opts: DevIdpOptions): Promise<DevIdp> {
   const extra = opts.extraRoutes;
   const server = http.createServer((req, res) => {
     if (app === undefined) {
-      sendHtml(res, 503, page('Starting', '<p>The demo identity provider is starting.</p>'));
+      sendHtml(res, 503, page('Starting', html`<p>The demo identity provider is starting.</p>`));
       return;
     }
     const ready = app;
@@ -137,7 +138,7 @@ export async function startDevIdp(opts: DevIdpOptions): Promise<DevIdp> {
       },
       (err: unknown) => {
         console.error('demo idp: extra route failed', err);
-        if (!res.headersSent) sendHtml(res, 500, page('Error', '<p>The request failed.</p>'));
+        if (!res.headersSent) sendHtml(res, 500, page('Error', html`<p>The request failed.</p>`));
       },
     );
   });
@@ -279,7 +280,7 @@ export async function createDevIdpApp(
       // originalUrl and routes on the rest.
       const url = req.url ?? '/';
       if (url !== prefix && !url.startsWith(`${prefix}/`) && !url.startsWith(`${prefix}?`)) {
-        sendHtml(res, 404, page('Not found', '<p>Nothing here.</p>'));
+        sendHtml(res, 404, page('Not found', html`<p>Nothing here.</p>`));
         return;
       }
       (req as http.IncomingMessage & { originalUrl?: string }).originalUrl = url;
@@ -292,7 +293,7 @@ export async function createDevIdpApp(
     }
     interactions.handle(req, res, match[1]!, match[2]).catch((err: unknown) => {
       console.error('demo idp: interaction failed', err);
-      if (!res.headersSent) sendHtml(res, 500, page('Error', '<p>The sign-in step failed.</p>'));
+      if (!res.headersSent) sendHtml(res, 500, page('Error', html`<p>The sign-in step failed.</p>`));
       else res.destroy();
     });
   };
@@ -389,7 +390,7 @@ class Interactions {
       sendHtml(
         res,
         400,
-        page('Sign-in expired', '<p>This sign-in attempt expired or was not found. Start again.</p>'),
+        page('Sign-in expired', html`<p>This sign-in attempt expired or was not found. Start again.</p>`),
       );
       return;
     }
@@ -397,7 +398,7 @@ class Interactions {
       sendHtml(
         res,
         400,
-        page('Sign-in mismatch', '<p>This sign-in attempt does not match. Start again.</p>'),
+        page('Sign-in mismatch', html`<p>This sign-in attempt does not match. Start again.</p>`),
       );
       return;
     }
@@ -407,11 +408,7 @@ class Interactions {
       if (prompt === 'login') sendHtml(res, 200, this.loginPage(details));
       else if (prompt === 'consent') await this.grantConsent(req, res, details);
       else
-        sendHtml(
-          res,
-          501,
-          page('Unsupported', `<p>Prompt <code>${esc(prompt)}</code> is not supported.</p>`),
-        );
+        sendHtml(res, 501, page('Unsupported', html`<p>Prompt <code>${prompt}</code> is not supported.</p>`));
       return;
     }
     if (req.method === 'POST' && action === 'abort') {
@@ -439,7 +436,7 @@ class Interactions {
       );
       return;
     }
-    sendHtml(res, 405, page('Not allowed', '<p>This request is not part of the sign-in.</p>'));
+    sendHtml(res, 405, page('Not allowed', html`<p>This request is not part of the sign-in.</p>`));
   }
 
   /** No consent page: grant exactly what is missing (scopes, claims, resource scopes) and carry on. */
@@ -468,30 +465,31 @@ class Interactions {
   }
 
   loginPage(details: Interaction, error?: string, username = ''): string {
-    const uid = esc(details.uid);
-    const hint = this.users
-      .map((u) => `<code>${esc(u.username)}</code>${u.password === u.username ? '' : ' (own password)'}`)
-      .join(', ');
+    const uid = details.uid;
+    const hint = this.users.map(
+      (u, i) =>
+        html`${i > 0 && ', '}<code>${u.username}</code>${u.password !== u.username && ' (own password)'}`,
+    );
     const samePasswords = this.users.every((u) => u.password === u.username);
     return page(
       `Sign in — ${this.title}`,
-      `<h1>${esc(this.title)}</h1>
-<p>Signing in to <code>${esc(String(details.params['client_id'] ?? ''))}</code></p>
-${error ? `<p class="error" role="alert">${esc(error)}</p>` : ''}
-<form id="login" method="post" action="${esc(this.prefix)}/interaction/${uid}/login">
-  <label>Username <input name="username" autocomplete="username" value="${esc(username)}" required autofocus></label>
+      html`<h1>${this.title}</h1>
+<p>Signing in to <code>${String(details.params['client_id'] ?? '')}</code></p>
+${error && html`<p class="error" role="alert">${error}</p>`}
+<form id="login" method="post" action="${this.prefix}/interaction/${uid}/login">
+  <label>Username <input name="username" autocomplete="username" value="${username}" required autofocus></label>
   <label>Password <input name="password" type="password" autocomplete="current-password" required></label>
   <button type="submit">Sign in</button>
 </form>
-<form id="abort" method="post" action="${esc(this.prefix)}/interaction/${uid}/abort"><button type="submit" class="secondary">Cancel</button></form>
-<p class="hint">Demo accounts: ${hint}${samePasswords ? ' — the password is the username.' : ''}</p>`,
+<form id="abort" method="post" action="${this.prefix}/interaction/${uid}/abort"><button type="submit" class="secondary">Cancel</button></form>
+<p class="hint">Demo accounts: ${hint}${samePasswords && ' — the password is the username.'}</p>`,
     );
   }
 }
 
 // --- pages ------------------------------------------------------------------------------------------------
 
-const STYLE = `body{font-family:system-ui,sans-serif;background:#f4f4f5;margin:0;color:#18181b}
+const STYLE = rawHtml(`body{font-family:system-ui,sans-serif;background:#f4f4f5;margin:0;color:#18181b}
 .banner{background:#b45309;color:#fff;padding:.5rem 1rem;font-weight:600;text-align:center}
 main{max-width:24rem;margin:2rem auto;background:#fff;padding:1.5rem 2rem;border-radius:8px;box-shadow:0 1px 3px #0003}
 h1{font-size:1.5rem;margin:0 0 .75rem}
@@ -500,28 +498,30 @@ input{display:block;width:100%;box-sizing:border-box;padding:.5rem;margin-top:.2
 button{display:block;width:100%;padding:.6rem 1rem;margin-top:.75rem;font:inherit;background:#1d4ed8;color:#fff;border:1px solid #1d4ed8;border-radius:4px;cursor:pointer}
 button.secondary{background:#fff;color:#3f3f46;border-color:#a1a1aa;margin-top:.5rem}
 .error{color:#b91c1c;font-weight:600}.hint{color:#52525b;font-size:.9rem;margin-bottom:0}
-pre{white-space:pre-wrap;word-break:break-word}`;
+pre{white-space:pre-wrap;word-break:break-word}`);
 
-function page(title: string, content: string): string {
-  return `<!DOCTYPE html>
+function page(title: string, content: Html): string {
+  return html`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${esc(title)}</title><style>${STYLE}</style></head>
+<title>${title}</title><style>${STYLE}</style></head>
 <body><div class="banner">Demo identity provider — development only</div>
-<main>${content}</main></body></html>`;
+<main>${content}</main></body></html>`.toString();
 }
 
 /** RP-initiated logout confirmation: auto-submits, with a visible button when scripts do not run. */
 async function logoutSource(ctx: KoaContextWithOIDC, form: string): Promise<void> {
   // `form` is oidc-provider's `<form id="op.logoutForm">` holding the xsrf input. logout=yes ends the OP
   // session too (not only this client's part of it); form.submit() sends no button value, hence the input.
-  const withButton = form.replace(
-    '</form>',
-    '<input type="hidden" name="logout" value="yes"/><button type="submit" autofocus>Sign out</button></form>',
+  const withButton = rawHtml(
+    form.replace(
+      '</form>',
+      '<input type="hidden" name="logout" value="yes"/><button type="submit" autofocus>Sign out</button></form>',
+    ),
   );
   ctx.type = 'html';
   ctx.body = page(
     'Signing out',
-    `<h1>Signing out</h1><p>Signing you out of ${esc(ctx.host)}…</p>${withButton}
+    html`<h1>Signing out</h1><p>Signing you out of ${ctx.host}…</p>${withButton}
 <script>document.getElementById('op.logoutForm').submit()</script>`,
   );
 }
@@ -530,20 +530,16 @@ async function postLogoutSuccessSource(ctx: KoaContextWithOIDC): Promise<void> {
   ctx.type = 'html';
   ctx.body = page(
     'Signed out',
-    '<h1>Signed out</h1><p>You are signed out of the demo identity provider.</p>',
+    html`<h1>Signed out</h1><p>You are signed out of the demo identity provider.</p>`,
   );
 }
 
 async function renderError(ctx: KoaContextWithOIDC, out: Record<string, unknown>): Promise<void> {
   ctx.type = 'html';
-  const rows = Object.entries(out)
-    .map(([key, value]) => `<pre><strong>${esc(key)}</strong>: ${esc(String(value))}</pre>`)
-    .join('');
-  ctx.body = page('Error', `<h1>Something went wrong</h1>${rows}`);
-}
-
-export function esc(value: string): string {
-  return value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  const rows = Object.entries(out).map(
+    ([key, value]) => html`<pre><strong>${key}</strong>: ${String(value)}</pre>`,
+  );
+  ctx.body = page('Error', html`<h1>Something went wrong</h1>${rows}`);
 }
 
 function sendHtml(res: http.ServerResponse, status: number, html: string): void {
