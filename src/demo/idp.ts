@@ -1,11 +1,20 @@
 // The embedded development OpenID Provider: a real oidc-provider v9 running in-process on loopback, with
-// our own login page, automatic consent and a few hooks for tests. Used by `portcullis demo` and by the
-// integration tests (test/support/idp.ts). It is not, and must never become, a production IdP.
+// our own login page and automatic consent. Used by `portcullis demo` and, extended with the hooks tests
+// need (token response rewriting, extra routes, JWT access tokens), by test/support/idp.ts. It is not, and
+// must never become, a production IdP.
 import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
-import type { Account, Adapter, Client, Interaction, KoaContextWithOIDC, UnknownObject } from 'oidc-provider';
+import type {
+  Account,
+  Adapter,
+  Client,
+  Configuration,
+  Interaction,
+  KoaContextWithOIDC,
+  UnknownObject,
+} from 'oidc-provider';
 import Provider from 'oidc-provider';
 import { type Html, html, rawHtml } from '../http/html.ts';
 
@@ -34,10 +43,6 @@ export interface DevClient {
   token_endpoint_auth_method?: 'client_secret_basic' | 'client_secret_post' | 'none';
 }
 
-export type TokenResponseHook = (
-  body: Record<string, unknown>,
-) => Record<string, unknown> | Promise<Record<string, unknown>>;
-
 export interface DevIdpOptions {
   host?: string;
   port?: number;
@@ -47,19 +52,15 @@ export interface DevIdpOptions {
   idTokenTtlSeconds?: number;
   /** Heading of the login page; the "development only" banner is always shown. */
   title?: string;
-  /** Rewrites successful POST /token response bodies (tests use it to tamper with ID tokens). */
-  tokenResponseHook?: TokenResponseHook;
   /** Mounts the issuer under a path, e.g. `/realms/acme` (Keycloak's shape). */
   issuerPath?: string;
   /** More scopes and the claims each releases, merged into the defaults (tests shape provider-like IdPs). */
   extraClaims?: Record<string, string[]>;
-  /** Answers requests outside the OpenID provider first (an API next to it); true when answered. */
-  extraRoutes?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean | Promise<boolean>;
   /**
-   * Issue access tokens as JWTs (RFC 9068) for this audience instead of opaque ones, with the user's
-   * `accessTokenClaims` added (Keycloak puts roles there). Userinfo then refuses them.
+   * More oidc-provider configuration, laid over ours (`features` merged by feature): lets a caller shape
+   * the provider, e.g. JWT access tokens through resource indicators, without this file knowing why.
    */
-  jwtAccessTokens?: { audience: string; claims?: (user: DevUser) => Record<string, unknown> };
+  providerConfig?: Configuration;
 }
 
 /** An OpenID provider's request handler, mountable next to others on one server (see startDevIdp). */
@@ -67,9 +68,10 @@ export interface DevIdpApp {
   issuer: string;
   users: DevUser[];
   signingKey: JWK;
+  /** The oidc-provider instance: `provider.use(…)` before the first request adds koa middleware. */
+  provider: Provider;
   /** Answers a request whose path is under the issuer's path. */
   handle(req: http.IncomingMessage, res: http.ServerResponse): void;
-  setTokenResponseHook(hook: TokenResponseHook | undefined): void;
 }
 
 export interface DevIdp {
@@ -80,7 +82,7 @@ export interface DevIdp {
   users: DevUser[];
   /** The private RS256 signing key (JWK with kid, alg, use), so tests can re-sign tokens. */
   signingKey: JWK;
-  setTokenResponseHook(hook: TokenResponseHook | undefined): void;
+  provider: Provider;
   close(): Promise<void>;
 }
 
@@ -121,26 +123,9 @@ const CLAIMS = {
 export async function startDevIdp(opts: DevIdpOptions): Promise<DevIdp> {
   // Listen first: with port 0 the issuer (which contains the port) is only known afterwards.
   let app: DevIdpApp | undefined;
-  const extra = opts.extraRoutes;
   const server = http.createServer((req, res) => {
-    if (app === undefined) {
-      sendHtml(res, 503, page('Starting', html`<p>The demo identity provider is starting.</p>`));
-      return;
-    }
-    const ready = app;
-    if (extra === undefined) {
-      ready.handle(req, res);
-      return;
-    }
-    Promise.resolve(extra(req, res)).then(
-      (answered) => {
-        if (!answered) ready.handle(req, res);
-      },
-      (err: unknown) => {
-        console.error('demo idp: extra route failed', err);
-        if (!res.headersSent) sendHtml(res, 500, page('Error', html`<p>The request failed.</p>`));
-      },
-    );
+    if (app === undefined) sendStarting(res);
+    else app.handle(req, res);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -157,7 +142,7 @@ export async function startDevIdp(opts: DevIdpOptions): Promise<DevIdp> {
     port: address.port,
     users: app.users,
     signingKey: app.signingKey,
-    setTokenResponseHook: app.setTokenResponseHook,
+    provider: app.provider,
     close: () => closeServer(server),
   };
 }
@@ -168,16 +153,14 @@ export async function startDevIdp(opts: DevIdpOptions): Promise<DevIdp> {
  */
 export async function createDevIdpApp(
   issuer: string,
-  opts: Omit<DevIdpOptions, 'host' | 'port' | 'extraRoutes'>,
+  opts: Omit<DevIdpOptions, 'host' | 'port'>,
 ): Promise<DevIdpApp> {
   const users = normaliseUsers(opts.users ?? DEMO_USERS);
-  let tokenResponseHook = opts.tokenResponseHook;
   const prefix = new URL(issuer).pathname.replace(/\/$/, '');
   const claims: Record<string, string[]> = { ...CLAIMS };
   for (const [scope, names] of Object.entries(opts.extraClaims ?? {})) {
     claims[scope] = [...new Set([...(claims[scope] ?? []), ...names])];
   }
-  const jwtAt = opts.jwtAccessTokens;
 
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
   const signingKey: JWK = {
@@ -187,6 +170,7 @@ export async function createDevIdpApp(
     use: 'sig',
   };
 
+  const extra = opts.providerConfig ?? {};
   const provider = new Provider(issuer, {
     adapter: createMemoryAdapter(),
     clients: opts.clients.map(toClientMetadata),
@@ -221,30 +205,8 @@ export async function createDevIdpApp(
     features: {
       devInteractions: { enabled: false },
       rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
-      ...(jwtAt
-        ? {
-            resourceIndicators: {
-              enabled: true,
-              defaultResource: async () => jwtAt.audience,
-              useGrantedResource: async () => true,
-              getResourceServerInfo: async () => ({
-                scope: 'openid email profile groups offline_access',
-                audience: jwtAt.audience,
-                accessTokenFormat: 'jwt',
-                jwt: { sign: { alg: 'RS256' } },
-              }),
-            },
-          }
-        : {}),
+      ...(extra.features ?? {}),
     },
-    ...(jwtAt
-      ? {
-          extraTokenClaims: async (_ctx: KoaContextWithOIDC, token: { accountId?: string }) => {
-            const user = users.find((u) => u.sub === token.accountId);
-            return user && jwtAt.claims ? jwtAt.claims(user) : undefined;
-          },
-        }
-      : {}),
     interactions: {
       url: async (_ctx: KoaContextWithOIDC, interaction: Interaction) =>
         `${prefix}/interaction/${interaction.uid}`,
@@ -257,22 +219,16 @@ export async function createDevIdpApp(
     clientBasedCORS: (_ctx: KoaContextWithOIDC, origin: string, client: Client) =>
       client.redirectUris.some((uri) => URL.parse(uri)?.origin === origin),
     renderError,
+    ...withoutFeatures(extra),
   });
 
   provider.on('server_error', (_ctx, err) => {
     console.error('demo idp: server error', err);
   });
 
-  // provider.use() inserts before oidc-provider's own router, so after next() the token response is final.
-  provider.use(async (ctx, next) => {
-    await next();
-    const hook = tokenResponseHook;
-    if (hook && ctx.method === 'POST' && ctx.path === '/token' && ctx.status === 200 && isObject(ctx.body)) {
-      ctx.body = await hook({ ...ctx.body });
-    }
-  });
-
-  const oidc = provider.callback();
+  // Koa composes the middleware when callback() is called: built at the first request, so middleware a
+  // caller adds with provider.use() before then (test/support/idp.ts) takes part.
+  let oidc: ReturnType<Provider['callback']> | undefined;
   const interactions = new Interactions(provider, users, opts.title ?? 'Demo identity provider', prefix);
   const handle = (req: http.IncomingMessage, res: http.ServerResponse) => {
     if (prefix !== '') {
@@ -288,6 +244,7 @@ export async function createDevIdpApp(
     }
     const match = INTERACTION_PATH.exec(new URL(req.url ?? '/', 'http://x').pathname);
     if (!match) {
+      oidc ??= provider.callback();
       oidc(req, res);
       return;
     }
@@ -302,11 +259,19 @@ export async function createDevIdpApp(
     issuer,
     users,
     signingKey,
+    provider,
     handle,
-    setTokenResponseHook(hook) {
-      tokenResponseHook = hook;
-    },
   };
+}
+
+function withoutFeatures(config: Configuration): Configuration {
+  const { features: _, ...rest } = config;
+  return rest;
+}
+
+/** The answer while the provider is still being created (the server listens first, see startDevIdp). */
+export function sendStarting(res: http.ServerResponse): void {
+  sendHtml(res, 503, page('Starting', html`<p>The demo identity provider is starting.</p>`));
 }
 
 /** The host as clients should spell it: wildcard listeners are reached on loopback, IPv6 gets brackets. */
@@ -556,10 +521,6 @@ async function readForm(req: http.IncomingMessage): Promise<URLSearchParams> {
     chunks.push(chunk);
   }
   return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !Buffer.isBuffer(value);
 }
 
 export function closeServer(server: http.Server): Promise<void> {
