@@ -3,7 +3,6 @@
  * Every problem is collected and reported at once as a ConfigError.
  */
 import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { compileTrustedProxies, trustedProxyProblems } from '../http/trust.ts';
@@ -13,6 +12,7 @@ import { accessRuleProblems } from '../policy/compile.ts';
 import { assertionProblems } from '../proxy/assertion.ts';
 import { type ResolvedSessions, resolveSessions } from '../sessions/config.ts';
 import { ConfigError, didYouMean } from './errors.ts';
+import { isLoopbackHost } from './net.ts';
 import { type ResolvedProvider, resolveProviders, sharedFieldProblems } from './providers.ts';
 import { type Config, configSchema, type UpstreamConfig } from './schema.ts';
 import { decodeSecret, MIN_SECRET_BYTES } from './secret.ts';
@@ -48,13 +48,6 @@ export interface ResolvedConfig
   readonly upstreams: readonly ResolvedUpstream[];
   readonly host: string;
   readonly port: number;
-}
-
-export function isLoopbackHost(hostname: string): boolean {
-  const h = hostname.replace(/^\[|\]$/g, '');
-  return (
-    h === 'localhost' || h.endsWith('.localhost') || h === '::1' || (isIP(h) === 4 && h.startsWith('127.'))
-  );
 }
 
 function formatPath(path: readonly PropertyKey[]): string {

@@ -4,7 +4,7 @@
  * problem reported. Called by resolveConfig (src/config/load.ts) with its problem list.
  */
 import type { z } from 'zod';
-import { isLoopbackHost } from './load.ts';
+import { isLoopbackHost } from './net.ts';
 import { commonProviderSchema, type ProviderConfig } from './schema/providers.ts';
 
 export type AuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';

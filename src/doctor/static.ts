@@ -2,7 +2,7 @@
  * Checks that need no network: a configuration that loads can still be suspicious. Loading itself (every
  * schema and cross-field problem) is the runner's first step; these look further.
  */
-import { isLoopbackHost } from '../config/load.ts';
+import { isLoopbackHost } from '../config/net.ts';
 import { type Check, fail, ok, type Result, warn } from './finding.ts';
 import type { ConfigScope, ProviderScope } from './scope.ts';
 

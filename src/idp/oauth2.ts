@@ -5,7 +5,7 @@
  * `type: oauth2` (bring your own) is this base plus `userInfoMapping`, below.
  */
 import * as oidc from 'openid-client';
-import { isLoopbackHost } from '../config/load.ts';
+import { isLoopbackHost } from '../config/net.ts';
 import type { AuthMethod, ResolvedProvider, ResolvedProviderOf } from '../config/providers.ts';
 import { PortcullisError } from '../errors/codes.ts';
 import type { Identity } from '../sessions/session.ts';

@@ -5,7 +5,7 @@
  * google, entra, gitlab and keycloak extend it with their differences (src/idp/<type>.ts).
  */
 import * as oidc from 'openid-client';
-import { isLoopbackHost } from '../config/load.ts';
+import { isLoopbackHost } from '../config/net.ts';
 import type { AuthMethod, ResolvedProvider, ResolvedProviderOf } from '../config/providers.ts';
 import { PortcullisError } from '../errors/codes.ts';
 import { idTokenProblem } from '../login/id-token.ts';

@@ -3,8 +3,8 @@
  * in, and the checks that span fields (one secret source, public clients without secrets, redirect URIs
  * that the protocol allows). Problems are collected, never thrown one by one.
  */
-import { isIP } from 'node:net';
 import { resolve } from 'node:path';
+import { isLoopbackHost } from '../config/net.ts';
 import type { IssuerClientConfig, IssuerConfig, StorageConfig } from '../config/schema/issuer.ts';
 
 /** The issuer lives here, under the gateway's public URL. */
@@ -35,19 +35,12 @@ export interface ResolvedStorage extends StorageConfig {
 
 type ReadSecret = (file: string, key: string) => string | undefined;
 
-function isLoopback(hostname: string): boolean {
-  const h = hostname.replace(/^\[|\]$/g, '');
-  return (
-    h === 'localhost' || h.endsWith('.localhost') || h === '::1' || (isIP(h) === 4 && h.startsWith('127.'))
-  );
-}
-
 /** Problems with one redirect URI (RFC 6749 §3.1.2, RFC 9700 §2.1 and §4.1.1), or undefined. */
 function redirectUriProblem(value: string): string | undefined {
   const u = new URL(value);
   if (u.hash !== '' || value.includes('#')) return 'must not have a fragment (RFC 6749 §3.1.2)';
   if (u.username !== '' || u.password !== '') return 'must not carry a user name or password';
-  if (u.protocol === 'http:' && !isLoopback(u.hostname)) {
+  if (u.protocol === 'http:' && !isLoopbackHost(u.hostname)) {
     return 'plain http is allowed only on loopback (127.0.0.1, ::1, localhost); use https';
   }
   if (u.protocol === 'javascript:' || u.protocol === 'data:' || u.protocol === 'file:') {
