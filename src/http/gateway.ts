@@ -527,6 +527,7 @@ export async function startGateway(
       resolve();
     });
   }).catch(async (err: unknown) => {
+    ctx.authz.close();
     assertions?.close();
     await issuer?.close();
     await closeSessionStorage();
@@ -553,6 +554,7 @@ export async function startGateway(
         next = { ...next, sessions: old.config.sessions };
       }
       ctx = buildContext(next, log, opts.now, metrics, issuer, assertions, sessionStorage);
+      old.authz.close();
       reloadAssertions(next, log, assertions);
       if (issuer !== undefined && next.issuer !== undefined) {
         issuer.reload(next).catch((err: unknown) => {
@@ -580,6 +582,7 @@ export async function startGateway(
         ...ctx.upstreamList.map((u) => u.close()),
         new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve())),
       ]);
+      ctx.authz.close();
       assertions?.close();
       await issuer?.close();
       await closeSessionStorage();
