@@ -7,12 +7,12 @@ import { unwatchFile, watchFile } from 'node:fs';
 import { ConfigError } from '../config/errors.ts';
 import { type LoadOptions, loadConfig } from '../config/load.ts';
 import { startGateway } from '../http/gateway.ts';
-import { createLogger } from '../observability/log.ts';
+import { openLogger } from '../observability/log.ts';
 
 export async function serve(load: LoadOptions): Promise<{ close(): Promise<void> }> {
   const loaded = loadConfig(load);
   const { config } = loaded;
-  const log = createLogger(config.logging.level, undefined, config.logging.format);
+  const log = await openLogger(config.logging.level, config.logging.format);
   // Unknown PORTCULLIS_ variables and the like: Portcullis runs, but the operator should know.
   for (const w of loaded.warnings) log.warn({ event: 'config.warning' }, w);
   const gw = await startGateway(config, log);

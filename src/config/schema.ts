@@ -216,7 +216,7 @@ export const configSchema = z
           .enum(['auto', 'json', 'pretty'])
           .default('auto')
           .describe(
-            'json lines, or pretty (coloured, one line per event); auto: pretty on a terminal, else json',
+            'json lines, or pretty (coloured; needs the optional package pino-pretty, else json after a warning); auto: pretty on a terminal, else json',
           ),
       })
       .strict()

@@ -10,6 +10,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { html } from '../http/html.ts';
 
 export interface SampleApp {
   url: string;
@@ -133,7 +134,7 @@ function identityPage(req: http.IncomingMessage, target: string): string {
     ['X-Portcullis-Assertion', presence('x-portcullis-assertion')],
     ['Request', `${req.method ?? ''} ${target}`],
   ];
-  return `<!DOCTYPE html>
+  return html`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Sample app behind Portcullis</title>
 <style>body{font-family:system-ui,sans-serif;margin:0;padding:2rem 1rem;background:#f4f5f7;color:#1d2330}
@@ -143,13 +144,9 @@ table{border-collapse:collapse;width:100%}th,td{text-align:left;vertical-align:t
 th{width:46%;font-weight:600}td{word-break:break-word}</style></head>
 <body><main><h1>Sample app behind Portcullis</h1>
 <p>This page shows the identity the gateway forwarded with your request.</p>
-<table>${rows.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join('')}</table>
+<table>${rows.map(([k, v]) => html`<tr><th>${k}</th><td>${v}</td></tr>`)}</table>
 <form method="post" action="/oauth2/sign_out"><p><button type="submit">Sign out</button></p></form></main>
-</body></html>`;
-}
-
-function esc(value: string): string {
-  return value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+</body></html>`.toString();
 }
 
 // --- WebSocket (RFC 6455) ---------------------------------------------------------------------------------

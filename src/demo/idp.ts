@@ -1,12 +1,22 @@
 // The embedded development OpenID Provider: a real oidc-provider v9 running in-process on loopback, with
-// our own login page, automatic consent and a few hooks for tests. Used by `portcullis demo` and by the
-// integration tests (test/support/idp.ts). It is not, and must never become, a production IdP.
+// our own login page and automatic consent. Used by `portcullis demo` and, extended with the hooks tests
+// need (token response rewriting, extra routes, JWT access tokens), by test/support/idp.ts. It is not, and
+// must never become, a production IdP.
 import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
-import type { Account, Adapter, Client, Interaction, KoaContextWithOIDC, UnknownObject } from 'oidc-provider';
+import type {
+  Account,
+  Adapter,
+  Client,
+  Configuration,
+  Interaction,
+  KoaContextWithOIDC,
+  UnknownObject,
+} from 'oidc-provider';
 import Provider from 'oidc-provider';
+import { type Html, html, rawHtml } from '../http/html.ts';
 
 export interface DevUser {
   username: string;
@@ -33,10 +43,6 @@ export interface DevClient {
   token_endpoint_auth_method?: 'client_secret_basic' | 'client_secret_post' | 'none';
 }
 
-export type TokenResponseHook = (
-  body: Record<string, unknown>,
-) => Record<string, unknown> | Promise<Record<string, unknown>>;
-
 export interface DevIdpOptions {
   host?: string;
   port?: number;
@@ -46,19 +52,15 @@ export interface DevIdpOptions {
   idTokenTtlSeconds?: number;
   /** Heading of the login page; the "development only" banner is always shown. */
   title?: string;
-  /** Rewrites successful POST /token response bodies (tests use it to tamper with ID tokens). */
-  tokenResponseHook?: TokenResponseHook;
   /** Mounts the issuer under a path, e.g. `/realms/acme` (Keycloak's shape). */
   issuerPath?: string;
   /** More scopes and the claims each releases, merged into the defaults (tests shape provider-like IdPs). */
   extraClaims?: Record<string, string[]>;
-  /** Answers requests outside the OpenID provider first (an API next to it); true when answered. */
-  extraRoutes?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean | Promise<boolean>;
   /**
-   * Issue access tokens as JWTs (RFC 9068) for this audience instead of opaque ones, with the user's
-   * `accessTokenClaims` added (Keycloak puts roles there). Userinfo then refuses them.
+   * More oidc-provider configuration, laid over ours (`features` merged by feature): lets a caller shape
+   * the provider, e.g. JWT access tokens through resource indicators, without this file knowing why.
    */
-  jwtAccessTokens?: { audience: string; claims?: (user: DevUser) => Record<string, unknown> };
+  providerConfig?: Configuration;
 }
 
 /** An OpenID provider's request handler, mountable next to others on one server (see startDevIdp). */
@@ -66,11 +68,17 @@ export interface DevIdpApp {
   issuer: string;
   users: DevUser[];
   signingKey: JWK;
+  /** The oidc-provider instance: `provider.use(…)` before the first request adds koa middleware. */
+  provider: Provider;
   /** Answers a request whose path is under the issuer's path. */
   handle(req: http.IncomingMessage, res: http.ServerResponse): void;
-  setTokenResponseHook(hook: TokenResponseHook | undefined): void;
   /** Signs with a new key (new kid) from now on, publishing it first in the JWKS beside the previous one. */
   rotateSigningKey(): Promise<JWK>;
+  /**
+   * Adds koa middleware to the provider — the current one and every one a key rotation builds — before
+   * oidc-provider's own router (test/support/idp.ts hooks the token endpoint this way).
+   */
+  use(middleware: Parameters<Provider['use']>[0]): void;
 }
 
 export interface DevIdp {
@@ -81,7 +89,6 @@ export interface DevIdp {
   users: DevUser[];
   /** The private RS256 signing key (JWK with kid, alg, use), so tests can re-sign tokens. */
   signingKey: JWK;
-  setTokenResponseHook(hook: TokenResponseHook | undefined): void;
   /** Signs with a new key (new kid) from now on, publishing it first in the JWKS beside the previous one. */
   rotateSigningKey(): Promise<JWK>;
   close(): Promise<void>;
@@ -124,26 +131,9 @@ const CLAIMS = {
 export async function startDevIdp(opts: DevIdpOptions): Promise<DevIdp> {
   // Listen first: with port 0 the issuer (which contains the port) is only known afterwards.
   let app: DevIdpApp | undefined;
-  const extra = opts.extraRoutes;
   const server = http.createServer((req, res) => {
-    if (app === undefined) {
-      sendHtml(res, 503, page('Starting', '<p>The demo identity provider is starting.</p>'));
-      return;
-    }
-    const ready = app;
-    if (extra === undefined) {
-      ready.handle(req, res);
-      return;
-    }
-    Promise.resolve(extra(req, res)).then(
-      (answered) => {
-        if (!answered) ready.handle(req, res);
-      },
-      (err: unknown) => {
-        console.error('demo idp: extra route failed', err);
-        if (!res.headersSent) sendHtml(res, 500, page('Error', '<p>The request failed.</p>'));
-      },
-    );
+    if (app === undefined) sendStarting(res);
+    else app.handle(req, res);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -169,7 +159,6 @@ export async function startDevIdp(opts: DevIdpOptions): Promise<DevIdp> {
     get signingKey() {
       return ready.signingKey;
     },
-    setTokenResponseHook: app.setTokenResponseHook,
     rotateSigningKey: () => ready.rotateSigningKey(),
     close: () => closeServer(server),
   };
@@ -181,16 +170,14 @@ export async function startDevIdp(opts: DevIdpOptions): Promise<DevIdp> {
  */
 export async function createDevIdpApp(
   issuer: string,
-  opts: Omit<DevIdpOptions, 'host' | 'port' | 'extraRoutes'>,
+  opts: Omit<DevIdpOptions, 'host' | 'port'>,
 ): Promise<DevIdpApp> {
   const users = normaliseUsers(opts.users ?? DEMO_USERS);
-  let tokenResponseHook = opts.tokenResponseHook;
   const prefix = new URL(issuer).pathname.replace(/\/$/, '');
   const claims: Record<string, string[]> = { ...CLAIMS };
   for (const [scope, names] of Object.entries(opts.extraClaims ?? {})) {
     claims[scope] = [...new Set([...(claims[scope] ?? []), ...names])];
   }
-  const jwtAt = opts.jwtAccessTokens;
 
   const newKey = async (): Promise<JWK> => {
     const { privateKey } = await generateKeyPair('RS256', { extractable: true });
@@ -201,6 +188,8 @@ export async function createDevIdpApp(
   // Shared by the providers before and after a key rotation: sessions, grants and codes survive it.
   const adapter = createMemoryAdapter();
 
+  const extra = opts.providerConfig ?? {};
+  const middleware: Parameters<Provider['use']>[0][] = [];
   const build = () => {
     const provider = new Provider(issuer, {
       adapter,
@@ -237,30 +226,8 @@ export async function createDevIdpApp(
       features: {
         devInteractions: { enabled: false },
         rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
-        ...(jwtAt
-          ? {
-              resourceIndicators: {
-                enabled: true,
-                defaultResource: async () => jwtAt.audience,
-                useGrantedResource: async () => true,
-                getResourceServerInfo: async () => ({
-                  scope: 'openid email profile groups offline_access',
-                  audience: jwtAt.audience,
-                  accessTokenFormat: 'jwt',
-                  jwt: { sign: { alg: 'RS256' } },
-                }),
-              },
-            }
-          : {}),
+        ...(extra.features ?? {}),
       },
-      ...(jwtAt
-        ? {
-            extraTokenClaims: async (_ctx: KoaContextWithOIDC, token: { accountId?: string }) => {
-              const user = users.find((u) => u.sub === token.accountId);
-              return user && jwtAt.claims ? jwtAt.claims(user) : undefined;
-            },
-          }
-        : {}),
       interactions: {
         url: async (_ctx: KoaContextWithOIDC, interaction: Interaction) =>
           `${prefix}/interaction/${interaction.uid}`,
@@ -273,40 +240,34 @@ export async function createDevIdpApp(
       clientBasedCORS: (_ctx: KoaContextWithOIDC, origin: string, client: Client) =>
         client.redirectUris.some((uri) => URL.parse(uri)?.origin === origin),
       renderError,
+      ...withoutFeatures(extra),
     });
 
     provider.on('server_error', (_ctx, err) => {
       console.error('demo idp: server error', err);
     });
 
-    // provider.use() inserts before oidc-provider's own router, so after next() the token response is final.
-    provider.use(async (ctx, next) => {
-      await next();
-      const hook = tokenResponseHook;
-      if (
-        hook &&
-        ctx.method === 'POST' &&
-        ctx.path === '/token' &&
-        ctx.status === 200 &&
-        isObject(ctx.body)
-      ) {
-        ctx.body = await hook({ ...ctx.body });
-      }
-    });
-
+    for (const m of middleware) provider.use(m);
+    // Koa composes the middleware when callback() is called: built at the first request, so middleware a
+    // caller adds with use() before then takes part.
+    let oidc: ReturnType<Provider['callback']> | undefined;
     return {
-      oidc: provider.callback(),
+      provider,
+      oidc: (req: http.IncomingMessage, res: http.ServerResponse) => {
+        oidc ??= provider.callback();
+        return oidc(req, res);
+      },
       interactions: new Interactions(provider, users, opts.title ?? 'Demo identity provider', prefix),
     };
   };
-  let { oidc, interactions } = build();
+  let { provider, oidc, interactions } = build();
   const handle = (req: http.IncomingMessage, res: http.ServerResponse) => {
     if (prefix !== '') {
       // Mounted under a path, as with express' app.use(prefix, …): oidc-provider reads the mount path from
       // originalUrl and routes on the rest.
       const url = req.url ?? '/';
       if (url !== prefix && !url.startsWith(`${prefix}/`) && !url.startsWith(`${prefix}?`)) {
-        sendHtml(res, 404, page('Not found', '<p>Nothing here.</p>'));
+        sendHtml(res, 404, page('Not found', html`<p>Nothing here.</p>`));
         return;
       }
       (req as http.IncomingMessage & { originalUrl?: string }).originalUrl = url;
@@ -319,7 +280,7 @@ export async function createDevIdpApp(
     }
     interactions.handle(req, res, match[1]!, match[2]).catch((err: unknown) => {
       console.error('demo idp: interaction failed', err);
-      if (!res.headersSent) sendHtml(res, 500, page('Error', '<p>The sign-in step failed.</p>'));
+      if (!res.headersSent) sendHtml(res, 500, page('Error', html`<p>The sign-in step failed.</p>`));
       else res.destroy();
     });
   };
@@ -330,17 +291,31 @@ export async function createDevIdpApp(
     get signingKey() {
       return signingKey;
     },
+    get provider() {
+      return provider;
+    },
     handle,
-    setTokenResponseHook(hook) {
-      tokenResponseHook = hook;
+    use(m) {
+      middleware.push(m);
+      provider.use(m);
     },
     async rotateSigningKey() {
       previousKey = signingKey;
       signingKey = await newKey();
-      ({ oidc, interactions } = build());
+      ({ provider, oidc, interactions } = build());
       return signingKey;
     },
   };
+}
+
+function withoutFeatures(config: Configuration): Configuration {
+  const { features: _, ...rest } = config;
+  return rest;
+}
+
+/** The answer while the provider is still being created (the server listens first, see startDevIdp). */
+export function sendStarting(res: http.ServerResponse): void {
+  sendHtml(res, 503, page('Starting', html`<p>The demo identity provider is starting.</p>`));
 }
 
 /** The host as clients should spell it: wildcard listeners are reached on loopback, IPv6 gets brackets. */
@@ -424,7 +399,7 @@ class Interactions {
       sendHtml(
         res,
         400,
-        page('Sign-in expired', '<p>This sign-in attempt expired or was not found. Start again.</p>'),
+        page('Sign-in expired', html`<p>This sign-in attempt expired or was not found. Start again.</p>`),
       );
       return;
     }
@@ -432,7 +407,7 @@ class Interactions {
       sendHtml(
         res,
         400,
-        page('Sign-in mismatch', '<p>This sign-in attempt does not match. Start again.</p>'),
+        page('Sign-in mismatch', html`<p>This sign-in attempt does not match. Start again.</p>`),
       );
       return;
     }
@@ -442,11 +417,7 @@ class Interactions {
       if (prompt === 'login') sendHtml(res, 200, this.loginPage(details));
       else if (prompt === 'consent') await this.grantConsent(req, res, details);
       else
-        sendHtml(
-          res,
-          501,
-          page('Unsupported', `<p>Prompt <code>${esc(prompt)}</code> is not supported.</p>`),
-        );
+        sendHtml(res, 501, page('Unsupported', html`<p>Prompt <code>${prompt}</code> is not supported.</p>`));
       return;
     }
     if (req.method === 'POST' && action === 'abort') {
@@ -474,7 +445,7 @@ class Interactions {
       );
       return;
     }
-    sendHtml(res, 405, page('Not allowed', '<p>This request is not part of the sign-in.</p>'));
+    sendHtml(res, 405, page('Not allowed', html`<p>This request is not part of the sign-in.</p>`));
   }
 
   /** No consent page: grant exactly what is missing (scopes, claims, resource scopes) and carry on. */
@@ -503,30 +474,31 @@ class Interactions {
   }
 
   loginPage(details: Interaction, error?: string, username = ''): string {
-    const uid = esc(details.uid);
-    const hint = this.users
-      .map((u) => `<code>${esc(u.username)}</code>${u.password === u.username ? '' : ' (own password)'}`)
-      .join(', ');
+    const uid = details.uid;
+    const hint = this.users.map(
+      (u, i) =>
+        html`${i > 0 && ', '}<code>${u.username}</code>${u.password !== u.username && ' (own password)'}`,
+    );
     const samePasswords = this.users.every((u) => u.password === u.username);
     return page(
       `Sign in — ${this.title}`,
-      `<h1>${esc(this.title)}</h1>
-<p>Signing in to <code>${esc(String(details.params['client_id'] ?? ''))}</code></p>
-${error ? `<p class="error" role="alert">${esc(error)}</p>` : ''}
-<form id="login" method="post" action="${esc(this.prefix)}/interaction/${uid}/login">
-  <label>Username <input name="username" autocomplete="username" value="${esc(username)}" required autofocus></label>
+      html`<h1>${this.title}</h1>
+<p>Signing in to <code>${String(details.params['client_id'] ?? '')}</code></p>
+${error && html`<p class="error" role="alert">${error}</p>`}
+<form id="login" method="post" action="${this.prefix}/interaction/${uid}/login">
+  <label>Username <input name="username" autocomplete="username" value="${username}" required autofocus></label>
   <label>Password <input name="password" type="password" autocomplete="current-password" required></label>
   <button type="submit">Sign in</button>
 </form>
-<form id="abort" method="post" action="${esc(this.prefix)}/interaction/${uid}/abort"><button type="submit" class="secondary">Cancel</button></form>
-<p class="hint">Demo accounts: ${hint}${samePasswords ? ' — the password is the username.' : ''}</p>`,
+<form id="abort" method="post" action="${this.prefix}/interaction/${uid}/abort"><button type="submit" class="secondary">Cancel</button></form>
+<p class="hint">Demo accounts: ${hint}${samePasswords && ' — the password is the username.'}</p>`,
     );
   }
 }
 
 // --- pages ------------------------------------------------------------------------------------------------
 
-const STYLE = `body{font-family:system-ui,sans-serif;background:#f4f4f5;margin:0;color:#18181b}
+const STYLE = rawHtml(`body{font-family:system-ui,sans-serif;background:#f4f4f5;margin:0;color:#18181b}
 .banner{background:#b45309;color:#fff;padding:.5rem 1rem;font-weight:600;text-align:center}
 main{max-width:24rem;margin:2rem auto;background:#fff;padding:1.5rem 2rem;border-radius:8px;box-shadow:0 1px 3px #0003}
 h1{font-size:1.5rem;margin:0 0 .75rem}
@@ -535,28 +507,30 @@ input{display:block;width:100%;box-sizing:border-box;padding:.5rem;margin-top:.2
 button{display:block;width:100%;padding:.6rem 1rem;margin-top:.75rem;font:inherit;background:#1d4ed8;color:#fff;border:1px solid #1d4ed8;border-radius:4px;cursor:pointer}
 button.secondary{background:#fff;color:#3f3f46;border-color:#a1a1aa;margin-top:.5rem}
 .error{color:#b91c1c;font-weight:600}.hint{color:#52525b;font-size:.9rem;margin-bottom:0}
-pre{white-space:pre-wrap;word-break:break-word}`;
+pre{white-space:pre-wrap;word-break:break-word}`);
 
-function page(title: string, content: string): string {
-  return `<!DOCTYPE html>
+function page(title: string, content: Html): string {
+  return html`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${esc(title)}</title><style>${STYLE}</style></head>
+<title>${title}</title><style>${STYLE}</style></head>
 <body><div class="banner">Demo identity provider — development only</div>
-<main>${content}</main></body></html>`;
+<main>${content}</main></body></html>`.toString();
 }
 
 /** RP-initiated logout confirmation: auto-submits, with a visible button when scripts do not run. */
 async function logoutSource(ctx: KoaContextWithOIDC, form: string): Promise<void> {
   // `form` is oidc-provider's `<form id="op.logoutForm">` holding the xsrf input. logout=yes ends the OP
   // session too (not only this client's part of it); form.submit() sends no button value, hence the input.
-  const withButton = form.replace(
-    '</form>',
-    '<input type="hidden" name="logout" value="yes"/><button type="submit" autofocus>Sign out</button></form>',
+  const withButton = rawHtml(
+    form.replace(
+      '</form>',
+      '<input type="hidden" name="logout" value="yes"/><button type="submit" autofocus>Sign out</button></form>',
+    ),
   );
   ctx.type = 'html';
   ctx.body = page(
     'Signing out',
-    `<h1>Signing out</h1><p>Signing you out of ${esc(ctx.host)}…</p>${withButton}
+    html`<h1>Signing out</h1><p>Signing you out of ${ctx.host}…</p>${withButton}
 <script>document.getElementById('op.logoutForm').submit()</script>`,
   );
 }
@@ -565,20 +539,16 @@ async function postLogoutSuccessSource(ctx: KoaContextWithOIDC): Promise<void> {
   ctx.type = 'html';
   ctx.body = page(
     'Signed out',
-    '<h1>Signed out</h1><p>You are signed out of the demo identity provider.</p>',
+    html`<h1>Signed out</h1><p>You are signed out of the demo identity provider.</p>`,
   );
 }
 
 async function renderError(ctx: KoaContextWithOIDC, out: Record<string, unknown>): Promise<void> {
   ctx.type = 'html';
-  const rows = Object.entries(out)
-    .map(([key, value]) => `<pre><strong>${esc(key)}</strong>: ${esc(String(value))}</pre>`)
-    .join('');
-  ctx.body = page('Error', `<h1>Something went wrong</h1>${rows}`);
-}
-
-export function esc(value: string): string {
-  return value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  const rows = Object.entries(out).map(
+    ([key, value]) => html`<pre><strong>${key}</strong>: ${String(value)}</pre>`,
+  );
+  ctx.body = page('Error', html`<h1>Something went wrong</h1>${rows}`);
 }
 
 function sendHtml(res: http.ServerResponse, status: number, html: string): void {
@@ -595,10 +565,6 @@ async function readForm(req: http.IncomingMessage): Promise<URLSearchParams> {
     chunks.push(chunk);
   }
   return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !Buffer.isBuffer(value);
 }
 
 export function closeServer(server: http.Server): Promise<void> {

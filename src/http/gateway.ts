@@ -503,6 +503,7 @@ export async function startGateway(
     });
   }).catch(async (err: unknown) => {
     limits.close();
+    ctx.authz.close();
     assertions?.close();
     keys?.close();
     await issuer?.close();
@@ -555,6 +556,7 @@ export async function startGateway(
       }
       ctx = buildContext(next, log, opts.now, metrics, issuer, assertions, sessionStorage);
       limits.update(server, limitsOf(next.server));
+      old.authz.close();
       reloadAssertions(next, log, assertions);
       if (issuer !== undefined && next.issuer !== undefined) {
         issuer.reload(next).catch((err: unknown) => {
@@ -583,6 +585,7 @@ export async function startGateway(
         ...ctx.upstreamList.map((u) => u.close()),
         new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve())),
       ]);
+      ctx.authz.close();
       assertions?.close();
       keys?.close();
       await issuer?.close();

@@ -1,11 +1,7 @@
-/** The HTML pages users see: sign-in, errors, signed out. Small, self-contained, every value escaped. */
+/** The HTML pages users see: sign-in, errors, signed out. Small, self-contained, built with `html` (escaped). */
+import { type Html, html, rawHtml } from './html.ts';
 
-const ESC: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ESC[c]!);
-}
-
-const STYLE = `
+const STYLE = rawHtml(`
   :root { color-scheme: light dark; font-family: system-ui, -apple-system, "Segoe UI", sans-serif; }
   body { margin: 0; min-height: 100vh; display: grid; place-items: center; background: #f4f5f7; color: #1d2330; }
   main { background: #fff; border-radius: 12px; box-shadow: 0 2px 12px rgb(0 0 0 / 8%); padding: 2rem 2.5rem; max-width: 28rem; width: calc(100% - 3rem); }
@@ -21,10 +17,11 @@ const STYLE = `
   .meta code { white-space: nowrap; }
   code { font-size: .85em; }
   @media (prefers-color-scheme: dark) { body { background: #111318; color: #e6e8ee; } main { background: #1b1e26; } }
-`;
+`);
 
-export function layout(title: string, body: string): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="robots" content="noindex"><title>${escapeHtml(title)}</title><style>${STYLE}</style></head><body><main>${body}</main></body></html>`;
+/** The whole document around `body`, as the string a response sends. */
+export function layout(title: string, body: Html): string {
+  return html`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="robots" content="noindex"><title>${title}</title><style>${STYLE}</style></head><body><main>${body}</main></body></html>`.toString();
 }
 
 export interface ProviderButton {
@@ -35,16 +32,14 @@ export interface ProviderButton {
 }
 
 export function signInPage(providers: readonly ProviderButton[], rd: string): string {
-  const buttons = providers
-    .map((p) => {
-      const href = `/oauth2/start?provider=${encodeURIComponent(p.id)}&rd=${encodeURIComponent(rd)}`;
-      const icon = p.icon ? `<img src="${escapeHtml(p.icon)}" alt="" width="20" height="20">` : '';
-      return `<a class="button" href="${escapeHtml(href)}">${icon}Sign in with ${escapeHtml(p.name)}</a>`;
-    })
-    .join('');
+  const buttons = providers.map((p) => {
+    const href = `/oauth2/start?provider=${encodeURIComponent(p.id)}&rd=${encodeURIComponent(rd)}`;
+    const icon = p.icon && html`<img src="${p.icon}" alt="" width="20" height="20">`;
+    return html`<a class="button" href="${href}">${icon}Sign in with ${p.name}</a>`;
+  });
   return layout(
     'Sign in',
-    `<h1>Sign in</h1><p>This site needs you to sign in.</p><div class="providers">${buttons}</div>`,
+    html`<h1>Sign in</h1><p>This site needs you to sign in.</p><div class="providers">${buttons}</div>`,
   );
 }
 
@@ -64,17 +59,17 @@ export interface ErrorPageInput {
 }
 
 export function errorPage(e: ErrorPageInput): string {
-  const detail = e.detail ? `<p><code>${escapeHtml(e.detail)}</code></p>` : '';
+  const detail = e.detail && html`<p><code>${e.detail}</code></p>`;
   const why = e.explanations?.length
-    ? `<ul class="why">${e.explanations.map((x) => `<li>${escapeHtml(x)}</li>`).join('')}</ul>`
-    : '';
-  const retry = e.retryHref ? `<a class="button" href="${escapeHtml(e.retryHref)}">Try again</a>` : '';
+    ? html`<ul class="why">${e.explanations.map((x) => html`<li>${x}</li>`)}</ul>`
+    : undefined;
+  const retry = e.retryHref && html`<a class="button" href="${e.retryHref}">Try again</a>`;
   const reasons = e.reasons?.length
-    ? ` · reasons ${e.reasons.map((r) => `<code>${escapeHtml(r)}</code>`).join(' ')}`
-    : '';
+    ? html` · reasons ${e.reasons.map((r, i) => html`${i > 0 && ' '}<code>${r}</code>`)}`
+    : undefined;
   return layout(
     e.title,
-    `<h1>${escapeHtml(e.title)}</h1><p>${escapeHtml(e.advice)}</p>${why}${detail}${retry}<p class="meta">Error ${escapeHtml(e.code)} · HTTP ${e.status}${reasons} · request id <code>${escapeHtml(e.requestId)}</code></p>`,
+    html`<h1>${e.title}</h1><p>${e.advice}</p>${why}${detail}${retry}<p class="meta">Error ${e.code} · HTTP ${e.status}${reasons} · request id <code>${e.requestId}</code></p>`,
   );
 }
 
@@ -84,23 +79,23 @@ export function errorPage(e: ErrorPageInput): string {
  */
 export function signOutForm(
   o: { readonly rd?: string | undefined; readonly secondary?: boolean } = {},
-): string {
-  const hidden = o.rd === undefined ? '' : `<input type="hidden" name="rd" value="${escapeHtml(o.rd)}">`;
-  const cls = o.secondary ? ' class="secondary"' : '';
-  return `<form id="sign-out" method="post" action="/oauth2/sign_out">${hidden}<button type="submit"${cls}>Sign out</button></form>`;
+): Html {
+  const hidden = o.rd !== undefined && html`<input type="hidden" name="rd" value="${o.rd}">`;
+  const cls = o.secondary && html` class="secondary"`;
+  return html`<form id="sign-out" method="post" action="/oauth2/sign_out">${hidden}<button type="submit"${cls}>Sign out</button></form>`;
 }
 
 /** GET /oauth2/sign_out: asks before signing out, so a link or a navigation from another site cannot. */
 export function signOutPage(rd: string | undefined): string {
   return layout(
     'Sign out',
-    `<h1>Sign out?</h1><p>This ends your session here, and at every service that signs you in through it.</p>${signOutForm({ rd })}<p class="meta"><a href="/">Stay signed in</a></p>`,
+    html`<h1>Sign out?</h1><p>This ends your session here, and at every service that signs you in through it.</p>${signOutForm({ rd })}<p class="meta"><a href="/">Stay signed in</a></p>`,
   );
 }
 
 export function signedOutPage(): string {
   return layout(
     'Signed out',
-    '<h1>You are signed out</h1><p>Your session has ended.</p><a class="button secondary" href="/">Sign in again</a>',
+    html`<h1>You are signed out</h1><p>Your session has ended.</p><a class="button secondary" href="/">Sign in again</a>`,
   );
 }

@@ -7,7 +7,8 @@
 import { loadSession } from '../sessions/resolve.ts';
 import type { GatewayContext } from './context.ts';
 import { authorizeScope, sendForbidden } from './forbidden.ts';
-import { escapeHtml, layout, signOutForm } from './pages.ts';
+import { html } from './html.ts';
+import { layout, signOutForm } from './pages.ts';
 import { redirect, sendError, sendHtml, sendJson } from './respond.ts';
 import type { Scope } from './scope.ts';
 
@@ -28,19 +29,17 @@ export function serviceEntries(ctx: GatewayContext): ServiceEntry[] {
 }
 
 export function servicesPage(entries: readonly ServiceEntry[], user: string): string {
-  const items = entries
-    .map((e) => {
-      const about = e.description ? `<br><small>${escapeHtml(e.description)}</small>` : '';
-      return `<li><a href="${escapeHtml(e.url)}">${escapeHtml(e.name)}</a>${about}</li>`;
-    })
-    .join('');
+  const items = entries.map(
+    (e) =>
+      html`<li><a href="${e.url}">${e.name}</a>${e.description && html`<br><small>${e.description}</small>`}</li>`,
+  );
   const list =
     entries.length > 0
-      ? `<ul class="services">${items}</ul>`
-      : '<p>No services are listed yet. The operator adds them with <code>display.url</code> in <code>issuer.clients</code>.</p>';
+      ? html`<ul class="services">${items}</ul>`
+      : html`<p>No services are listed yet. The operator adds them with <code>display.url</code> in <code>issuer.clients</code>.</p>`;
   return layout(
     'Services',
-    `<h1>Services</h1><p>Signed in as <strong>${escapeHtml(user)}</strong>. These services sign you in with the same account.</p>${list}${signOutForm({ secondary: true })}`,
+    html`<h1>Services</h1><p>Signed in as <strong>${user}</strong>. These services sign you in with the same account.</p>${list}${signOutForm({ secondary: true })}`,
   );
 }
 

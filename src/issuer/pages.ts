@@ -1,5 +1,6 @@
-/** The issuer's pages: consent, RP-initiated logout, signed out. Same look as the gate's; every value escaped. */
-import { escapeHtml, layout, signOutForm } from '../http/pages.ts';
+/** The issuer's pages: consent, RP-initiated logout, signed out. Same look as the gate's; built with `html`. */
+import { html, rawHtml } from '../http/html.ts';
+import { layout, signOutForm } from '../http/pages.ts';
 
 /** What each scope lets a service do, in words (the consent page and docs/issuer.md say the same). */
 export const SCOPE_WORDS: Readonly<Record<string, string>> = {
@@ -10,7 +11,7 @@ export const SCOPE_WORDS: Readonly<Record<string, string>> = {
   offline_access: 'Stay connected while you are away (it may refresh its access without asking you again)',
 };
 
-const EXTRA_STYLE = `<style>
+const EXTRA_STYLE = html`<style>
   ul.scopes { padding-left: 1.2rem; line-height: 1.6; }
   .who { font-size: .9rem; color: #6b7280; }
   form.actions { display: grid; gap: .6rem; margin-top: 1.25rem; }
@@ -33,39 +34,39 @@ export interface ConsentPageInput {
 export function consentPage(p: ConsentPageInput): string {
   const items = p.scopes
     .filter((s) => SCOPE_WORDS[s] !== undefined)
-    .map((s) => `<li>${escapeHtml(SCOPE_WORDS[s]!)}</li>`)
-    .join('');
-  const link = p.serviceUrl
-    ? ` (<a href="${escapeHtml(p.serviceUrl)}" rel="noreferrer">${escapeHtml(new URL(p.serviceUrl).host)}</a>)`
-    : '';
-  const about = p.description ? `<p>${escapeHtml(p.description)}</p>` : '';
-  const csrf = `<input type="hidden" name="csrf" value="${escapeHtml(p.csrf)}">`;
+    .map((s) => html`<li>${SCOPE_WORDS[s]}</li>`);
+  const link =
+    p.serviceUrl && html` (<a href="${p.serviceUrl}" rel="noreferrer">${new URL(p.serviceUrl).host}</a>)`;
+  const about = p.description && html`<p>${p.description}</p>`;
+  const csrf = html`<input type="hidden" name="csrf" value="${p.csrf}">`;
   return layout(
     `Allow ${p.service}?`,
-    `${EXTRA_STYLE}<h1>Allow ${escapeHtml(p.service)} to use your account?</h1>
-<p class="who">Signed in as ${escapeHtml(p.user)}.</p>${about}
-<p><strong>${escapeHtml(p.service)}</strong>${link} will be able to:</p>
+    html`${EXTRA_STYLE}<h1>Allow ${p.service} to use your account?</h1>
+<p class="who">Signed in as ${p.user}.</p>${about}
+<p><strong>${p.service}</strong>${link} will be able to:</p>
 <ul class="scopes">${items}</ul>
-<form class="actions" id="consent" method="post" action="${escapeHtml(p.confirmAction)}">${csrf}<button type="submit">Allow</button></form>
-<form class="actions" id="deny" method="post" action="${escapeHtml(p.abortAction)}">${csrf}<button type="submit" class="secondary">Deny</button></form>
+<form class="actions" id="consent" method="post" action="${p.confirmAction}">${csrf}<button type="submit">Allow</button></form>
+<form class="actions" id="deny" method="post" action="${p.abortAction}">${csrf}<button type="submit" class="secondary">Deny</button></form>
 <p class="meta">Your answer is remembered until you sign out of Portcullis.</p>`,
   );
 }
 
 /**
  * The confirmation of RP-initiated logout. `form` is oidc-provider's `<form id="op.logoutForm">` holding
- * its xsrf token; logout=yes ends the whole Portcullis session (every service's grant and the gate session),
- * not only the one service's part of it.
+ * its xsrf token (markup it builds and escapes itself); logout=yes ends the whole Portcullis session (every
+ * service's grant and the gate session), not only the one service's part of it.
  */
 export function logoutPage(form: string, service: string | undefined): string {
-  const withButton = form.replace(
-    '</form>',
-    '<input type="hidden" name="logout" value="yes"/><button type="submit" autofocus>Sign out</button></form>',
+  const withButton = rawHtml(
+    form.replace(
+      '</form>',
+      '<input type="hidden" name="logout" value="yes"/><button type="submit" autofocus>Sign out</button></form>',
+    ),
   );
-  const who = service ? `${escapeHtml(service)} asked to sign you out.` : 'A service asked to sign you out.';
+  const who = service ? html`${service} asked to sign you out.` : html`A service asked to sign you out.`;
   return layout(
     'Sign out',
-    `<h1>Sign out?</h1><p>${who} This ends your Portcullis session, for every service.</p>${withButton}`,
+    html`<h1>Sign out?</h1><p>${who} This ends your Portcullis session, for every service.</p>${withButton}`,
   );
 }
 
@@ -74,11 +75,11 @@ export function issuerSignedOutPage(stillSignedIn = false): string {
   if (stillSignedIn) {
     return layout(
       'Signed out of the service',
-      `<h1>Signed out of the service</h1><p>You are still signed in to Portcullis.</p>${signOutForm({ secondary: true })}`,
+      html`<h1>Signed out of the service</h1><p>You are still signed in to Portcullis.</p>${signOutForm({ secondary: true })}`,
     );
   }
   return layout(
     'Signed out',
-    '<h1>You are signed out</h1><p>Your session has ended.</p><a class="button secondary" href="/">Sign in again</a>',
+    html`<h1>You are signed out</h1><p>Your session has ended.</p><a class="button secondary" href="/">Sign in again</a>`,
   );
 }

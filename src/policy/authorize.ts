@@ -70,6 +70,11 @@ export class Authorizer {
     this.#metrics = metrics;
   }
 
+  /** Releases the policy's watchers: its configuration was replaced (reload) or the gateway closed. */
+  close(): void {
+    this.#policy.close?.();
+  }
+
   authorize<P extends Principal>(r: AuthorizeRequest<P>): Outcome<P> {
     const p = r.principal;
     if (p === undefined) return { kind: 'unauthenticated' };

@@ -76,8 +76,8 @@ export function providerRestrictions(p: ResolvedProvider): Criterion[] {
 
 export interface CompileOptions {
   readonly log?: Logger | undefined;
-  /** Milliseconds; tests move it to see an emailsFile re-read. */
-  readonly clock?: () => number;
+  /** Watch emailsFile changes (default true); tests pass false and call RulesPolicy.checkFiles(). */
+  readonly watch?: boolean;
 }
 
 /** Builds the AccessPolicy; allow-all (no per-request work) when nothing restricts access. */
@@ -102,7 +102,7 @@ export function compilePolicy(config: ResolvedConfig, o: CompileOptions = {}): A
     providers,
     routes,
     files,
-    ...(o.clock !== undefined ? { clock: o.clock } : {}),
+    ...(o.watch !== undefined ? { watch: o.watch } : {}),
   });
 }
 

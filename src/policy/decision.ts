@@ -25,6 +25,8 @@ export interface AccessPolicy {
    * `path` undefined — may use the gateway at all (e.g. to be issued tokens by the issuer).
    */
   decide(principal: Principal, path: string | undefined): Decision;
+  /** Releases what the policy watches (emailsFile watchers); called when its configuration is replaced. */
+  close?(): void;
 }
 
 export const ALLOW: Decision = Object.freeze({

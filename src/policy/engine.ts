@@ -2,7 +2,7 @@
  * The rule-based AccessPolicy: three layers that must all pass — the top-level `allow`, the `allow` (and
  * restrictions) of the provider the user signed in with, and the `allow` of the longest route prefix
  * that has one. Decisions are cached per session object and route, so a busy session costs a WeakMap
- * lookup per request; an `emailsFile` that changes (looked at once a second at most) empties the cache.
+ * lookup per request; an `emailsFile` that changes (watched off the request path) empties the cache.
  */
 import type { EmailsFile } from './criteria/emails.ts';
 import type { Criterion, Failure } from './criterion.ts';
@@ -24,8 +24,8 @@ export interface RulesPolicyOptions {
   readonly providers: ReadonlyMap<string, ProviderRules>;
   readonly routes: readonly RouteRules[];
   readonly files: readonly EmailsFile[];
-  /** Milliseconds (Date.now by default). */
-  readonly clock?: () => number;
+  /** Watch the files (default true); false: only checkFiles() looks (tests trigger it deterministically). */
+  readonly watch?: boolean;
 }
 
 interface Slot extends RouteRules {
@@ -46,20 +46,32 @@ export class RulesPolicy implements AccessPolicy {
   readonly #providers: ReadonlyMap<string, ProviderRules>;
   readonly #routes: PrefixTable<Slot>;
   readonly #files: readonly EmailsFile[];
-  readonly #clock: () => number;
   #cache = new WeakMap<Principal, (Decision | undefined)[]>();
-  #nextPoll = 0;
 
   constructor(o: RulesPolicyOptions) {
     this.#global = o.global;
     this.#providers = o.providers;
     this.#routes = new PrefixTable(o.routes.map((r, i) => ({ ...r, slot: i + 1 })));
     this.#files = o.files;
-    this.#clock = o.clock ?? Date.now;
+    for (const f of this.#files) {
+      f.onChange(() => {
+        this.#cache = new WeakMap();
+      });
+      if (o.watch !== false) f.watch();
+    }
+  }
+
+  /** Looks at every emailsFile now (what the watchers do when the files change). */
+  checkFiles(): void {
+    for (const f of this.#files) f.check();
+  }
+
+  /** Stops watching the files: the policy of a configuration that was replaced or closed. */
+  close(): void {
+    for (const f of this.#files) f.close();
   }
 
   decide(session: Principal, path: string | undefined): Decision {
-    if (this.#files.length > 0) this.#poll();
     const route = path === undefined ? undefined : this.#routes.match(path);
     const slot = route?.slot ?? 0;
     let cached = this.#cache.get(session);
@@ -72,15 +84,6 @@ export class RulesPolicy implements AccessPolicy {
     }
     cached[slot] = d;
     return d;
-  }
-
-  #poll(): void {
-    const now = this.#clock();
-    if (now < this.#nextPoll) return;
-    this.#nextPoll = now + 1000;
-    let changed = false;
-    for (const f of this.#files) if (f.poll(now)) changed = true;
-    if (changed) this.#cache = new WeakMap();
   }
 
   #evaluate(session: Principal, route: Slot | undefined): Decision {

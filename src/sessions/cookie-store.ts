@@ -4,6 +4,7 @@
  * cookie, RFC 6265 §6.1), and joined again on the way in. Anything that does not open is no session.
  */
 import { type CookieOptions, serializeCookie } from '../http/cookies.ts';
+import { DigestCache } from './digest-cache.ts';
 import type { Sealer } from './sealer.ts';
 import { isSession, type Session } from './session.ts';
 import type { Cookies, Redeem, RefreshOutcome, SessionStore } from './store.ts';
@@ -12,8 +13,12 @@ const PURPOSE = 'session';
 /** Room for the value in one cookie, leaving space for the name and attributes under 4096 bytes. */
 export const CHUNK_SIZE = 3800;
 const MAX_CHUNKS = 10;
-/** Decrypted sessions kept by sealed value, so a busy session is decrypted once, not on every request. */
+/**
+ * Decrypted sessions kept by the digest of the sealed value, so a busy session is decrypted once, not on
+ * every request. The TTL keeps an idle session's decrypted tokens from lingering in memory.
+ */
 const CACHE_MAX = 10_000;
+const CACHE_TTL_MS = 15 * 60_000;
 
 export interface CookieNames {
   /** The session cookie's name, including any __Host- prefix. */
@@ -35,7 +40,7 @@ export class CookieSessionStore implements SessionStore {
   readonly #opts: CookieOptions;
   readonly #chunkName: RegExp;
   readonly #writtenChunk: RegExp;
-  readonly #cache = new Map<string, Session>();
+  readonly #cache = new DigestCache<Session>({ max: CACHE_MAX, ttlMs: CACHE_TTL_MS });
   readonly #refreshing = new WeakMap<Session, Promise<Session>>();
 
   constructor(sealer: Sealer, names: CookieNames, opts: CookieOptions) {
@@ -81,7 +86,6 @@ export class CookieSessionStore implements SessionStore {
     }
     if (!isSession(session) || session.expiresAt <= now) return undefined;
     // Only values that opened with our keys are cached: the AEAD tag is what authenticates them.
-    if (this.#cache.size >= CACHE_MAX) this.#cache.delete(this.#cache.keys().next().value!);
     this.#cache.set(sealed, session);
     return session;
   }

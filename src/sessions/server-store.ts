@@ -29,11 +29,13 @@
  * and identity-header caches warm).
  */
 import { createHash, hkdfSync, randomBytes } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { PortcullisError } from '../errors/codes.ts';
 import type { CookieOptions } from '../http/cookies.ts';
 import { serializeCookie } from '../http/cookies.ts';
 import type { Storage } from '../storage/storage.ts';
 import { type CookieNames, CookieSessionStore } from './cookie-store.ts';
+import { DigestCache } from './digest-cache.ts';
 import { Sealer } from './sealer.ts';
 import { isSession, needsRefresh, type Session } from './session.ts';
 import type { Cookies, Redeem, RefreshOutcome, SessionStore } from './store.ts';
@@ -55,6 +57,7 @@ const TOMBSTONE_SECONDS = 60;
 const TOMBSTONE = { ended: 1 };
 const POLL_MS = 50;
 const CACHE_MAX = 10_000;
+const CACHE_TTL_MS = 15 * 60_000;
 
 export type StoreOp = 'read' | 'write' | 'delete' | 'lock';
 
@@ -112,10 +115,16 @@ export class ServerSessionStore implements SessionStore {
   readonly #onError: (op: StoreOp, err: unknown) => void;
   readonly #timeoutMs: number;
   readonly #lockSeconds: number;
-  /** Cookie value → store key, for values that opened with our keys (the AEAD tag authenticates them). */
-  readonly #refCache = new Map<string, string>();
-  /** Store key → the decrypted session of the ciphertext last read. */
-  readonly #sessions = new Map<string, Cached>();
+  /**
+   * Cookie value (by digest) → store key, for values that opened with our keys (the AEAD tag authenticates
+   * them). No TTL: the mapping never changes; whether the session still exists is the store's to say.
+   */
+  readonly #refCache = new DigestCache<string>({ max: CACHE_MAX });
+  /**
+   * Store key (already a digest) → the decrypted session of the ciphertext last read; used only while the
+   * stored ciphertext is unchanged. The TTL keeps an idle session's tokens from lingering in memory.
+   */
+  readonly #sessions = new LRUCache<string, Cached>({ max: CACHE_MAX, ttl: CACHE_TTL_MS });
   readonly #inflight = new Map<string, Promise<Session | undefined>>();
 
   constructor(o: ServerSessionStoreOptions) {
@@ -145,7 +154,6 @@ export class ServerSessionStore implements SessionStore {
     const id = this.#refs.open(REF_PURPOSE, value);
     if (id === undefined || !ID_SHAPE.test(id)) return undefined;
     const key = storeKey(id);
-    if (this.#refCache.size >= CACHE_MAX) this.#refCache.delete(this.#refCache.keys().next().value!);
     this.#refCache.set(value, key);
     return key;
   }
@@ -203,7 +211,6 @@ export class ServerSessionStore implements SessionStore {
       // An entry sealed with a secret no longer configured, or damaged: no session.
       if (!isSession(parsed)) return undefined;
       entry = { blob, session: parsed };
-      if (this.#sessions.size >= CACHE_MAX) this.#sessions.delete(this.#sessions.keys().next().value!);
       this.#sessions.set(key, entry);
     }
     return entry.session.expiresAt > now ? entry : undefined;

@@ -57,7 +57,7 @@ describe('sample app', () => {
     });
     const body = await res.text();
     assert.match(body, /<title>Sample app behind Portcullis<\/title>/);
-    assert.match(body, /&#60;b&#62;alice&#60;\/b&#62;/);
+    assert.match(body, /&lt;b&gt;alice&lt;\/b&gt;/);
     assert.ok(!body.includes('<b>alice</b>'));
     assert.match(body, /alice@example\.com/);
     assert.match(body, /admins,engineering/);

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
-import { before, describe, test } from 'node:test';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
 import * as oidc from 'openid-client';
 import { type SampleApp, startSampleApp } from '../../src/demo/app.ts';
+import { startDevIdp } from '../../src/demo/idp.ts';
 import { Browser } from '../support/browser.ts';
 import { closeAfter } from '../support/cleanup.ts';
 import { startTestIdp, type TestIdp } from '../support/idp.ts';
@@ -175,7 +177,7 @@ describe('dev IdP', () => {
     assert.match(wrong.body, /Wrong username or password/);
     assert.match(wrong.body, /<form[^>]*id="login"/);
     assert.ok(!wrong.body.includes('alice<script>'));
-    assert.match(wrong.body, /value="alice&#60;script&#62;"/);
+    assert.match(wrong.body, /value="alice&lt;script&gt;"/);
 
     const wrongPassword = await browser.signInAtDevIdp(wrong, 'alice', 'bob');
     assert.equal(wrongPassword.status, 401);
@@ -287,5 +289,27 @@ describe('dev IdP', () => {
     const again = await startLogin(config);
     const page = await browser.get(again.url);
     assert.match(page.body, /<form[^>]*id="login"/);
+  });
+});
+
+describe('the shipped demo IdP', () => {
+  test('carries no test hooks: they live in test/support/idp.ts', async () => {
+    const source = readFileSync(new URL('../../src/demo/idp.ts', import.meta.url), 'utf8');
+    for (const hook of [
+      'tokenResponseHook',
+      'setTokenResponseHook',
+      'extraRoutes',
+      'jwtAccessTokens',
+      'holdToken',
+    ])
+      assert.ok(!source.includes(hook), `src/demo/idp.ts mentions ${hook}`);
+    const demo = await startDevIdp({ clients: [{ client_id: 'c', redirect_uris: ['http://127.0.0.1/cb'] }] });
+    try {
+      assert.equal('setTokenResponseHook' in demo, false);
+      const r = await fetch(`${demo.issuer}/.well-known/openid-configuration`);
+      assert.equal(((await r.json()) as { issuer: string }).issuer, demo.issuer);
+    } finally {
+      await demo.close();
+    }
   });
 });

@@ -16,6 +16,7 @@ import { createLogger } from '../../src/observability/log.ts';
 import { compilePolicy, requiredClaims } from '../../src/policy/compile.ts';
 import { EmailsFile } from '../../src/policy/criteria/emails.ts';
 import { type AccessPolicy, allowSignedIn } from '../../src/policy/decision.ts';
+import type { RulesPolicy } from '../../src/policy/engine.ts';
 import type { Identity, Session } from '../../src/sessions/session.ts';
 
 const BASE = {
@@ -237,22 +238,22 @@ describe('emailsFile: re-read when it changes; missing or unreadable fails close
   function setup(name: string, text: string | undefined, extraAllow: Record<string, unknown> = {}) {
     const file = join(dir, name);
     if (text !== undefined) writeFileSync(file, text);
-    let now = 1_000_000;
     const cap = capture();
+    // Not watched: the test triggers each look itself (what the directory watcher does on a change).
     const policy = compilePolicy(
       {
         ...config({}),
         allow: { emailsFile: file, ...extraAllow },
       } as ResolvedConfig,
-      { log: cap.log, clock: () => now },
-    );
+      { log: cap.log, watch: false },
+    ) as RulesPolicy;
     return {
       file,
       policy,
       lines: cap.lines,
-      /** Moves the clock past the once-a-second look. */
-      tick(ms = 1001) {
-        now += ms;
+      /** The watcher's look at the file. */
+      tick() {
+        policy.checkFiles();
       },
     };
   }
@@ -272,11 +273,11 @@ describe('emailsFile: re-read when it changes; missing or unreadable fails close
     );
   });
 
-  test('a change is seen at the next look (at most a second later), not before', () => {
+  test('a change is seen at the next look (the watcher’s), not by requests before it', () => {
     const t = setup('change.txt', 'alice@example.com\nbob@example.com\n');
     assert.deepEqual(decide(t.policy, bob), []);
     writeFileSync(t.file, 'alice@example.com\ncarol@contractor.example\n');
-    assert.deepEqual(decide(t.policy, bob), [], 'within the second: the cached list');
+    assert.deepEqual(decide(t.policy, bob), [], 'requests do not look at the file: the list as read');
     t.tick();
     assert.deepEqual(decide(t.policy, bob), ['email-not-allowed']);
     assert.deepEqual(decide(t.policy, carol), []);
@@ -360,5 +361,69 @@ describe('emailsFile: re-read when it changes; missing or unreadable fails close
     assert.deepEqual(decide(t.policy, alice), []);
     assert.deepEqual(decide(t.policy, session('corp', { email: 'dave@elsewhere.example' })), []);
     assert.deepEqual(decide(t.policy, carol), ['email-domain-not-allowed', 'emails-file-unavailable']);
+  });
+});
+
+describe('emailsFile watching: off the request path, released on close', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pcl-emails-watch-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const bob = session('corp', { email: 'bob@example.com' });
+
+  async function until(condition: () => boolean, ms = 5_000): Promise<boolean> {
+    const end = Date.now() + ms;
+    while (Date.now() < end) {
+      if (condition()) return true;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return condition();
+  }
+
+  test('a change is picked up by the directory watcher, with no request and no trigger', async (t) => {
+    const file = join(dir, 'watched.txt');
+    writeFileSync(file, 'bob@example.com\n');
+    const policy = compilePolicy({ ...config({}), allow: { emailsFile: file } } as ResolvedConfig);
+    t.after(() => policy.close?.());
+    assert.deepEqual(decide(policy, bob), []);
+    writeFileSync(file, 'alice@example.com\n');
+    assert.ok(await until(() => decide(policy, bob).length > 0), 'the new list applies');
+    assert.deepEqual(decide(policy, bob), ['email-not-allowed']);
+    // Deleted: fails closed.
+    unlinkSync(file);
+    assert.ok(await until(() => decide(policy, bob).includes('emails-file-unavailable')));
+  });
+
+  test('requests never look at the file: unwatched, a change stays unseen however long it waits', async () => {
+    const file = join(dir, 'unwatched.txt');
+    writeFileSync(file, 'bob@example.com\n');
+    const policy = compilePolicy({ ...config({}), allow: { emailsFile: file } } as ResolvedConfig, {
+      watch: false,
+    });
+    assert.deepEqual(decide(policy, bob), []);
+    writeFileSync(file, 'alice@example.com\n');
+    // Longer than the once-a-second stat the request path used to make.
+    await new Promise((r) => setTimeout(r, 1_100));
+    assert.deepEqual(decide(policy, bob), [], 'no stat on the request path');
+  });
+
+  test('close() stops the watcher and the fallback timer: later changes are not read', async () => {
+    const file = join(dir, 'closed.txt');
+    writeFileSync(file, 'bob@example.com\n');
+    const f = new EmailsFile(file);
+    f.watch(30);
+    assert.equal(f.has('bob@example.com'), true);
+    f.close();
+    writeFileSync(file, 'alice@example.com\n');
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(f.has('bob@example.com'), true, 'neither watcher nor timer looked');
+    // Watching again: the deletion is seen (fails closed) without any request.
+    const g = new EmailsFile(file);
+    g.watch(30);
+    try {
+      writeFileSync(join(dir, 'unrelated.txt'), 'x');
+      unlinkSync(file);
+      assert.ok(await until(() => !g.available, 2_000));
+    } finally {
+      g.close();
+    }
   });
 });

@@ -5,7 +5,8 @@
  * An address the IdP marks unverified never reaches here unless the provider allows it
  * (insecureAllowUnverifiedEmail; the provider drops it from the identity otherwise).
  */
-import { readFileSync, statSync } from 'node:fs';
+import { type FSWatcher, readFileSync, statSync, watch } from 'node:fs';
+import { dirname } from 'node:path';
 import { asciiLower, parseEmail, parseEmailsFile } from '../../config/emails.ts';
 import type { Logger } from '../../observability/log.ts';
 import { type Criterion, type Failure, PASS, type RuleInput } from '../criterion.ts';
@@ -13,19 +14,22 @@ import { compileDomains, type DomainRules, domainAllowed } from './email-domains
 
 export { asciiLower, type ParsedEmail, parseEmail, parseEmailsFile } from '../../config/emails.ts';
 
-/** How often, at most, the file's modification time is looked at. */
-const CHECK_EVERY_MS = 1000;
+/** The fallback look, for file systems where fs.watch says nothing (NFS, some container mounts). */
+export const FALLBACK_CHECK_MS = 10_000;
+/** Events come in bursts (an editor's write, rename and chmod): one look after the burst. */
+const SETTLE_MS = 50;
 
 /**
- * An `emailsFile`, re-read when it changes. Its status is looked at lazily, at most once a second, from the
- * request that needs it: no watcher to leak across configuration reloads, and it follows editors that
- * replace the file and Kubernetes' symlink swaps alike. A line that is not an address is skipped with a
- * warning.
+ * An `emailsFile`, re-read when it changes — off the request path: `watch()` watches the file's directory
+ * (fs.watch; the directory, not the file, so editors that replace the file and Kubernetes' symlink swaps of
+ * `..data` are seen too) and looks again every FALLBACK_CHECK_MS whatever it says. Both are unref'd, and
+ * `close()` (on configuration reload and gateway close) releases them. Requests only read the list. A line
+ * that is not an address is skipped with a warning.
  *
  * A file that is missing or cannot be read fails closed: the list is then empty — nobody passes by it, other
  * rules (emails, emailDomains) still apply — the log says so once, at error level, and every look retries,
- * so the list is back within a second of the file. Keeping the last list instead would let a deleted file
- * (an operator revoking everyone at once) go on admitting the people on it.
+ * so the list is back when the file is. Keeping the last list instead would let a deleted file (an operator
+ * revoking everyone at once) go on admitting the people on it.
  */
 export class EmailsFile {
   readonly path: string;
@@ -35,7 +39,10 @@ export class EmailsFile {
   #stamp: string | undefined;
   /** Why the file is unavailable (an errno code), or undefined while it is read. */
   #problem: string | undefined = 'not read yet';
-  #nextCheck = 0;
+  #watcher: FSWatcher | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #settle: NodeJS.Timeout | undefined;
+  readonly #listeners: (() => void)[] = [];
   /** Counts changes of the list (reloads, and losing the file): decisions cached before one are stale. */
   generation = 0;
 
@@ -59,10 +66,55 @@ export class EmailsFile {
     return this.#problem === undefined;
   }
 
-  /** Re-reads the file if it changed since the last look (at most once a second). True when the list changed. */
-  poll(nowMs: number): boolean {
-    if (nowMs < this.#nextCheck) return false;
-    this.#nextCheck = nowMs + CHECK_EVERY_MS;
+  /** `listener` runs after each change of the list (the policy empties its decision cache). */
+  onChange(listener: () => void): void {
+    this.#listeners.push(listener);
+  }
+
+  /** Starts watching (idempotent). Never throws: without a directory to watch, the fallback timer looks. */
+  watch(fallbackMs = FALLBACK_CHECK_MS): void {
+    if (this.#timer !== undefined) return;
+    this.#timer = setInterval(() => this.check(), fallbackMs).unref();
+    try {
+      // Any entry of the directory may matter: the editor's temporary file renamed over it, or the
+      // `..data` symlink a Kubernetes volume swaps. A look is one stat, once per burst.
+      this.#watcher = watch(dirname(this.path), { persistent: false }, () => this.#soon());
+      this.#watcher.on('error', () => {
+        // The directory went away: the fallback timer goes on looking.
+        this.#watcher?.close();
+        this.#watcher = undefined;
+      });
+    } catch {
+      this.#watcher = undefined;
+    }
+  }
+
+  /** Stops watching; the list stays as it is. */
+  close(): void {
+    this.#watcher?.close();
+    this.#watcher = undefined;
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    clearTimeout(this.#settle);
+    this.#settle = undefined;
+  }
+
+  #soon(): void {
+    if (this.#settle !== undefined) return;
+    this.#settle = setTimeout(() => {
+      this.#settle = undefined;
+      this.check();
+    }, SETTLE_MS).unref();
+  }
+
+  /** Looks at the file now and re-reads it if it changed. True when the list changed (listeners have run). */
+  check(): boolean {
+    const changed = this.#look();
+    if (changed) for (const l of this.#listeners) l();
+    return changed;
+  }
+
+  #look(): boolean {
     let stamp: string | undefined;
     try {
       stamp = stampOf(this.path);

@@ -13,7 +13,7 @@
 //   Not Found"}
 //   https://docs.gitlab.com/api/members/#get-a-member-of-a-group-or-project-including-inherited-and-invited-members
 // The stub learns which user and scopes an access token stands for from the IdP's token responses
-// (DevIdp.setTokenResponseHook), as GitLab knows its own tokens.
+// (TestIdp.setTokenResponseHook, test/support/idp.ts), as GitLab knows its own tokens.
 import type http from 'node:http';
 import { decodeJwt } from 'jose';
 import { bearer, sendJson } from './http.ts';
