@@ -5,8 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
-import { assertionProblems } from '../proxy/assertion.ts';
 import { accessRuleProblems } from './access-rules.ts';
+import { assertionProblems } from './assertion.ts';
 import { ConfigError, didYouMean } from './errors.ts';
 import { type ResolvedIssuer, resolveIssuerConfig } from './issuer.ts';
 import { isLoopbackHost } from './net.ts';

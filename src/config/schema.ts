@@ -4,7 +4,7 @@
  */
 
 import { z } from 'zod';
-import { normalisePath } from '../policy/routes.ts';
+import { REFUSALS, readTarget } from './paths.ts';
 import { duration } from './schema/duration.ts';
 import { issuerSchema, storageSchema } from './schema/issuer.ts';
 import { allowSchema } from './schema/policy.ts';
@@ -41,22 +41,25 @@ const secretFields = (what: string, rules: string) => ({
 });
 
 /**
- * A path prefix as requests are matched: decoded once, no dot segments or doubled slashes (routes.ts
- * normalisePath). `/a%20b/` would never match anything; the message says how to write it.
+ * A path prefix as requests are matched (src/config/paths.ts, the same reading every request gets): decoded
+ * once, no dot segments, no doubled slashes, nothing another server would read differently. `/a%20b/`
+ * would never match anything; the message says how to write it.
  */
 const pathPrefix = z
   .string()
   .startsWith('/', { message: 'must start with /' })
   .superRefine((v, ctx) => {
     if (!v.startsWith('/')) return;
-    const n = normalisePath(v);
-    if (n === v) return;
+    const t = readTarget(v);
+    if (typeof t !== 'string' && t.path === v && t.query === '' && t.readings.length === 0) return;
     ctx.addIssue({
       code: 'custom',
       message:
-        n === undefined
-          ? 'is not a usable path (bad percent-encoding or an ambiguous dot segment)'
-          : `requests are matched on the decoded, normalised path: write it as ${n}`,
+        typeof t === 'string'
+          ? `is not a usable path (${REFUSALS[t]}: such requests are refused)${t === 'dot-segment' ? `; write it as ${new URL(v, 'http://x').pathname}` : ''}`
+          : t.query !== '' || t.path !== v
+            ? `requests are matched on the decoded, normalised path: write it as ${t.path}`
+            : `servers read it in more than one way (${t.readings.join(', ')}): write it as ${t.path} without ;, %2F, %5C, \\ or trailing dots`,
     });
   });
 

@@ -13,6 +13,9 @@
  * third of its lifetime is left, so the hot path is two map lookups.
  */
 import { type CryptoKey, importJWK, SignJWT } from 'jose';
+
+export { MAX_LIFETIME, MIN_LIFETIME } from '../config/assertion.ts';
+
 import type { UpstreamConfig } from '../config/schema.ts';
 import { KeyPoller } from '../keys/poller.ts';
 import { publicJwks, signingKey } from '../keys/state.ts';
@@ -24,8 +27,6 @@ import type { Storage } from '../storage/storage.ts';
 export const ASSERTION_HEADER = 'x-portcullis-assertion';
 /** The algorithm assertions are signed with (the key set holds one active key of it). */
 export const ASSERTION_ALG = 'ES256';
-export const MIN_LIFETIME = 30;
-export const MAX_LIFETIME = 3600;
 
 /** One upstream's assertion settings, resolved once per configuration. */
 export interface AssertionSpec {
@@ -42,20 +43,6 @@ export function assertionSpec(u: Pick<UpstreamConfig, 'url' | 'assertion'>): Ass
   if (a === undefined || !a.enabled) return undefined;
   const audience = a.audience ?? new URL(u.url).origin;
   return { audience, lifetime: a.lifetime, key: `${a.lifetime} ${audience}` };
-}
-
-/** Configuration problems the schema cannot express (collected with the others by src/config/load.ts). */
-export function assertionProblems(upstreams: readonly UpstreamConfig[]): string[] {
-  const out: string[] = [];
-  upstreams.forEach((u, i) => {
-    const l = u.assertion?.lifetime;
-    if (l !== undefined && (l < MIN_LIFETIME || l > MAX_LIFETIME)) {
-      out.push(
-        `upstreams[${i}].assertion.lifetime: ${l}s; must be between ${MIN_LIFETIME}s and 1h (a short-lived assertion is the point)`,
-      );
-    }
-  });
-  return out;
 }
 
 /** Whether any upstream is sent assertions: then the signing keys are needed even without an issuer. */

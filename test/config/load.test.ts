@@ -220,7 +220,7 @@ describe('resolveConfig', () => {
         routes: [{ path: '/docs%20site/' }, { path: '/x/%2e%2e/y' }],
       }),
       [
-        /^upstreams\[0\]\.path: requests are matched on the decoded, normalised path: write it as \/b\/$/,
+        /^upstreams\[0\]\.path: is not a usable path \(a dot segment .*: such requests are refused\); write it as \/b\/$/,
         /^routes\[0\]\.path: requests are matched on the decoded, normalised path: write it as \/docs site\/$/,
         /^routes\[1\]\.path: is not a usable path/,
       ],

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import * as oidc from 'openid-client';
 import { type SampleApp, startSampleApp } from '../../src/demo/app.ts';
 import { startDevIdp } from '../../src/demo/idp.ts';
