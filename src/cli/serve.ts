@@ -6,8 +6,8 @@
 import { unwatchFile, watchFile } from 'node:fs';
 import { ConfigError } from '../config/errors.ts';
 import { type LoadOptions, loadConfig } from '../config/load.ts';
-import { startGateway } from '../http/gateway.ts';
 import { openLogger } from '../observability/log.ts';
+import { startGateway } from '../server/start.ts';
 
 export async function serve(load: LoadOptions): Promise<{ close(): Promise<void> }> {
   const loaded = loadConfig(load);

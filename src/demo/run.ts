@@ -4,8 +4,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { resolveConfig } from '../config/load.ts';
-import { startGateway } from '../http/gateway.ts';
 import type { Logger } from '../observability/log.ts';
+import { startGateway } from '../server/start.ts';
 import { startSampleApp } from './app.ts';
 import { DEMO_USERS, startDevIdp } from './idp.ts';
 import { reservePort } from './ports.ts';

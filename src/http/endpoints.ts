@@ -2,12 +2,12 @@
 
 import { PortcullisError } from '../errors/codes.ts';
 import { headerValue, identityHeaderValues } from '../proxy/identity.ts';
-import { loadSession } from '../sessions/resolve.ts';
 import type { Session } from '../sessions/session.ts';
 import type { GatewayContext } from './context.ts';
 import { authorizeScope, forwardAuthPaths, sendForbidden } from './forbidden.ts';
 import { sendError, sendJson } from './respond.ts';
 import type { Scope } from './scope.ts';
+import { loadSession } from './session.ts';
 import { readTarget, targetError } from './target.ts';
 
 async function withSession(ctx: GatewayContext, s: Scope): Promise<Session | undefined> {

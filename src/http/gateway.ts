@@ -3,42 +3,27 @@
  * trust boundary → own endpoints → route → session (+ refresh) → decide → forward.
  */
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { ResolvedConfig } from '../config/load.ts';
 import { PortcullisError } from '../errors/codes.ts';
-import { createProvider } from '../idp/registry.ts';
-import { KeyPoller } from '../keys/poller.ts';
-import { callback, signedOut, signIn, signOut, start } from '../login/endpoints.ts';
-import { FlowCookies } from '../login/flow.ts';
-import { compileRedirectPolicy } from '../login/redirect.ts';
-import type { Logger } from '../observability/log.ts';
-import { Metrics, routeClass } from '../observability/metrics.ts';
-import { Authorizer } from '../policy/authorize.ts';
-import { compilePolicy, needsGithubMemberships, requiredClaims } from '../policy/compile.ts';
-import { PrefixTable } from '../policy/routes.ts';
-import { ASSERTION_HEADER, AssertionSigner, assertionIssuer, assertionsWanted } from '../proxy/assertion.ts';
-import { Upstream } from '../proxy/forward.ts';
+import { routeClass } from '../observability/metrics.ts';
+import { ASSERTION_HEADER } from '../proxy/assertion.ts';
+import type { Upstream } from '../proxy/forward.ts';
 import { upstreamHeaders } from '../proxy/headers.ts';
 import { identityHeaders } from '../proxy/identity.ts';
 import { tunnel } from '../proxy/upgrade.ts';
-import { cookieNames } from '../sessions/cookie-store.ts';
-import { createSessionStore, openSessionStorage, sessionStorageChanged } from '../sessions/open.ts';
-import { loadSession } from '../sessions/resolve.ts';
-import { Sealer } from '../sessions/sealer.ts';
 import type { Session } from '../sessions/session.ts';
-import { openStorage } from '../storage/open.ts';
-import type { Storage } from '../storage/storage.ts';
-import type { GatewayContext, IssuerMount } from './context.ts';
+import type { GatewayContext } from './context.ts';
 import { AUTH_PATH, auth, authPrefixed, metricsEndpoint, ping, ready, userinfo } from './endpoints.ts';
 import { authorizeScope, sendForbidden } from './forbidden.ts';
 import { jwks } from './jwks.ts';
-import { ConnectionGuard, limitsOf, serverOptions } from './limits.ts';
+import { callback, signedOut, signIn, signOut, start } from './login.ts';
 import { redirect, sendError } from './respond.ts';
 import { Scope, type Upgrade } from './scope.ts';
 import { services } from './services.ts';
+import { loadSession } from './session.ts';
 import { readTarget, reservedPath, targetError } from './target.ts';
-import { compileTrustedProxies, resolveForwarded } from './trust.ts';
+import { resolveForwarded } from './trust.ts';
 
 type Handler = (ctx: GatewayContext, s: Scope) => void | Promise<void>;
 
@@ -216,68 +201,6 @@ function withAuthorization(u: Upstream, session: Session, headers: readonly stri
   return token === undefined ? headers : [...headers, 'authorization', `Bearer ${token}`];
 }
 
-export function buildContext(
-  config: ResolvedConfig,
-  log: Logger,
-  now: () => number = () => Math.floor(Date.now() / 1000),
-  metrics: Metrics = new Metrics({ defaultMetrics: false }),
-  issuer?: IssuerMount,
-  assertions?: AssertionSigner,
-  /** The storage of server-side sessions (openSessionStorage); absent for cookie sessions. */
-  sessionStorage?: Storage,
-): GatewayContext {
-  const sealer = new Sealer(config.cookieKeys);
-  const names = cookieNames(config.cookie.name, config.cookieSecure, config.cookie.domain);
-  const cookieOpts = { secure: config.cookieSecure, domain: config.cookie.domain };
-  const providers = new Map(
-    config.providers.map((p) => [
-      p.id,
-      createProvider(p, {
-        redirectUri: config.redirectUri,
-        timeoutSeconds: 10,
-        now,
-        fetch: metrics.timedFetch(p.id),
-        keepClaims: requiredClaims(config, p.id),
-        githubMemberships: needsGithubMemberships(config, p.id),
-      }),
-    ]),
-  );
-  const sessions = createSessionStore(config, {
-    sealer,
-    names,
-    cookieOptions: cookieOpts,
-    log,
-    metrics,
-    storage: sessionStorage,
-  });
-  const owns = (name: string) => sessions.owns(name);
-  const upstreams = config.upstreams.map((u) => new Upstream(u, owns));
-  return {
-    config,
-    log,
-    metrics,
-    providers,
-    sessions,
-    flows: new FlowCookies(sealer, names.flowPrefix, cookieOpts, config.pendingLoginsMax),
-    redirects: compileRedirectPolicy(config.public, config.allowedRedirectDomains),
-    trusted: compileTrustedProxies(config.trustedProxies),
-    routes: new PrefixTable(config.routes),
-    authz: new Authorizer(compilePolicy(config, { log }), log, metrics),
-    upstreams: new PrefixTable(upstreams),
-    upstreamList: upstreams,
-    autoStart: config.autoLogin && providers.size === 1,
-    pathMatters: config.routes.some((r) => r.allow !== undefined),
-    metricsOnMain: config.metrics.enabled && config.metrics.insecureOnMainListener,
-    keepIdToken:
-      config.providers.some((p) => p.logoutAtIdp) ||
-      config.upstreams.some((u) => u.passAuthorization === 'id_token'),
-    now,
-    issuer,
-    assertions,
-    assertionIssuer: assertionIssuer(config.public),
-  };
-}
-
 function hostCount(raw: readonly string[]): number {
   let n = 0;
   for (let i = 0; i < raw.length; i += 2) {
@@ -414,240 +337,4 @@ async function tunnelTo(
   s.res.statusCode = outcome === 'ok' ? 101 : 502;
   if (outcome === 'failed')
     ctx.log.warn({ requestId: s.id, upstream: upstream.config.name }, 'upgrade refused or failed');
-}
-
-export interface RunningGateway {
-  readonly server: http.Server;
-  readonly url: string;
-  /** The metrics listener's base URL (http://127.0.0.1:9180); undefined when it is not opened. */
-  readonly metricsUrl: string | undefined;
-  readonly ctx: GatewayContext;
-  /** Swaps in a new, already validated configuration without dropping connections. */
-  reload(next: ResolvedConfig): void;
-  close(): Promise<void>;
-}
-
-export interface StartOptions {
-  readonly port?: number;
-  readonly host?: string;
-  /** The clock, epoch seconds (tests move it forward). */
-  readonly now?: () => number;
-  /** The metrics registry (kept across reloads). */
-  readonly metrics?: Metrics;
-}
-
-export async function startGateway(
-  config: ResolvedConfig,
-  log: Logger,
-  opts: StartOptions = {},
-): Promise<RunningGateway> {
-  const metrics = opts.metrics ?? new Metrics();
-  // The storage holds the signing keys (and the issuer's state): opened only when the issuer or an upstream
-  // that is sent assertions needs it, and shared by both. The issuer's module is not even loaded otherwise.
-  // Sessions with store: storage keep theirs there too; store: redis opens a connection of its own.
-  const storage =
-    config.issuer !== undefined || assertionsWanted(config) || config.sessions.store === 'storage'
-      ? await openStorage(config.storage, log)
-      : undefined;
-  let issuer: Awaited<ReturnType<typeof startIssuer>>;
-  let assertions: AssertionSigner | undefined;
-  let keys: KeyPoller | undefined;
-  let sessionStorage: Storage | undefined;
-  // Closes the session store's own connection (store redis); a shared storage is closed as `storage`.
-  const closeSessionStorage = async () => {
-    if (sessionStorage !== storage) await sessionStorage?.close();
-  };
-  try {
-    sessionStorage = await openSessionStorage(config, log, storage);
-    // Signing keys only where something signs: the issuer, or an upstream that is sent assertions. One key
-    // poller for both (src/keys/poller.ts): the issuer subscribes first, so /oidc/jwks changes before assertions.
-    keys =
-      storage && (config.issuer !== undefined || assertionsWanted(config))
-        ? await KeyPoller.start(storage, config.cookieKeys, log)
-        : undefined;
-    issuer = await startIssuer(config, log, storage, keys);
-    assertions = keys ? await AssertionSigner.follow(keys, log) : undefined;
-  } catch (err) {
-    keys?.close();
-    await issuer?.close();
-    await closeSessionStorage();
-    await storage?.close();
-    throw err;
-  }
-  let ctx = buildContext(config, log, opts.now, metrics, issuer, assertions, sessionStorage);
-  const limits = new ConnectionGuard(limitsOf(config.server), log, metrics);
-  const server = http.createServer(
-    // Sessions may span up to 10 cookie chunks of 3.8 KB: headers must fit them (Node's default is 16 KiB).
-    { ...serverOptions(limitsOf(config.server)), maxHeaderSize: 64 * 1024 },
-    (req, res) => {
-      // A connection past the cap was answered 503 when it opened: whatever it sends is not served.
-      if (limits.refused(req.socket)) return;
-      limits.request(req, res);
-      void handle(ctx, req, res);
-    },
-  );
-  limits.attach(server);
-  server.on('upgrade', (req, socket, head) => {
-    if (limits.refused(req.socket)) return;
-    handleUpgrade(ctx, req, socket, head).catch((err: unknown) => {
-      log.error({ err: String(err) }, 'upgrade failed');
-      socket.destroy();
-    });
-  });
-  const host = opts.host ?? config.host;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? config.port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  }).catch(async (err: unknown) => {
-    limits.close();
-    ctx.authz.close();
-    assertions?.close();
-    keys?.close();
-    await issuer?.close();
-    await closeSessionStorage();
-    await storage?.close();
-    throw err;
-  });
-  const addr = server.address() as AddressInfo;
-  const url = baseUrl(addr);
-  let metricsServer: http.Server | undefined;
-  if (config.metrics.enabled && !config.metrics.insecureOnMainListener) {
-    try {
-      metricsServer = await startMetricsServer(config.metrics.listen, metrics);
-    } catch (err) {
-      // Nothing stays half-started: a second instance on the same host must not keep the main port.
-      limits.close();
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-      assertions?.close();
-      await issuer?.close();
-      await closeSessionStorage();
-      await storage?.close();
-      throw new Error(
-        `metrics.listen ${config.metrics.listen}: cannot listen (${(err as NodeJS.ErrnoException).code ?? String(err)}); set metrics.listen to a free address`,
-        { cause: err },
-      );
-    }
-  }
-  const metricsUrl = metricsServer ? baseUrl(metricsServer.address() as AddressInfo) : undefined;
-  return {
-    server,
-    url,
-    metricsUrl,
-    get ctx() {
-      return ctx;
-    },
-    reload(next: ResolvedConfig) {
-      // Requests in flight finish on the context they started with; new ones use the new one.
-      const old = ctx;
-      if (sessionStorageChanged(old.config, next)) {
-        log.warn({ event: 'sessions.changed' }, 'where sessions live changed: restart to apply it');
-        next = { ...next, sessions: old.config.sessions };
-      }
-      const m = (c: ResolvedConfig) =>
-        `${c.metrics.enabled} ${c.metrics.insecureOnMainListener} ${c.metrics.listen}`;
-      if (m(next) !== m(old.config)) {
-        // Which listener serves /metrics is fixed at start; the main listener's routing stays with it.
-        log.warn({ event: 'metrics.changed' }, 'metrics settings changed: restart to apply them');
-        next = { ...next, metrics: old.config.metrics };
-      }
-      ctx = buildContext(next, log, opts.now, metrics, issuer, assertions, sessionStorage);
-      limits.update(server, limitsOf(next.server));
-      old.authz.close();
-      reloadAssertions(next, log, assertions);
-      if (issuer !== undefined && next.issuer !== undefined) {
-        issuer.reload(next).catch((err: unknown) => {
-          log.error(
-            { event: 'issuer.reload-failed', err: String(err) },
-            'issuer kept its previous configuration',
-          );
-        });
-      } else if ((issuer === undefined) !== (next.issuer === undefined)) {
-        log.warn({ event: 'issuer.changed' }, 'issuer added or removed: restart to apply it');
-      }
-      if (next.listen !== old.config.listen) {
-        log.warn({ from: old.config.listen, to: next.listen }, 'listen changed: restart to apply it');
-      }
-      // undici's close() lets requests in flight on the old pools finish first.
-      void Promise.allSettled(old.upstreamList.map((u) => u.close()));
-    },
-    async close() {
-      limits.close();
-      server.closeIdleConnections();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        setTimeout(() => server.closeAllConnections(), 2_000).unref();
-      });
-      await Promise.allSettled([
-        ...ctx.upstreamList.map((u) => u.close()),
-        new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve())),
-      ]);
-      ctx.authz.close();
-      assertions?.close();
-      keys?.close();
-      await issuer?.close();
-      await closeSessionStorage();
-      await storage?.close();
-    },
-  };
-}
-
-async function startIssuer(
-  config: ResolvedConfig,
-  log: Logger,
-  storage: Storage | undefined,
-  keys: KeyPoller | undefined,
-) {
-  if (config.issuer === undefined) return undefined;
-  const { Issuer } = await import('../issuer/issuer.ts');
-  return Issuer.start(config, log, { ...(storage ? { storage } : {}), ...(keys ? { keys } : {}) });
-}
-
-/** A reload has the key poller look at once (SIGHUP publishes a rotated key without waiting for the poll). */
-function reloadAssertions(next: ResolvedConfig, log: Logger, assertions: AssertionSigner | undefined): void {
-  if (assertions === undefined) {
-    if (assertionsWanted(next))
-      log.warn({ event: 'assertion.changed' }, 'assertions enabled on an upstream: restart to apply it');
-    return;
-  }
-  assertions.refresh().catch((err: unknown) => {
-    log.error(
-      { event: 'assertion.keys-reload-failed', err: String(err) },
-      'assertion signing keys could not be reloaded; the previous ones stay in use',
-    );
-  });
-}
-
-function baseUrl(addr: AddressInfo): string {
-  return `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
-}
-
-/**
- * /metrics on its own address (loopback by default), as oauth2-proxy's --metrics-address: the counts of
- * sign-ins and denials are not for whoever can reach the gateway, and the main listener's /metrics
- * belongs to the upstream.
- */
-async function startMetricsServer(listen: string, metrics: Metrics): Promise<http.Server> {
-  const m = /^\[?(.*?)\]?:(\d+)$/.exec(listen)!;
-  const server = http.createServer((req, res) => {
-    if ((req.url ?? '').split('?')[0] !== '/metrics') {
-      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found: metrics are at /metrics\n');
-      return;
-    }
-    metrics.registry.metrics().then(
-      (body) => res.writeHead(200, { 'Content-Type': metrics.registry.contentType }).end(body),
-      () => res.writeHead(500).end(),
-    );
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(Number(m[2]), m[1], () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  return server;
 }

@@ -3,8 +3,8 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { RouteConfig } from '../config/schema.ts';
+import { parseCookies } from '../sessions/cookies.ts';
 import type { Session } from '../sessions/session.ts';
-import { parseCookies } from './cookies.ts';
 import type { ForwardedInfo } from './trust.ts';
 
 /** An HTTP/1.1 Upgrade request (WebSocket): the client's socket and the bytes already read past the head. */

@@ -4,13 +4,14 @@
  * issuer — the same rules `/oidc/auth` applies, so nobody is shown a service that would turn them away.
  * `Accept: application/json` gets the list as JSON (for a portal that renders it itself).
  */
-import { loadSession } from '../sessions/resolve.ts';
+
 import type { GatewayContext } from './context.ts';
 import { authorizeScope, sendForbidden } from './forbidden.ts';
 import { html } from './html.ts';
 import { layout, signOutForm } from './pages.ts';
 import { redirect, sendError, sendHtml, sendJson } from './respond.ts';
 import type { Scope } from './scope.ts';
+import { loadSession } from './session.ts';
 
 export interface ServiceEntry {
   readonly id: string;

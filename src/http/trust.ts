@@ -9,8 +9,10 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { BlockList, isIPv6 } from 'node:net';
 import { type NormalisedIp, normaliseIp, parseTrustedProxy } from '../config/trusted-proxies.ts';
+import type { ForwardedInfo } from '../proxy/headers.ts';
 
 export { trustedProxyProblems } from '../config/trusted-proxies.ts';
+export type { ForwardedInfo } from '../proxy/headers.ts';
 
 const IPV4_WITH_PORT = /^(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}$/;
 const BRACKETED_IPV6 = /^\[([^\]]+)\](?::\d{1,5})?$/;
@@ -19,13 +21,6 @@ export interface TrustedProxies {
   /** False when no proxy is trusted: X-Forwarded-* is then ignored without being read. */
   readonly any: boolean;
   isTrusted(address: string): boolean;
-}
-
-export interface ForwardedInfo {
-  clientIp: string;
-  proto: 'http' | 'https';
-  /** The validated, lower-cased `host[:port]`, or '' when no valid host was given. */
-  host: string;
 }
 
 /**

@@ -23,7 +23,7 @@ import type { Logger } from '../observability/log.ts';
 import type { Principal, Surface } from '../policy/authorize.ts';
 import type { Storage } from '../storage/storage.ts';
 import type { Accounts } from './accounts.ts';
-import type { Binding } from './provider.ts';
+import type { Binding } from './binding.ts';
 
 /** The issuer surfaces decided here (the authorization endpoint's is the interaction's). */
 export type GrantSurface = Extract<Surface, 'issuer.token' | 'issuer.userinfo' | 'issuer.introspection'>;

@@ -21,7 +21,7 @@ import { readForm } from '../http/form.ts';
 import { redirect, sendError } from '../http/respond.ts';
 import { crossSiteReason } from '../http/same-origin.ts';
 import type { Scope } from '../http/scope.ts';
-import { loadSession } from '../sessions/resolve.ts';
+import { loadSession } from '../http/session.ts';
 import type { Identity, Session } from '../sessions/session.ts';
 import type { Storage } from '../storage/storage.ts';
 import type { Accounts } from './accounts.ts';

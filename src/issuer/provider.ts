@@ -15,21 +15,17 @@ import Provider, {
   type UnknownObject,
 } from 'oidc-provider';
 import { ISSUER_PATH, type ResolvedIssuer, type ResolvedIssuerClient } from '../config/issuer.ts';
-import type { GatewayContext } from '../http/context.ts';
 import { errorPage } from '../http/pages.ts';
-import type { Scope } from '../http/scope.ts';
 import type { Logger } from '../observability/log.ts';
 import type { Storage } from '../storage/storage.ts';
 import { type Accounts, accountIdOf } from './accounts.ts';
 import { adapterFor } from './adapter.ts';
 import { GrantAdmission, type GrantBound } from './admission.ts';
+/** The gateway request an oidc-provider request belongs to (set by the mount, read by hooks). */
+import type { Binding } from './binding.ts';
 import { issuerSignedOutPage, logoutPage } from './pages.ts';
 
-/** The gateway request an oidc-provider request belongs to (set by the mount, read by hooks). */
-export interface Binding {
-  readonly ctx: GatewayContext;
-  readonly s: Scope;
-}
+export type { Binding } from './binding.ts';
 
 export interface ProviderOptions {
   readonly issuer: ResolvedIssuer;

@@ -2,7 +2,7 @@
  * Per-flow login state. Each sign-in in flight has its own sealed cookie, named after its state value,
  * so several tabs can sign in at once; the number in flight per browser is capped (oldest dropped).
  */
-import { type CookieOptions, serializeCookie } from '../http/cookies.ts';
+import { type CookieOptions, serializeCookie } from '../sessions/cookies.ts';
 import type { Sealer } from '../sessions/sealer.ts';
 
 const PURPOSE = 'flow';

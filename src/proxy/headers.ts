@@ -3,7 +3,13 @@
  * client stripped in every spelling (any case, `_` for `-`, since many servers treat them alike),
  * Portcullis's cookies removed, X-Forwarded-* set from the trust boundary, identity added.
  */
-import type { ForwardedInfo } from '../http/trust.ts';
+/** What the trust boundary (src/http/trust.ts) established about the client: the X-Forwarded-* to send on. */
+export interface ForwardedInfo {
+  clientIp: string;
+  proto: 'http' | 'https';
+  /** The validated, lower-cased `host[:port]`, or '' when no valid host was given. */
+  host: string;
+}
 
 export const HOP_BY_HOP = new Set([
   'connection',

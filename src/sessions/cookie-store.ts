@@ -3,7 +3,7 @@
  * into numbered chunks `<name>_0 … <name>_n` when it is larger than browsers reliably store (~4 KB per
  * cookie, RFC 6265 §6.1), and joined again on the way in. Anything that does not open is no session.
  */
-import { type CookieOptions, serializeCookie } from '../http/cookies.ts';
+import { type CookieNames, type CookieOptions, serializeCookie } from './cookies.ts';
 import { DigestCache } from './digest-cache.ts';
 import type { Sealer } from './sealer.ts';
 import { isSession, type Session } from './session.ts';
@@ -20,18 +20,7 @@ const MAX_CHUNKS = 10;
 const CACHE_MAX = 10_000;
 const CACHE_TTL_MS = 15 * 60_000;
 
-export interface CookieNames {
-  /** The session cookie's name, including any __Host- prefix. */
-  readonly session: string;
-  /** Prefix of the per-flow state cookies. */
-  readonly flowPrefix: string;
-}
-
-export function cookieNames(base: string, secure: boolean, domain: string | undefined): CookieNames {
-  // __Host- binds the cookie to this exact origin: needs Secure, Path=/ and no Domain (RFC 6265bis §4.1.3.2).
-  const name = secure && domain === undefined ? `__Host-${base}` : base;
-  return { session: name, flowPrefix: `${name}_f_` };
-}
+export { type CookieNames, cookieNames } from './cookies.ts';
 
 export class CookieSessionStore implements SessionStore {
   readonly type = 'cookie' as const;

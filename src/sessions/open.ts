@@ -4,12 +4,12 @@
  * with every configuration reload, so rotated cookie secrets take effect.
  */
 import type { ResolvedConfig } from '../config/load.ts';
-import type { CookieOptions } from '../http/cookies.ts';
 import type { Logger } from '../observability/log.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { RedisStorage } from '../storage/redis.ts';
 import type { Storage } from '../storage/storage.ts';
 import { type CookieNames, CookieSessionStore } from './cookie-store.ts';
+import type { CookieOptions } from './cookies.ts';
 import type { Sealer } from './sealer.ts';
 import { ServerSessionStore } from './server-store.ts';
 import type { SessionStore } from './store.ts';

@@ -31,10 +31,10 @@
 import { createHash, hkdfSync, randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { PortcullisError } from '../errors/codes.ts';
-import type { CookieOptions } from '../http/cookies.ts';
-import { serializeCookie } from '../http/cookies.ts';
 import type { Storage } from '../storage/storage.ts';
 import { type CookieNames, CookieSessionStore } from './cookie-store.ts';
+import type { CookieOptions } from './cookies.ts';
+import { serializeCookie } from './cookies.ts';
 import { DigestCache } from './digest-cache.ts';
 import { Sealer } from './sealer.ts';
 import { isSession, needsRefresh, type Session } from './session.ts';

@@ -8,7 +8,7 @@
  * answers absent and forged cookies synchronously too and returns a promise only when it asks the store.
  * Store failures are thrown as PortcullisError PCL_SESSION_STORE_UNAVAILABLE (a 503, never "signed out").
  */
-import type { CookieNames } from './cookie-store.ts';
+import type { CookieNames } from './cookies.ts';
 import type { Session } from './session.ts';
 
 export type SessionStoreType = 'cookie' | 'redis' | 'storage';

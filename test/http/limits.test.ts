@@ -14,9 +14,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { resolveConfig } from '../../src/config/load.ts';
 import type { RawConfig } from '../../src/config/schema.ts';
 import { type SampleApp, startSampleApp } from '../../src/demo/app.ts';
-import { type RunningGateway, startGateway } from '../../src/http/gateway.ts';
 import { defaultMaxConnections, openFileLimit } from '../../src/http/limits.ts';
 import { createLogger } from '../../src/observability/log.ts';
+import { type RunningGateway, startGateway } from '../../src/server/start.ts';
 import { openWebSocket, rawRequest } from '../support/raw.ts';
 
 const SERVER = {

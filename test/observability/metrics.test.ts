@@ -7,8 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { resolveConfig } from '../../src/config/load.ts';
 import type { RawConfig } from '../../src/config/schema.ts';
-import { buildContext } from '../../src/http/gateway.ts';
 import { createLogger } from '../../src/observability/log.ts';
+import { buildContext } from '../../src/server/context.ts';
 import { type Stack, startStack } from '../support/stack.ts';
 
 let stack: Stack;

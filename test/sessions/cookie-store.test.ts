@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { parseCookies } from '../../src/http/cookies.ts';
 import { CHUNK_SIZE, CookieSessionStore, cookieNames } from '../../src/sessions/cookie-store.ts';
+import { parseCookies } from '../../src/sessions/cookies.ts';
 import { Sealer } from '../../src/sessions/sealer.ts';
 import type { Session } from '../../src/sessions/session.ts';
 import { rawRequest } from '../support/raw.ts';

@@ -4,15 +4,15 @@
  */
 import { randomNonce, randomPKCECodeVerifier, randomState } from 'openid-client';
 import { PortcullisError } from '../errors/codes.ts';
-import type { GatewayContext } from '../http/context.ts';
-import { authorizeScope, sendForbidden } from '../http/forbidden.ts';
-import { readForm } from '../http/form.ts';
-import { signedOutPage, signInPage, signOutPage } from '../http/pages.ts';
-import { redirect, sendError, sendHtml } from '../http/respond.ts';
-import { crossSiteReason } from '../http/same-origin.ts';
-import type { Scope } from '../http/scope.ts';
+import { validateRedirect } from '../login/redirect.ts';
 import type { Session } from '../sessions/session.ts';
-import { validateRedirect } from './redirect.ts';
+import type { GatewayContext } from './context.ts';
+import { authorizeScope, sendForbidden } from './forbidden.ts';
+import { readForm } from './form.ts';
+import { signedOutPage, signInPage, signOutPage } from './pages.ts';
+import { redirect, sendError, sendHtml } from './respond.ts';
+import { crossSiteReason } from './same-origin.ts';
+import type { Scope } from './scope.ts';
 
 /** The validated post-login target, logging rejected ones with the reason. */
 function target(ctx: GatewayContext, s: Scope, rd: string | null): string {

@@ -4,11 +4,12 @@
  * that cannot be reached is neither "signed in" nor "signed out": its PCL_SESSION_STORE_UNAVAILABLE
  * error propagates, and the request answers 503.
  */
-import type { GatewayContext } from '../http/context.ts';
-import type { Scope } from '../http/scope.ts';
+
 import { describe } from '../idp/oidc.ts';
-import { isStoreUnavailable } from './server-store.ts';
-import { needsRefresh, type Session } from './session.ts';
+import { isStoreUnavailable } from '../sessions/server-store.ts';
+import { needsRefresh, type Session } from '../sessions/session.ts';
+import type { GatewayContext } from './context.ts';
+import type { Scope } from './scope.ts';
 
 export async function refreshSession(
   ctx: GatewayContext,

@@ -45,3 +45,17 @@ export function serializeCookie(
   s += `; SameSite=${o.sameSite ?? 'Lax'}`;
   return s;
 }
+
+/** The names of Portcullis's cookies: the session's (and its chunks'), and the sign-in flows' prefix. */
+export interface CookieNames {
+  /** The session cookie's name, including any __Host- prefix. */
+  readonly session: string;
+  /** Prefix of the per-flow state cookies. */
+  readonly flowPrefix: string;
+}
+
+export function cookieNames(base: string, secure: boolean, domain: string | undefined): CookieNames {
+  // __Host- binds the cookie to this exact origin: needs Secure, Path=/ and no Domain (RFC 6265bis §4.1.3.2).
+  const name = secure && domain === undefined ? `__Host-${base}` : base;
+  return { session: name, flowPrefix: `${name}_f_` };
+}

@@ -3,9 +3,10 @@
  * Exit 0 when no check failed (warnings allowed), 1 when one did, 2 when the configuration does not load
  * (its problems are still printed, as findings).
  */
-import { parseConfigArgs } from '../cli/options.ts';
-import { formatHuman, formatJson, wantsColour } from './report.ts';
-import { runDoctor } from './run.ts';
+
+import { formatHuman, formatJson, wantsColour } from '../doctor/report.ts';
+import { runDoctor } from '../doctor/run.ts';
+import { parseConfigArgs } from './options.ts';
 
 export const CHECK_USAGE = `  check [options] [--offline] [--json]
                              test the configuration against the live IdP, upstreams and stores`;
