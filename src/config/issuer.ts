@@ -2,7 +2,7 @@
  * Resolving the `issuer` section: client secrets read from files, token lifetimes filled in, and the checks
  * that span fields (one secret source, public clients without secrets, redirect URIs that the protocol
  * allows). Problems are collected, never thrown one by one. The `storage` section is resolved alongside
- * (src/storage/config.ts), as the issuer's state lives there.
+ * (src/config/storage.ts), as the issuer's state lives there.
  */
 
 import { isLoopbackHost } from './net.ts';

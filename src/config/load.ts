@@ -36,7 +36,7 @@ export interface ResolvedUpstream extends UpstreamConfig {
 
 export interface ResolvedConfig
   extends Omit<Config, 'providers' | 'upstreams' | 'issuer' | 'storage' | 'sessions'> {
-  /** Where sessions live (src/sessions/config.ts). */
+  /** Where sessions live (src/config/sessions.ts). */
   readonly sessions: ResolvedSessions;
   /** The OpenID provider at <publicUrl>/oidc, when `issuer` is configured. */
   readonly issuer: ResolvedIssuer | undefined;

@@ -30,7 +30,7 @@ export type { Binding } from './binding.ts';
 export interface ProviderOptions {
   readonly issuer: ResolvedIssuer;
   readonly storage: Storage;
-  /** Private keys, signing keys first (src/issuer/keys.ts). */
+  /** Private keys, signing keys first (src/keys/store.ts). */
   readonly jwks: readonly JWK[];
   readonly cookieKeys: readonly Buffer[];
   /** `cookie.name`: the issuer's cookies are named after it. */

@@ -70,6 +70,6 @@ test('every PCL_ code used in src/ is registered', () => {
 });
 
 test('the source scan finds the codes it should (guards the scan itself)', () => {
-  const text = readFileSync(join(ROOT, 'src/login/endpoints.ts'), 'utf8');
+  const text = readFileSync(join(ROOT, 'src/http/login.ts'), 'utf8');
   assert.match(text, /'PCL_STATE_UNKNOWN'/);
 });

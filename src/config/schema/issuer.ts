@@ -1,7 +1,7 @@
 /**
  * The `issuer` and `storage` sections of the configuration: the OpenID provider Portcullis runs for the
  * platform's own services (mounted at `<publicUrl>/oidc`), and where its state lives. Imported by
- * src/config/schema.ts; resolved (secrets read, cross-field checks) by src/issuer/config.ts.
+ * src/config/schema.ts; resolved (secrets read, cross-field checks) by src/config/issuer.ts.
  */
 import { z } from 'zod';
 import { duration } from './duration.ts';
