@@ -222,7 +222,10 @@ function newScope(
   const target = readTarget(req.url ?? '/');
   if (typeof target === 'string') return targetError(target);
   const peer = req.socket.remoteAddress ?? '';
-  const fwd = resolveForwarded(req.headers, peer, 'http', ctx.trusted);
+  // The connection's own scheme (server.tls: a TLS socket), for X-Forwarded-Proto to the upstream when no
+  // trusted proxy says otherwise; cookies and redirects follow publicUrl either way.
+  const localProto = (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
+  const fwd = resolveForwarded(req.headers, peer, localProto, ctx.trusted);
   const s = new Scope(req, res, target.rawPath, target.query, target.path, fwd);
   s.upgrade = upgrade;
   s.trustedPeer = ctx.trusted.any && ctx.trusted.isTrusted(peer);
