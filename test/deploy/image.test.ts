@@ -7,7 +7,18 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chownSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,18 +42,22 @@ function freePort(): Promise<number> {
   });
 }
 
+function output(): string {
+  return readFileSync(join(dir, 'podman.log'), 'utf8');
+}
+
 function podman(...args: string[]) {
   return run('podman', args, { env, allowFail: true });
 }
 
+let dir: string;
+
 describe('container image', { skip: SKIP }, () => {
-  let dir: string;
   let idp: TestIdp;
   let app: SampleApp;
   let port: number;
   let built: { tag: string; archive: string; size: number };
   let child: ChildProcess | undefined;
-  let output = '';
   let exited: Promise<number | null>;
 
   before(async () => {
@@ -95,9 +110,6 @@ metrics: { listen: 127.0.0.1:0 }
 
   after(async () => {
     if (child && child.exitCode === null) podman('rm', '-f', '-t', '0', NAME);
-    // podman's helpers (conmon) may hold the other ends of its output pipes a while after it exits.
-    child?.stdout?.destroy();
-    child?.stderr?.destroy();
     await idp?.close();
     await app?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -113,6 +125,7 @@ metrics: { listen: 127.0.0.1:0 }
   });
 
   test('runs read-only on the host network and signs a user in', async () => {
+    const logFd = openSync(join(dir, 'podman.log'), 'w');
     child = spawn(
       'podman',
       [
@@ -144,14 +157,10 @@ metrics: { listen: 127.0.0.1:0 }
         'PORTCULLIS_PORT=tcp://10.0.0.10:4180',
         built.tag,
       ],
-      { env, stdio: ['ignore', 'pipe', 'pipe'] },
+      // The container's output goes to a file, read back for the assertions and failure messages.
+      { env, stdio: ['ignore', logFd, logFd] },
     );
-    child.stdout!.on('data', (d) => {
-      output += d;
-    });
-    child.stderr!.on('data', (d) => {
-      output += d;
-    });
+    closeSync(logFd);
     exited = new Promise((resolve) => child!.once('exit', (code) => resolve(code)));
 
     const deadline = Date.now() + 60_000;
@@ -162,7 +171,7 @@ metrics: { listen: 127.0.0.1:0 }
       );
       if (ok) break;
       if (child.exitCode !== null || Date.now() > deadline)
-        assert.fail(`not ready (exit ${child.exitCode}):\n${output}`);
+        assert.fail(`not ready (exit ${child.exitCode}):\n${output()}`);
       await new Promise((r) => setTimeout(r, 250));
     }
 
@@ -193,12 +202,16 @@ metrics: { listen: 127.0.0.1:0 }
   test('SIGTERM drains and exits 0', async () => {
     assert.ok(child, 'the container runs (previous test)');
     assert.equal(podman('kill', '--signal', 'TERM', NAME).status, 0);
+    let timer: NodeJS.Timeout | undefined;
     const code = await Promise.race([
       exited,
-      new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 30_000)),
+      new Promise<'timeout'>((r) => {
+        timer = setTimeout(() => r('timeout'), 30_000);
+      }),
     ]);
-    assert.equal(code, 0, `exit ${code}:\n${output}`);
-    assert.match(output, /SIGTERM: shutting down/);
+    clearTimeout(timer);
+    assert.equal(code, 0, `exit ${code}:\n${output()}`);
+    assert.match(output(), /SIGTERM: shutting down/);
     assert.equal(existsSync(join(dir, 'state/data/portcullis.db')), true);
   });
 });
