@@ -5,6 +5,7 @@
 
 import { z } from 'zod';
 import { REFUSALS, readTarget } from './paths.ts';
+import { bearerSchema, routeBearerSchema } from './schema/bearer.ts';
 import { duration } from './schema/duration.ts';
 import { issuerSchema, storageSchema } from './schema/issuer.ts';
 import { allowSchema } from './schema/policy.ts';
@@ -110,6 +111,7 @@ export const routeSchema = z
     path: pathPrefix.describe('path prefix'),
     public: z.boolean().default(false).describe('no sign-in needed'),
     api: z.boolean().default(false).describe('answer 401 JSON instead of redirecting to sign-in'),
+    bearer: routeBearerSchema,
     allow: allowSchema
       .optional()
       .describe(
@@ -194,6 +196,9 @@ export const configSchema = z
     allow: allowSchema
       .optional()
       .describe('access rules for every signed-in user, whichever provider (docs/access-rules.md)'),
+    bearer: bearerSchema
+      .prefault({})
+      .describe('bearer tokens: clock skew, and issuers trusted for bearer use only (docs/api-access.md)'),
     autoLogin: z
       .boolean()
       .default(false)
@@ -258,4 +263,5 @@ export type Config = z.output<typeof configSchema>;
 export type UpstreamConfig = z.output<typeof upstreamSchema>;
 export type RouteConfig = z.output<typeof routeSchema>;
 export type SessionsConfig = z.output<typeof sessionsSchema>;
+export type { BearerConfig, BearerIssuerConfig, ProviderBearerConfig } from './schema/bearer.ts';
 export type { ServerConfig } from './schema/server.ts';

@@ -17,6 +17,7 @@ import { KeySets } from './jwks.ts';
 import {
   type FlowSecrets,
   type IdentityProvider,
+  type JwtKeys,
   type ProviderOptions,
   RefreshDeduper,
   type RefreshResult,
@@ -347,6 +348,32 @@ export class OidcProvider implements IdentityProvider {
         cause: err,
       });
     }
+  }
+
+  /**
+   * For bearer tokens (src/bearer/): the issuer discovery announced, the key set (the same cache the ID
+   * tokens of sign-ins use) and the ID token algorithms. A multi-tenant Entra application's issuer is a
+   * `{tenantid}` template that no token carries: its tokens need a `bearer.issuers` entry per tenant.
+   */
+  async jwtKeys(): Promise<JwtKeys> {
+    const config = await this.discover();
+    const m = config.serverMetadata();
+    if (m.jwks_uri === undefined) {
+      throw new PortcullisError(
+        'PCL_IDP_UNREACHABLE',
+        `${this.id} publishes no jwks_uri to verify tokens with`,
+      );
+    }
+    this.#keys ??= new KeySets({ timeoutSeconds: this.opts.timeoutSeconds, fetch: this.opts.fetch });
+    const algorithms = (this.idTokenPolicy(config).algorithms ?? ['RS256']).filter(
+      (a) => a.toLowerCase() !== 'none',
+    );
+    return { issuer: m.issuer, keys: this.#keys.for(m.jwks_uri), algorithms };
+  }
+
+  /** A verified bearer JWT's claims → identity, as an ID token's at sign-in (no userinfo: no access token). */
+  async identityFromClaims(claims: Readonly<Record<string, unknown>>): Promise<Identity> {
+    return this.identityOf(await this.discover(), claims, undefined);
   }
 
   /** ID token claims (+ userinfo when configured) → identity, then the provider type's enrich(). */

@@ -91,6 +91,12 @@ export function compilePolicy(config: ResolvedConfig, o: CompileOptions = {}): A
     if (criteria.length > 0) any = true;
     providers.set(p.id, { type: p.type, criteria });
   }
+  // Issuers trusted for bearer tokens only: their tokens' principals name them as the provider.
+  for (const b of config.bearer.issuers) {
+    const criteria = compileAllow(b.allow, files, o.log);
+    if (criteria.length > 0) any = true;
+    providers.set(b.id, { type: 'bearer', criteria });
+  }
   const routes = config.routes
     .filter((r) => r.allow !== undefined && !r.public)
     .map((r) => ({ path: r.path, criteria: compileAllow(r.allow, files, o.log) }))
@@ -113,7 +119,8 @@ export function requiredClaims(c: RuleSource, providerId: string): string[] {
     const own =
       key === 'allow' ||
       key.startsWith('routes[') ||
-      c.providers.find((p) => p.allow === allow)?.id === providerId;
+      c.providers.find((p) => p.allow === allow)?.id === providerId ||
+      c.bearer?.issuers.find((b) => b.allow === allow)?.id === providerId;
     if (own) for (const k of Object.keys(allow.requirements ?? {})) keys.add(k);
   }
   return [...keys];

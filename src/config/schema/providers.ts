@@ -4,6 +4,7 @@
  * src/config/schema.ts; resolved (secrets, derived endpoints, cross-field checks) by src/config/providers.ts.
  */
 import { z } from 'zod';
+import { providerBearerSchema } from './bearer.ts';
 import { allowSchema } from './policy.ts';
 import { imageUrl, webUrl as url } from './url.ts';
 
@@ -45,6 +46,11 @@ const common = {
     .optional()
     .describe(
       'access rules for users of this provider, on top of the top-level allow (docs/access-rules.md)',
+    ),
+  bearer: providerBearerSchema
+    .optional()
+    .describe(
+      'accept this provider’s JWTs (ID tokens, JWT access tokens) as Authorization: Bearer on routes with bearer (docs/api-access.md); OpenID Connect types only',
     ),
   insecureAllowUnverifiedEmail: z
     .boolean()

@@ -1,0 +1,171 @@
+/**
+ * Verifying `Authorization: Bearer <JWT>` (RFC 6750) from a configured source: the signature with the
+ * source's key set (src/idp/jwks.ts: refetched on an unknown kid, at most once per cooldown), an allowed
+ * algorithm (never none or HS*), `iss` exactly, `aud` one of the source's audiences, `exp` required and
+ * `exp`/`nbf`/`iat` with bounded clock skew (RFC 7519 §4.1, RFC 9068 §4). The result is a principal shaped
+ * like a session — provider, identity, expiry — so the one authorize step, the identity headers and the
+ * signed assertion treat it exactly as a signed-in user.
+ *
+ * A verified token is kept (by its SHA-256, never the token) until it expires, so a client repeating its
+ * token costs a hash and a map lookup; the assertion cached per principal is then reused as for a session.
+ */
+import { decodeJwt, decodeProtectedHeader, errors, jwtVerify } from 'jose';
+import { PortcullisError } from '../errors/codes.ts';
+import { DigestCache } from '../sessions/digest-cache.ts';
+import type { Session } from '../sessions/session.ts';
+import type { BearerSource } from './sources.ts';
+
+/** Why a token was refused: a stable reason for logs and tests, and the RFC 6750 error_description. */
+export interface Rejection {
+  readonly ok: false;
+  /** `not-a-jwt`, `issuer-unknown`, `expired`, `audience`, `signature`, `algorithm`, `key-unknown`, … */
+  readonly reason: string;
+  /** Safe for a quoted-string (RFC 9110 §5.6.4): ASCII, no quotes or backslashes. */
+  readonly description: string;
+  /** The unverified `iss`, for the log line (never the token). */
+  readonly issuer?: string | undefined;
+}
+
+export interface Accepted {
+  readonly ok: true;
+  readonly principal: Session;
+}
+
+export type BearerResult = Accepted | Rejection;
+
+export interface VerifierOptions {
+  /** Seconds of clock skew allowed on exp, nbf and iat. */
+  readonly skew: number;
+  /** Epoch seconds. */
+  readonly now: () => number;
+  /** Verified tokens kept at most (least recently used leaves first). */
+  readonly cacheMax?: number;
+}
+
+interface Cached {
+  readonly source: string;
+  readonly principal: Session;
+}
+
+const reject = (reason: string, description: string, issuer?: string): Rejection => ({
+  ok: false,
+  reason,
+  description,
+  issuer,
+});
+
+/** A jose failure as a reason and a description for the client. */
+function rejection(err: unknown, issuer: string): Rejection | undefined {
+  if (err instanceof errors.JWTExpired) return reject('expired', 'The access token expired', issuer);
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    const claim = err.claim.replace(/[^a-z_]/gi, '');
+    if (claim === 'aud')
+      return reject('audience', 'The access token is not meant for this API (aud)', issuer);
+    if (claim === 'nbf') return reject('not-yet-valid', 'The access token is not valid yet (nbf)', issuer);
+    if (claim === 'exp') return reject('expired', 'The access token has no expiry (exp)', issuer);
+    return reject(`claim:${claim}`, `The access token's ${claim} claim is not acceptable`, issuer);
+  }
+  if (err instanceof errors.JOSEAlgNotAllowed) {
+    return reject('algorithm', 'The access token is signed with an algorithm not allowed', issuer);
+  }
+  if (err instanceof errors.JWKSNoMatchingKey) {
+    return reject('key-unknown', 'The access token is signed with an unknown key', issuer);
+  }
+  if (err instanceof errors.JWSSignatureVerificationFailed) {
+    return reject('signature', 'The access token signature is invalid', issuer);
+  }
+  if (err instanceof errors.JWTInvalid || err instanceof errors.JWSInvalid) {
+    return reject('malformed', 'The access token is malformed', issuer);
+  }
+  return undefined;
+}
+
+export class BearerVerifier {
+  readonly #sources: ReadonlyMap<string, BearerSource>;
+  readonly #o: VerifierOptions;
+  readonly #cache: DigestCache<Cached>;
+
+  constructor(sources: ReadonlyMap<string, BearerSource>, o: VerifierOptions) {
+    this.#sources = sources;
+    this.#o = o;
+    this.#cache = new DigestCache({ max: o.cacheMax ?? 10_000 });
+  }
+
+  /** The ids of every source. */
+  get sourceIds(): string[] {
+    return [...this.#sources.keys()];
+  }
+
+  /**
+   * Verifies `token` against the sources `accepted` (true: all). A source that cannot be reached (its
+   * discovery or key set) throws PCL_IDP_UNREACHABLE: neither accepted nor refused, the request answers 503.
+   */
+  async verify(token: string, accepted: true | readonly string[]): Promise<BearerResult> {
+    const now = this.#o.now();
+    const hit = this.#cache.get(token);
+    if (hit !== undefined && (accepted === true || accepted.includes(hit.source))) {
+      if (hit.principal.expiresAt + this.#o.skew > now) return { ok: true, principal: hit.principal };
+    }
+    let iss: string | undefined;
+    try {
+      decodeProtectedHeader(token);
+      const claims = decodeJwt(token);
+      iss = typeof claims.iss === 'string' ? claims.iss : undefined;
+    } catch {
+      return reject('not-a-jwt', 'The access token is not a JWT');
+    }
+    if (iss === undefined) return reject('issuer-missing', 'The access token has no issuer (iss)');
+    const source = [...this.#sources.values()].find(
+      (s) => s.issuer === iss && (accepted === true || accepted.includes(s.id)),
+    );
+    if (source === undefined)
+      return reject('issuer-unknown', 'The access token issuer is not trusted here', iss);
+    const keys = await source.keys();
+    const algorithms = [...(source.algorithms ?? keys.algorithms)].filter(
+      (a) => a.toLowerCase() !== 'none' && !a.startsWith('HS'),
+    );
+    let payload: Record<string, unknown>;
+    try {
+      ({ payload } = await jwtVerify(token, keys.keys, {
+        issuer: keys.issuer,
+        audience: [...source.audiences],
+        algorithms,
+        clockTolerance: this.#o.skew,
+        currentDate: new Date(now * 1000),
+        requiredClaims: ['exp'],
+      }));
+    } catch (err) {
+      const r = rejection(err, iss);
+      if (r !== undefined) return r;
+      if (err instanceof errors.JWKSTimeout || /fetch failed|ECONNREFUSED|ENOTFOUND/.test(String(err))) {
+        throw new PortcullisError(
+          'PCL_IDP_UNREACHABLE',
+          `fetching the keys of ${source.id}: ${String(err)}`,
+          {
+            cause: err,
+          },
+        );
+      }
+      return reject('invalid', 'The access token is invalid', iss);
+    }
+    let identity: Awaited<ReturnType<BearerSource['identity']>>;
+    try {
+      identity = await source.identity(payload);
+    } catch {
+      identity = undefined;
+    }
+    if (identity === undefined) return reject('no-identity', 'The access token names no user (sub)', iss);
+    const exp = payload['exp'] as number;
+    const iat = typeof payload['iat'] === 'number' ? payload['iat'] : now;
+    const principal: Session = {
+      v: 1,
+      provider: source.id,
+      identity,
+      createdAt: iat,
+      expiresAt: exp,
+      accessToken: token,
+    };
+    this.#cache.set(token, { source: source.id, principal });
+    return { ok: true, principal };
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * The cross-field problems of bearer settings (docs/api-access.md), reported with every other problem at
+ * start-up: sources named by routes that do not exist, ids shared with providers, a provider type whose
+ * tokens are not JWTs, a clock skew so wide that an expired token would live on.
+ */
+import type { Config } from './schema.ts';
+
+/** Provider types that sign JWTs with a published key set (OpenID Connect). */
+const JWT_TYPES = new Set(['oidc', 'google', 'entra', 'gitlab', 'keycloak']);
+
+/** At most this much clock skew (seconds): RFC 9068 tokens commonly live 5–60 minutes. */
+export const MAX_BEARER_SKEW = 300;
+
+/** Ids of every bearer source: providers with a `bearer` section, then `bearer.issuers`. */
+export function bearerSourceIds(c: Pick<Config, 'providers' | 'bearer'>): string[] {
+  return [
+    ...c.providers.filter((p) => p.bearer !== undefined).map((p) => p.id),
+    ...c.bearer.issuers.map((b) => b.id),
+  ];
+}
+
+export function bearerProblems(c: Pick<Config, 'providers' | 'bearer' | 'routes'>): string[] {
+  const problems: string[] = [];
+  if (c.bearer.clockSkew > MAX_BEARER_SKEW) {
+    problems.push(`bearer.clockSkew: at most ${MAX_BEARER_SKEW}s, else expired tokens stay valid that long`);
+  }
+  c.providers.forEach((p, i) => {
+    if (p.bearer !== undefined && !JWT_TYPES.has(p.type)) {
+      problems.push(
+        `providers[${i}].bearer: a ${p.type} provider issues opaque tokens, not JWTs; bearer needs an OpenID Connect provider`,
+      );
+    }
+  });
+  const providerIds = new Set(c.providers.map((p) => p.id));
+  const seen = new Set<string>();
+  c.bearer.issuers.forEach((b, i) => {
+    if (providerIds.has(b.id)) {
+      problems.push(
+        `bearer.issuers[${i}].id: "${b.id}" is a provider id; bearer issuers need ids of their own`,
+      );
+    } else if (seen.has(b.id)) {
+      problems.push(`bearer.issuers[${i}].id: "${b.id}" is used twice`);
+    }
+    seen.add(b.id);
+  });
+  const sources = new Set(bearerSourceIds(c));
+  c.routes.forEach((r, i) => {
+    if (r.bearer === false) return;
+    if (r.public) {
+      problems.push(`routes[${i}].bearer: a public route lets everyone in; remove bearer or public`);
+      return;
+    }
+    if (r.bearer === true) {
+      if (sources.size === 0) {
+        problems.push(
+          `routes[${i}].bearer: no bearer source is configured (add a bearer section to a provider, or bearer.issuers)`,
+        );
+      }
+      return;
+    }
+    for (const id of r.bearer) {
+      if (!sources.has(id)) {
+        problems.push(
+          `routes[${i}].bearer: "${id}" is not a bearer source${sources.size > 0 ? ` (sources: ${[...sources].join(', ')})` : ''}; a provider needs a bearer section to be one`,
+        );
+      }
+    }
+  });
+  return problems;
+}

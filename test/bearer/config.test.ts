@@ -1,0 +1,107 @@
+/** The bearer settings' problems, all reported at start-up with the key and the fix (src/config/bearer.ts). */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ConfigError } from '../../src/config/errors.ts';
+import { resolveConfig } from '../../src/config/load.ts';
+
+const SECRET = 'a'.repeat(43);
+
+function config(over: Record<string, unknown>): Record<string, unknown> {
+  return {
+    publicUrl: 'https://platform.example.com',
+    cookie: { secret: SECRET },
+    providers: [
+      { id: 'corp', type: 'oidc', issuer: 'https://login.example.com', clientId: 'abc', bearer: {} },
+      { id: 'gh', type: 'github', clientId: 'x', clientSecret: 'y' },
+    ],
+    upstreams: [{ path: '/', url: 'http://127.0.0.1:8080' }],
+    ...over,
+  };
+}
+
+function problems(raw: Record<string, unknown>): readonly string[] {
+  try {
+    resolveConfig(raw, {});
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    return err.problems;
+  }
+  return [];
+}
+
+test('a valid bearer configuration loads (control)', () => {
+  const ok = config({
+    routes: [
+      { path: '/api/', api: true, bearer: true },
+      { path: '/deploy/', bearer: ['ci', 'corp'] },
+    ],
+    bearer: {
+      issuers: [
+        { id: 'ci', issuer: 'https://token.ci.example', audiences: ['https://platform.example.com'] },
+      ],
+    },
+  });
+  assert.deepEqual(problems(ok), []);
+  const c = resolveConfig(ok, {});
+  assert.equal(c.bearer.clockSkew, 60);
+  assert.equal(c.routes[0]!.bearer, true);
+});
+
+test('every bearer problem at once, each naming its key', () => {
+  const p = problems(
+    config({
+      providers: [
+        { id: 'corp', type: 'oidc', issuer: 'https://login.example.com', clientId: 'abc', bearer: {} },
+        { id: 'gh', type: 'github', clientId: 'x', clientSecret: 'y', bearer: {} },
+      ],
+      routes: [
+        { path: '/api/', bearer: ['nope'] },
+        { path: '/pub/', public: true, bearer: true },
+      ],
+      bearer: {
+        clockSkew: '10m',
+        issuers: [
+          { id: 'corp', issuer: 'https://ci.example', audiences: ['x'] },
+          { id: 'ci', issuer: 'https://ci.example', audiences: ['x'] },
+        ],
+      },
+    }),
+  );
+  const has = (re: RegExp) =>
+    assert.ok(
+      p.some((x) => re.test(x)),
+      `${re} in\n${p.join('\n')}`,
+    );
+  has(/^bearer\.clockSkew: at most 300s/);
+  has(/^providers\[1\]\.bearer: a github provider issues opaque tokens/);
+  has(/^bearer\.issuers\[0\]\.id: "corp" is a provider id/);
+  has(/^routes\[0\]\.bearer: "nope" is not a bearer source/);
+  has(/^routes\[1\]\.bearer: a public route lets everyone in/);
+});
+
+test('bearer: true with no source configured is a problem', () => {
+  const p = problems({
+    ...config({ routes: [{ path: '/api/', bearer: true }] }),
+    providers: [{ id: 'corp', type: 'oidc', issuer: 'https://login.example.com', clientId: 'abc' }],
+  });
+  assert.ok(
+    p.some((x) => /^routes\[0\]\.bearer: no bearer source is configured/.test(x)),
+    p.join('\n'),
+  );
+});
+
+test('a symmetric or none algorithm is refused by the schema (the key would be a shared secret)', () => {
+  for (const alg of ['HS256', 'none']) {
+    const p = problems(
+      config({
+        bearer: {
+          issuers: [{ id: 'ci', issuer: 'https://ci.example', audiences: ['x'], algorithms: [alg] }],
+        },
+      }),
+    );
+    assert.ok(
+      p.some((x) => x.startsWith('bearer.issuers[0].algorithms[0]')),
+      p.join('\n'),
+    );
+  }
+});
