@@ -10,6 +10,7 @@
  * token costs a hash and a map lookup; the assertion cached per principal is then reused as for a session.
  */
 import { decodeJwt, decodeProtectedHeader, errors, jwtVerify } from 'jose';
+import { ISSUER_SOURCE } from '../config/bearer.ts';
 import { PortcullisError } from '../errors/codes.ts';
 import { DigestCache } from '../sessions/digest-cache.ts';
 import type { Session } from '../sessions/session.ts';
@@ -33,7 +34,25 @@ export interface Accepted {
 
 export type BearerResult = Accepted | Rejection;
 
+/** A client_credentials access token of Portcullis's own issuer, as its storage knows it. */
+export interface MachineToken {
+  readonly clientId: string;
+  /** Epoch seconds. */
+  readonly exp: number;
+}
+
+/**
+ * How long a machine token found in the issuer's storage is believed without asking again: a revoked
+ * token (RFC 7009) or a client removed from the configuration stops working within this.
+ */
+export const MACHINE_RECHECK_SECONDS = 60;
+
 export interface VerifierOptions {
+  /**
+   * Looks up an opaque token in Portcullis's own issuer (its client_credentials tokens); absent without
+   * an issuer. Routes accept these only when their `bearer` list names `issuer`.
+   */
+  readonly machineTokens?: ((token: string) => Promise<MachineToken | undefined>) | undefined;
   /** Seconds of clock skew allowed on exp, nbf and iat. */
   readonly skew: number;
   /** Epoch seconds. */
@@ -91,6 +110,31 @@ export class BearerVerifier {
     this.#cache = new DigestCache({ max: o.cacheMax ?? 10_000 });
   }
 
+  /**
+   * A client_credentials token of the own issuer: the principal is the client, marked as a machine
+   * (`client:<id>`, Identity.client), kept for MACHINE_RECHECK_SECONDS at most.
+   */
+  async #machine(token: string, now: number): Promise<BearerResult> {
+    const t = await this.#o.machineTokens!(token);
+    if (t === undefined || t.exp <= now) {
+      return reject('issuer-token-unknown', 'The access token is unknown, expired or revoked');
+    }
+    const principal: Session = {
+      v: 1,
+      provider: ISSUER_SOURCE,
+      identity: {
+        sub: `client:${t.clientId}`,
+        preferredUsername: t.clientId,
+        groups: [],
+        client: t.clientId,
+      },
+      createdAt: now,
+      expiresAt: Math.min(t.exp, now + MACHINE_RECHECK_SECONDS),
+    };
+    this.#cache.set(token, { source: ISSUER_SOURCE, principal });
+    return { ok: true, principal };
+  }
+
   /** The ids of every source. */
   get sourceIds(): string[] {
     return [...this.#sources.keys()];
@@ -103,8 +147,11 @@ export class BearerVerifier {
   async verify(token: string, accepted: true | readonly string[]): Promise<BearerResult> {
     const now = this.#o.now();
     const hit = this.#cache.get(token);
-    if (hit !== undefined && (accepted === true || accepted.includes(hit.source))) {
-      if (hit.principal.expiresAt + this.#o.skew > now) return { ok: true, principal: hit.principal };
+    // `true` is every configured JWT source, never the issuer's machine tokens (a route names those).
+    const takes = (id: string) => (accepted === true ? id !== ISSUER_SOURCE : accepted.includes(id));
+    if (hit !== undefined && takes(hit.source)) {
+      const grace = hit.source === ISSUER_SOURCE ? 0 : this.#o.skew;
+      if (hit.principal.expiresAt + grace > now) return { ok: true, principal: hit.principal };
     }
     let iss: string | undefined;
     try {
@@ -112,12 +159,13 @@ export class BearerVerifier {
       const claims = decodeJwt(token);
       iss = typeof claims.iss === 'string' ? claims.iss : undefined;
     } catch {
+      if (accepted !== true && accepted.includes(ISSUER_SOURCE) && this.#o.machineTokens !== undefined) {
+        return this.#machine(token, now);
+      }
       return reject('not-a-jwt', 'The access token is not a JWT');
     }
     if (iss === undefined) return reject('issuer-missing', 'The access token has no issuer (iss)');
-    const source = [...this.#sources.values()].find(
-      (s) => s.issuer === iss && (accepted === true || accepted.includes(s.id)),
-    );
+    const source = [...this.#sources.values()].find((s) => s.issuer === iss && takes(s.id));
     if (source === undefined)
       return reject('issuer-unknown', 'The access token issuer is not trusted here', iss);
     const keys = await source.keys();

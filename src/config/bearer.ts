@@ -3,10 +3,17 @@
  * start-up: sources named by routes that do not exist, ids shared with providers, a provider type whose
  * tokens are not JWTs, a clock skew so wide that an expired token would live on.
  */
+import { allowBlocks } from './access-rules.ts';
 import type { Config } from './schema.ts';
 
 /** Provider types that sign JWTs with a published key set (OpenID Connect). */
 const JWT_TYPES = new Set(['oidc', 'google', 'entra', 'gitlab', 'keycloak']);
+
+/**
+ * The source id of Portcullis's own issuer: its clients' client_credentials tokens. Never part of
+ * `routes[].bearer: true`: a route names it to accept machines.
+ */
+export const ISSUER_SOURCE = 'issuer';
 
 /** At most this much clock skew (seconds): RFC 9068 tokens commonly live 5–60 minutes. */
 export const MAX_BEARER_SKEW = 300;
@@ -19,8 +26,25 @@ export function bearerSourceIds(c: Pick<Config, 'providers' | 'bearer'>): string
   ];
 }
 
-export function bearerProblems(c: Pick<Config, 'providers' | 'bearer' | 'routes'>): string[] {
+/** The issuer clients that may hold client_credentials tokens. */
+function machineClients(c: Pick<Config, 'issuer'>): Set<string> {
+  return new Set((c.issuer?.clients ?? []).filter((x) => x.clientCredentials).map((x) => x.id));
+}
+
+export function bearerProblems(
+  c: Pick<Config, 'providers' | 'bearer' | 'routes' | 'issuer' | 'allow'>,
+): string[] {
   const problems: string[] = [];
+  const machines = machineClients(c);
+  for (const { key, allow } of allowBlocks(c)) {
+    for (const id of allow.clients ?? []) {
+      if (!machines.has(id)) {
+        problems.push(
+          `${key}.clients: "${id}" is not an issuer client with clientCredentials: true${machines.size > 0 ? ` (those are: ${[...machines].join(', ')})` : ''}`,
+        );
+      }
+    }
+  }
   if (c.bearer.clockSkew > MAX_BEARER_SKEW) {
     problems.push(`bearer.clockSkew: at most ${MAX_BEARER_SKEW}s, else expired tokens stay valid that long`);
   }
@@ -34,7 +58,11 @@ export function bearerProblems(c: Pick<Config, 'providers' | 'bearer' | 'routes'
   const providerIds = new Set(c.providers.map((p) => p.id));
   const seen = new Set<string>();
   c.bearer.issuers.forEach((b, i) => {
-    if (providerIds.has(b.id)) {
+    if (b.id === ISSUER_SOURCE) {
+      problems.push(
+        `bearer.issuers[${i}].id: "${ISSUER_SOURCE}" names Portcullis's own issuer; choose another id`,
+      );
+    } else if (providerIds.has(b.id)) {
       problems.push(
         `bearer.issuers[${i}].id: "${b.id}" is a provider id; bearer issuers need ids of their own`,
       );
@@ -44,6 +72,7 @@ export function bearerProblems(c: Pick<Config, 'providers' | 'bearer' | 'routes'
     seen.add(b.id);
   });
   const sources = new Set(bearerSourceIds(c));
+  if (c.issuer !== undefined) sources.add(ISSUER_SOURCE);
   c.routes.forEach((r, i) => {
     if (r.bearer === false) return;
     if (r.public) {
@@ -51,7 +80,7 @@ export function bearerProblems(c: Pick<Config, 'providers' | 'bearer' | 'routes'
       return;
     }
     if (r.bearer === true) {
-      if (sources.size === 0) {
+      if (bearerSourceIds(c).length === 0) {
         problems.push(
           `routes[${i}].bearer: no bearer source is configured (add a bearer section to a provider, or bearer.issuers)`,
         );

@@ -1,5 +1,5 @@
 /** Everything the request pipeline needs, built once from the configuration at start-up. */
-import type { BearerVerifier } from '../bearer/verify.ts';
+import type { BearerVerifier, MachineToken } from '../bearer/verify.ts';
 import type { ResolvedConfig } from '../config/load.ts';
 import type { RouteConfig } from '../config/schema.ts';
 import type { IdentityProvider } from '../idp/provider.ts';
@@ -62,4 +62,6 @@ export interface IssuerMount {
    * `next`. Adds to `s.setCookies` the cookie that binds that stop to this browser.
    */
   signOutVia(next: string, s: Scope): string;
+  /** A client_credentials access token of this issuer (opaque), while it is valid and its client still may. */
+  clientToken(token: string): Promise<MachineToken | undefined>;
 }

@@ -64,7 +64,7 @@ export function buildContext(
       fetch: metrics.timedFetch('bearer'),
       keepClaims: (id) => requiredClaims(config, id),
     }),
-    { skew: config.bearer.clockSkew, now },
+    { skew: config.bearer.clockSkew, now, machineTokens: issuer && ((t) => issuer.clientToken(t)) },
   );
   const upstreams = config.upstreams.map((u) => new Upstream(u, owns));
   return {

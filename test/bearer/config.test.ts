@@ -105,3 +105,28 @@ test('a symmetric or none algorithm is refused by the schema (the key would be a
     );
   }
 });
+
+test('allow.clients names issuer clients with clientCredentials; a route names issuer only when one exists', () => {
+  const issuer = {
+    clients: [
+      { id: 'svc', secret: 'x'.repeat(32), clientCredentials: true },
+      { id: 'web', secret: 'y'.repeat(32), redirectUris: ['https://web.example.com/cb'] },
+    ],
+  };
+  const ok = config({ issuer, routes: [{ path: '/svc/', bearer: ['issuer'], allow: { clients: ['svc'] } }] });
+  assert.deepEqual(problems(ok), []);
+  const p = problems(
+    config({ issuer, routes: [{ path: '/svc/', bearer: ['issuer'], allow: { clients: ['web'] } }] }),
+  );
+  assert.ok(
+    p.some((x) =>
+      /^routes\[0\]\.allow\.clients: "web" is not an issuer client with clientCredentials/.test(x),
+    ),
+    p.join('\n'),
+  );
+  const q = problems(config({ routes: [{ path: '/svc/', bearer: ['issuer'] }] }));
+  assert.ok(
+    q.some((x) => /^routes\[0\]\.bearer: "issuer" is not a bearer source/.test(x)),
+    q.join('\n'),
+  );
+});
