@@ -11,7 +11,7 @@ import { PortcullisError } from '../errors/codes.ts';
 import { identityFromProfile } from '../idp/claims.ts';
 import { isRecord } from '../idp/http.ts';
 import { KeySets } from '../idp/jwks.ts';
-import type { IdentityProvider, JwtKeys } from '../idp/provider.ts';
+import type { IdentityProvider, JwtKeys, OpaqueToken } from '../idp/provider.ts';
 import type { Identity } from '../sessions/session.ts';
 
 export interface BearerSource {
@@ -22,7 +22,10 @@ export interface BearerSource {
   readonly audiences: readonly string[];
   /** Configured algorithms; undefined: the provider's. */
   readonly algorithms: readonly string[] | undefined;
-  keys(): Promise<JwtKeys>;
+  /** Absent for a source that signs no JWTs (plain OAuth2 providers: opaque tokens only). */
+  readonly keys?: (() => Promise<JwtKeys>) | undefined;
+  /** Providers with `bearer.opaque`: asks the IdP about an opaque token (introspection or userinfo). */
+  readonly opaque?: ((token: string) => Promise<OpaqueToken | undefined>) | undefined;
   identity(claims: Readonly<Record<string, unknown>>): Promise<Identity | undefined>;
 }
 
@@ -35,16 +38,17 @@ export interface SourceOptions {
 
 function providerSource(p: IdentityProvider): BearerSource | undefined {
   const b = p.config.bearer;
-  if (b === undefined || p.jwtKeys === undefined || p.identityFromClaims === undefined) return undefined;
-  const keys = p.jwtKeys.bind(p);
-  const identity = p.identityFromClaims.bind(p);
+  if (b === undefined) return undefined;
+  const opaque = b.opaque !== undefined && p.opaqueToken !== undefined ? p.opaqueToken.bind(p) : undefined;
   return {
     id: p.id,
     issuer: p.issuer,
     audiences: b.audiences ?? [p.config.clientId],
     algorithms: b.algorithms,
-    keys,
-    identity,
+    // Plain OAuth2 types sign no JWTs: their tokens are opaque only (config/bearer.ts requires bearer.opaque).
+    keys: p.jwtKeys?.bind(p),
+    identity: p.identityFromClaims?.bind(p) ?? (async () => undefined),
+    opaque,
   };
 }
 

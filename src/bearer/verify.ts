@@ -48,6 +48,10 @@ export interface MachineToken {
 export const MACHINE_RECHECK_SECONDS = 60;
 
 export interface VerifierOptions {
+  /** Seconds an opaque token's answer is believed (bearer.opaqueCache). */
+  readonly opaqueTtl?: number;
+  /** Seconds an inactive opaque token is refused without asking again. */
+  readonly opaqueNegativeTtl?: number;
   /**
    * Looks up an opaque token in Portcullis's own issuer (its client_credentials tokens); absent without
    * an issuer. Routes accept these only when their `bearer` list names `issuer`.
@@ -64,6 +68,8 @@ export interface VerifierOptions {
 interface Cached {
   readonly source: string;
   readonly principal: Session;
+  /** Epoch seconds: believed until then (a JWT: its exp plus the skew; opaque: the cache's ttl at most). */
+  readonly until: number;
 }
 
 const reject = (reason: string, description: string, issuer?: string): Rejection => ({
@@ -108,7 +114,11 @@ export class BearerVerifier {
     this.#sources = sources;
     this.#o = o;
     this.#cache = new DigestCache({ max: o.cacheMax ?? 10_000 });
+    this.#refused = new DigestCache({ max: o.cacheMax ?? 10_000, ttlMs: (o.opaqueNegativeTtl ?? 10) * 1000 });
   }
+
+  /** Opaque tokens the IdP said are not active, refused without asking again for opaqueNegativeTtl. */
+  readonly #refused: DigestCache<true>;
 
   /**
    * A client_credentials token of the own issuer: the principal is the client, marked as a machine
@@ -131,7 +141,7 @@ export class BearerVerifier {
       createdAt: now,
       expiresAt: Math.min(t.exp, now + MACHINE_RECHECK_SECONDS),
     };
-    this.#cache.set(token, { source: ISSUER_SOURCE, principal });
+    this.#cache.set(token, { source: ISSUER_SOURCE, principal, until: principal.expiresAt });
     return { ok: true, principal };
   }
 
@@ -150,8 +160,7 @@ export class BearerVerifier {
     // `true` is every configured JWT source, never the issuer's machine tokens (a route names those).
     const takes = (id: string) => (accepted === true ? id !== ISSUER_SOURCE : accepted.includes(id));
     if (hit !== undefined && takes(hit.source)) {
-      const grace = hit.source === ISSUER_SOURCE ? 0 : this.#o.skew;
-      if (hit.principal.expiresAt + grace > now) return { ok: true, principal: hit.principal };
+      if (hit.until > now) return { ok: true, principal: hit.principal };
     }
     let iss: string | undefined;
     try {
@@ -159,16 +168,15 @@ export class BearerVerifier {
       const claims = decodeJwt(token);
       iss = typeof claims.iss === 'string' ? claims.iss : undefined;
     } catch {
-      if (accepted !== true && accepted.includes(ISSUER_SOURCE) && this.#o.machineTokens !== undefined) {
-        return this.#machine(token, now);
-      }
-      return reject('not-a-jwt', 'The access token is not a JWT');
+      return this.#opaque(token, now, takes);
     }
     if (iss === undefined) return reject('issuer-missing', 'The access token has no issuer (iss)');
-    const source = [...this.#sources.values()].find((s) => s.issuer === iss && takes(s.id));
+    const source = [...this.#sources.values()].find(
+      (s) => s.keys !== undefined && s.issuer === iss && takes(s.id),
+    );
     if (source === undefined)
       return reject('issuer-unknown', 'The access token issuer is not trusted here', iss);
-    const keys = await source.keys();
+    const keys = await source.keys!();
     const algorithms = [...(source.algorithms ?? keys.algorithms)].filter(
       (a) => a.toLowerCase() !== 'none' && !a.startsWith('HS'),
     );
@@ -213,7 +221,51 @@ export class BearerVerifier {
       expiresAt: exp,
       accessToken: token,
     };
-    this.#cache.set(token, { source: source.id, principal });
+    this.#cache.set(token, { source: source.id, principal, until: exp + this.#o.skew });
+    return { ok: true, principal };
+  }
+
+  /**
+   * A token that is not a JWT: the own issuer's machine tokens first (a storage read, nothing leaves the
+   * process), then the one provider of this route with `bearer.opaque` (config/bearer.ts allows one: an
+   * opaque token names no issuer, and asking several IdPs would hand it to all of them).
+   */
+  async #opaque(token: string, now: number, takes: (id: string) => boolean): Promise<BearerResult> {
+    if (takes(ISSUER_SOURCE) && this.#o.machineTokens !== undefined) {
+      const machine = await this.#machine(token, now);
+      if (machine.ok) return machine;
+    }
+    const source = [...this.#sources.values()].find((s) => s.opaque !== undefined && takes(s.id));
+    if (source === undefined) {
+      return takes(ISSUER_SOURCE)
+        ? reject('issuer-token-unknown', 'The access token is unknown, expired or revoked')
+        : reject('not-a-jwt', 'The access token is not a JWT');
+    }
+    if (this.#refused.get(token) !== undefined) {
+      return reject('inactive', 'The access token is not active', source.issuer);
+    }
+    const r = await source.opaque!(token);
+    if (r === undefined) {
+      this.#refused.set(token, true);
+      return reject('inactive', 'The access token is not active', source.issuer);
+    }
+    if (r.exp !== undefined && r.exp + this.#o.skew <= now) {
+      return reject('expired', 'The access token expired', source.issuer);
+    }
+    if (r.audiences !== undefined && !r.audiences.some((a) => source.audiences.includes(a))) {
+      this.#refused.set(token, true);
+      return reject('audience', 'The access token is not meant for this API (aud)', source.issuer);
+    }
+    const until = Math.min(r.exp ?? Number.POSITIVE_INFINITY, now + (this.#o.opaqueTtl ?? 60));
+    const principal: Session = {
+      v: 1,
+      provider: source.id,
+      identity: r.identity,
+      createdAt: now,
+      expiresAt: until,
+      accessToken: token,
+    };
+    this.#cache.set(token, { source: source.id, principal, until });
     return { ok: true, principal };
   }
 }

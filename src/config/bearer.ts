@@ -15,6 +15,9 @@ const JWT_TYPES = new Set(['oidc', 'google', 'entra', 'gitlab', 'keycloak']);
  */
 export const ISSUER_SOURCE = 'issuer';
 
+/** At most this long (seconds) an opaque token's answer is cached: the delay before a revocation counts. */
+export const MAX_OPAQUE_TTL = 600;
+
 /** At most this much clock skew (seconds): RFC 9068 tokens commonly live 5–60 minutes. */
 export const MAX_BEARER_SKEW = 300;
 
@@ -49,12 +52,24 @@ export function bearerProblems(
     problems.push(`bearer.clockSkew: at most ${MAX_BEARER_SKEW}s, else expired tokens stay valid that long`);
   }
   c.providers.forEach((p, i) => {
-    if (p.bearer !== undefined && !JWT_TYPES.has(p.type)) {
+    if (p.bearer === undefined) return;
+    if (!JWT_TYPES.has(p.type) && p.bearer.opaque === undefined) {
       problems.push(
-        `providers[${i}].bearer: a ${p.type} provider issues opaque tokens, not JWTs; bearer needs an OpenID Connect provider`,
+        `providers[${i}].bearer: a ${p.type} provider issues opaque tokens, not JWTs; set bearer.opaque: userinfo`,
+      );
+    }
+    if (!JWT_TYPES.has(p.type) && p.bearer.opaque === 'introspection') {
+      problems.push(
+        `providers[${i}].bearer.opaque: a ${p.type} provider has no RFC 7662 introspection endpoint; use userinfo`,
       );
     }
   });
+  if (c.bearer.opaqueCache.ttl > MAX_OPAQUE_TTL) {
+    problems.push(
+      `bearer.opaqueCache.ttl: at most ${MAX_OPAQUE_TTL}s, else a revoked token keeps working that long`,
+    );
+  }
+  const opaque = new Set(c.providers.filter((p) => p.bearer?.opaque !== undefined).map((p) => p.id));
   const providerIds = new Set(c.providers.map((p) => p.id));
   const seen = new Set<string>();
   c.bearer.issuers.forEach((b, i) => {
@@ -78,6 +93,13 @@ export function bearerProblems(
     if (r.public) {
       problems.push(`routes[${i}].bearer: a public route lets everyone in; remove bearer or public`);
       return;
+    }
+    // An opaque token says nothing of its issuer: sent to every candidate IdP, it would leak to all but one.
+    const taken = r.bearer === true ? [...opaque] : r.bearer.filter((id) => opaque.has(id));
+    if (taken.length > 1) {
+      problems.push(
+        `routes[${i}].bearer: takes opaque tokens of ${taken.join(' and ')}; an opaque token names no issuer, so a route may take those of one provider only`,
+      );
     }
     if (r.bearer === true) {
       if (bearerSourceIds(c).length === 0) {

@@ -55,6 +55,15 @@ export interface JwtKeys {
   readonly algorithms: readonly string[];
 }
 
+/** What the IdP says of an opaque access token (src/bearer/): RFC 7662 introspection, or its profile API. */
+export interface OpaqueToken {
+  readonly identity: Identity;
+  /** Epoch seconds, when the IdP said. */
+  readonly exp?: number | undefined;
+  /** The token's `aud` and `client_id` (RFC 7662 §2.2), when the IdP said: one must be an accepted audience. */
+  readonly audiences?: readonly string[] | undefined;
+}
+
 export interface IdentityProvider {
   readonly id: string;
   readonly type: ResolvedProvider['type'];
@@ -76,6 +85,11 @@ export interface IdentityProvider {
   jwtKeys?(): Promise<JwtKeys>;
   /** OpenID Connect providers: the identity a verified JWT's claims make (as at sign-in, without userinfo). */
   identityFromClaims?(claims: Readonly<Record<string, unknown>>): Promise<Identity>;
+  /**
+   * Providers with `bearer.opaque`: what the IdP says of an opaque access token; undefined when it is not
+   * active (unknown, expired, revoked, another application's). Throws PCL_IDP_UNREACHABLE when it cannot ask.
+   */
+  opaqueToken?(token: string): Promise<OpaqueToken | undefined>;
   /** RP-initiated logout URL, when the IdP has one. */
   endSessionUrl?(idToken: string | undefined, postLogoutRedirectUri: string): Promise<URL | undefined>;
 }

@@ -64,7 +64,13 @@ export function buildContext(
       fetch: metrics.timedFetch('bearer'),
       keepClaims: (id) => requiredClaims(config, id),
     }),
-    { skew: config.bearer.clockSkew, now, machineTokens: issuer && ((t) => issuer.clientToken(t)) },
+    {
+      skew: config.bearer.clockSkew,
+      now,
+      machineTokens: issuer && ((t) => issuer.clientToken(t)),
+      opaqueTtl: config.bearer.opaqueCache.ttl,
+      opaqueNegativeTtl: config.bearer.opaqueCache.negativeTtl,
+    },
   );
   const upstreams = config.upstreams.map((u) => new Upstream(u, owns));
   return {

@@ -130,3 +130,40 @@ test('allow.clients names issuer clients with clientCredentials; a route names i
     q.join('\n'),
   );
 });
+
+test('opaque tokens: one opaque provider per route, introspection only where there is one, a bounded cache', () => {
+  const p = problems(
+    config({
+      providers: [
+        {
+          id: 'corp',
+          type: 'oidc',
+          issuer: 'https://login.example.com',
+          clientId: 'abc',
+          clientSecret: 's',
+          bearer: { opaque: 'introspection' },
+        },
+        { id: 'gh', type: 'github', clientId: 'x', clientSecret: 'y', bearer: { opaque: 'introspection' } },
+      ],
+      routes: [{ path: '/api/', bearer: true }],
+      bearer: { opaqueCache: { ttl: '1h' } },
+    }),
+  );
+  const has = (re: RegExp) =>
+    assert.ok(
+      p.some((x) => re.test(x)),
+      `${re} in\n${p.join('\n')}`,
+    );
+  has(
+    /^providers\[1\]\.bearer\.opaque: a github provider has no RFC 7662 introspection endpoint; use userinfo/,
+  );
+  has(/^routes\[0\]\.bearer: takes opaque tokens of corp and gh/);
+  has(/^bearer\.opaqueCache\.ttl: at most 600s/);
+  const ok = config({
+    providers: [
+      { id: 'gh', type: 'github', clientId: 'x', clientSecret: 'y', bearer: { opaque: 'userinfo' } },
+    ],
+    routes: [{ path: '/api/', bearer: ['gh'] }],
+  });
+  assert.deepEqual(problems(ok), [], 'control');
+});

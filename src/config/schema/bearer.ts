@@ -47,6 +47,13 @@ export const providerBearerSchema = z
         'the `aud` values accepted (any one suffices); default the clientId (ID tokens of a single-page app). Set the API’s own audience for access tokens',
       ),
     algorithms,
+    opaque: z
+      .enum(['introspection', 'userinfo'])
+      .optional()
+      .describe(
+        'also accept opaque (non-JWT) access tokens: introspection asks the IdP’s RFC 7662 endpoint (OpenID Connect types); userinfo asks its profile endpoint (GitHub: its check-token API first, so only this app’s tokens pass). One IdP call per new token, cached (bearer.opaqueCache)',
+      )
+      .meta({ examples: ['introspection'] }),
   })
   .strict();
 
@@ -103,6 +110,22 @@ export const bearerSchema = z
         'how far `exp`, `nbf` and `iat` may be off (clock skew between the issuer and here), at most 5m',
       )
       .meta({ examples: ['30s'] }),
+    opaqueCache: z
+      .object({
+        ttl: duration
+          .default(60)
+          .describe(
+            'how long an active opaque token is believed before the IdP is asked again (at most its exp)',
+          )
+          .meta({ examples: ['2m'] }),
+        negativeTtl: duration
+          .default(10)
+          .describe('how long an inactive or unknown opaque token is refused without asking the IdP again')
+          .meta({ examples: ['10s'] }),
+      })
+      .strict()
+      .prefault({})
+      .describe('the cache of opaque-token answers (introspection, userinfo), keyed by the token’s SHA-256'),
     issuers: z
       .array(bearerIssuerSchema)
       .default([])
