@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { REFUSALS, readTarget } from './paths.ts';
 import { bearerSchema, routeBearerSchema } from './schema/bearer.ts';
+import { corsSchema } from './schema/cors.ts';
 import { duration } from './schema/duration.ts';
 import { issuerSchema, storageSchema } from './schema/issuer.ts';
 import { allowSchema } from './schema/policy.ts';
@@ -112,6 +113,11 @@ export const routeSchema = z
     public: z.boolean().default(false).describe('no sign-in needed'),
     api: z.boolean().default(false).describe('answer 401 JSON instead of redirecting to sign-in'),
     bearer: routeBearerSchema,
+    cors: corsSchema
+      .optional()
+      .describe(
+        'let pages of other origins call this route (CORS); preflights are answered by Portcullis (docs/api-access.md)',
+      ),
     allow: allowSchema
       .optional()
       .describe(
@@ -264,4 +270,5 @@ export type UpstreamConfig = z.output<typeof upstreamSchema>;
 export type RouteConfig = z.output<typeof routeSchema>;
 export type SessionsConfig = z.output<typeof sessionsSchema>;
 export type { BearerConfig, BearerIssuerConfig, ProviderBearerConfig } from './schema/bearer.ts';
+export type { CorsConfig } from './schema/cors.ts';
 export type { ServerConfig } from './schema/server.ts';

@@ -14,6 +14,7 @@ import { identityHeaders } from '../proxy/identity.ts';
 import { tunnel } from '../proxy/upgrade.ts';
 import type { Session } from '../sessions/session.ts';
 import type { GatewayContext } from './context.ts';
+import { cors } from './cors.ts';
 import { AUTH_PATH, auth, authPrefixed, metricsEndpoint, ping, ready, userinfo } from './endpoints.ts';
 import { authorizeScope, sendForbidden } from './forbidden.ts';
 import { jwks } from './jwks.ts';
@@ -113,6 +114,7 @@ const PIPELINE: readonly (readonly [string, Step])[] = [
       return false;
     },
   ],
+  ['cors', cors],
   [
     'session',
     (ctx, s) => {
