@@ -110,7 +110,10 @@ export const upstreamSchema = z
 export const routeSchema = z
   .object({
     path: pathPrefix.describe('path prefix'),
-    public: z.boolean().default(false).describe('no sign-in needed'),
+    public: z
+      .boolean()
+      .default(false)
+      .describe('no sign-in needed; a visitor with a valid session is still forwarded with their identity'),
     api: z.boolean().default(false).describe('answer 401 JSON instead of redirecting to sign-in'),
     bearer: routeBearerSchema,
     cors: corsSchema

@@ -22,7 +22,7 @@ import { callback, signedOut, signIn, signOut, start } from './login.ts';
 import { redirect, sendError } from './respond.ts';
 import { Scope, type Upgrade } from './scope.ts';
 import { services } from './services.ts';
-import { bearerToken, loadBearer, loadSession } from './session.ts';
+import { bearerToken, loadBearer, loadOptionalSession, loadSession } from './session.ts';
 import { readTarget, reservedPath, targetError } from './target.ts';
 import { resolveForwarded } from './trust.ts';
 
@@ -118,7 +118,10 @@ const PIPELINE: readonly (readonly [string, Step])[] = [
   [
     'session',
     (ctx, s) => {
-      if (s.route?.public) return false;
+      if (s.route?.public) {
+        const r = loadOptionalSession(ctx, s);
+        return r instanceof Promise ? r.then(() => false) : false;
+      }
       // On a bearer route a token, when sent, is the credential: the cookie is not read (RFC 6750 §2: one method).
       const token = s.route?.bearer ? bearerToken(s) : undefined;
       if (token !== undefined) return loadBearer(ctx, s, token);

@@ -96,6 +96,31 @@ export function loadSession(ctx: GatewayContext, s: Scope): void | Promise<void>
 }
 
 /**
+ * The session step of a `public: true` route (as mod_auth_openidc's `OIDCUnAuthAction pass`): a visitor
+ * with a valid session is forwarded with their identity, so a landing page can greet them; anyone else
+ * passes anonymously. Nothing is required: a session store that is down leaves the visitor anonymous
+ * rather than failing a public page. The identity is handed out only while the rules admit the user
+ * (the authorize step's `admits`, which records nothing: a public page refuses no one).
+ */
+export function loadOptionalSession(ctx: GatewayContext, s: Scope): void | Promise<void> {
+  const admit = () => {
+    if (s.session !== undefined && !ctx.authz.admits(s.session)) s.session = undefined;
+  };
+  let r: void | Promise<void>;
+  try {
+    r = loadSession(ctx, s);
+  } catch (err) {
+    if (!isStoreUnavailable(err)) throw err;
+    return;
+  }
+  if (!(r instanceof Promise)) return admit();
+  return r.then(admit, (err: unknown) => {
+    if (!isStoreUnavailable(err)) throw err;
+    s.session = undefined;
+  });
+}
+
+/**
  * The token of `Authorization: Bearer <token>` (RFC 6750 §2.1: the scheme in any case, one b64token), or
  * undefined when the request carries none (another scheme, e.g. Basic for the app itself, is not ours).
  */
