@@ -258,13 +258,18 @@ export class MappedOAuth2Provider extends OAuth2Provider {
     this.#userInfoUrl = config.userInfoUrl;
     const m = config.userInfoMapping;
     this.#mapping = {
-      sub: m.id !== undefined ? [m.id] : ['sub', 'id'],
+      // Spinnaker-style mappings name no id: after sub and id, the username, then the e-mail address
+      // (values an IdP may give to another person later: `portcullis check` warns, docs/providers/oauth2.md).
+      sub:
+        m.id !== undefined
+          ? [m.id]
+          : ['sub', 'id', ...(m.username !== undefined ? [m.username] : []), m.email],
       email: m.email,
       name: m.name,
       firstName: m.firstName,
       lastName: m.lastName,
       username: m.username,
-      groups: m.groups,
+      groups: m.groups ?? m.roles,
     };
   }
 

@@ -323,7 +323,9 @@ export const oauth2ProviderSchema = z
       .object({
         id: claimPath
           .optional()
-          .describe('the stable user id; default sub, else id')
+          .describe(
+            'the stable user id; default sub, else id, else (with a warning from check) username, then email',
+          )
           .meta({ examples: ['data.uid'] }),
         email: claimPath
           .default('email')
@@ -349,8 +351,15 @@ export const oauth2ProviderSchema = z
           .optional()
           .describe('the groups (a list, or one string)')
           .meta({ examples: ['memberOf'] }),
+        roles: claimPath
+          .optional()
+          .describe('Spinnaker’s name for groups (a Gate userInfoMapping block pastes as is); not both')
+          .meta({ examples: ['memberOf'] }),
       })
       .strict()
+      .refine((m) => m.groups === undefined || m.roles === undefined, {
+        message: 'set groups or roles (Spinnaker’s name for it), not both',
+      })
       .prefault({})
       .describe('where each field of the identity is in the profile (dot paths allowed)'),
     issuer: url
