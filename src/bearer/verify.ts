@@ -72,6 +72,9 @@ interface Cached {
   readonly until: number;
 }
 
+/** `typ` values of the tokens accepted as bearers; absent is accepted too (most ID tokens). */
+const ACCEPTED_TYP = new Set(['jwt', 'at+jwt', 'application/at+jwt']);
+
 const reject = (reason: string, description: string, issuer?: string): Rejection => ({
   ok: false,
   reason,
@@ -163,12 +166,20 @@ export class BearerVerifier {
       if (hit.until > now) return { ok: true, principal: hit.principal };
     }
     let iss: string | undefined;
+    let typ: string | undefined;
     try {
-      decodeProtectedHeader(token);
+      typ = decodeProtectedHeader(token).typ;
       const claims = decodeJwt(token);
-      iss = typeof claims.iss === 'string' ? claims.iss : undefined;
+      // Unverified, so only ever logged shortened.
+      iss = typeof claims.iss === 'string' ? claims.iss.slice(0, 200) : undefined;
     } catch {
       return this.#opaque(token, now, takes);
+    }
+    // Explicit typing (RFC 8725 §3.11): an ID token says JWT or nothing, an access token at+jwt (RFC 9068
+    // §2.1). Other JWTs the IdP signs with the same key — logout tokens (logout+jwt), signed requests —
+    // are not credentials for an API, whatever their aud.
+    if (typ !== undefined && !ACCEPTED_TYP.has(typ.toLowerCase())) {
+      return reject('type', 'The token is not an access or ID token (typ)', iss);
     }
     if (iss === undefined) return reject('issuer-missing', 'The access token has no issuer (iss)');
     const source = [...this.#sources.values()].find(

@@ -99,7 +99,7 @@ after(async () => {
 /** A token signed with the IdP's own current key, as its access tokens would be (RFC 9068). */
 async function idpToken(
   claims: JWTPayload,
-  o: { exp?: number; key?: JWK; alg?: string } = {},
+  o: { exp?: number; key?: JWK; alg?: string; typ?: string } = {},
 ): Promise<string> {
   const key = o.key ?? stack.idp.signingKey;
   const now = Math.floor(Date.now() / 1000);
@@ -115,7 +115,7 @@ async function idpToken(
     groups: ['admins'],
     ...claims,
   })
-    .setProtectedHeader({ alg: o.alg ?? 'RS256', kid: key.kid as string, typ: 'at+jwt' })
+    .setProtectedHeader({ alg: o.alg ?? 'RS256', kid: key.kid as string, typ: o.typ ?? 'at+jwt' })
     .sign(await importJWK(key, o.alg ?? 'RS256'));
 }
 
@@ -173,6 +173,7 @@ describe('tokens of a sign-in provider', () => {
     ['a foreign key with the IdP’s kid', () => foreign(), /signature is invalid/],
     ['alg none', () => unsigned(), /not a JWT|malformed|algorithm/],
     ['not a JWT', async () => 'opaque-token-value', /not a JWT/],
+    ['a logout token (typ logout+jwt), otherwise valid', () => idpToken({}, { typ: 'logout+jwt' }), /typ/],
   ] as const) {
     test(`${name}: 401 invalid_token, never a redirect; the reason logged, not the token`, async () => {
       const token = await make();
