@@ -35,11 +35,12 @@ export function sendForbidden(
   ctx: GatewayContext,
   s: Scope,
   d: Decision,
-  o: Pick<ErrorOptions, 'json' | 'retryHref'> = {},
+  o: Pick<ErrorOptions, 'json' | 'retryHref' | 'extraHeaders'> = {},
 ): void {
   sendError(ctx.log, s, new PortcullisError('PCL_FORBIDDEN', d.reasons.join(', ')), {
     ...(o.json !== undefined ? { json: o.json } : {}),
     retryHref: o.retryHref,
+    ...(o.extraHeaders !== undefined ? { extraHeaders: o.extraHeaders } : {}),
     explanations: d.explanations,
     reasons: d.reasons,
     logged: true,
