@@ -6,11 +6,11 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type SampleApp, startSampleApp } from '../../src/demo/app.ts';
+import { freePort } from '../support/gateway.ts';
 import { startTestIdp, type TestIdp } from '../support/idp.ts';
 
 interface Line {
@@ -29,15 +29,6 @@ let child: ChildProcess;
 const lines: Line[] = [];
 let stdout = '';
 const cookieSecret = randomBytes(32).toString('base64url');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 function config(extra = ''): string {
   return `publicUrl: http://127.0.0.1:${port}

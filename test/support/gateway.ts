@@ -4,6 +4,7 @@
  * provider entries. Logs are captured (parsed and raw) and the gateway's clock can be moved forward.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { Writable } from 'node:stream';
 import { resolveConfig } from '../../src/config/load.ts';
@@ -27,15 +28,40 @@ export interface GatewayHarness {
   close(): Promise<void>;
 }
 
-/** A port free now, to know the public URL (and so the redirect URI) before the gateway listens. */
+/**
+ * A port free now, to know the public URL (and so the redirect URI) before the gateway listens. It is taken
+ * below the kernel's ephemeral range (net.ipv4.ip_local_port_range), so that between this check and the
+ * gateway's listen() no `listen(0)` and no outgoing connection of any process can be handed the same port:
+ * only another explicit pick could, and picks are random over thousands of ports. (Ports from `listen(0)`
+ * came from the ephemeral range and were, under load, taken in between: EADDRINUSE.)
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  const [low] = ephemeralRange();
+  const top = Math.max(10_000, low - 1);
+  const bottom = Math.max(1_024, top - 12_000);
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = bottom + Math.floor(Math.random() * (top - bottom));
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`no free port found in ${bottom}-${top}`);
+}
+
+function ephemeralRange(): [number, number] {
+  try {
+    const [a, b] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
+      .trim()
+      .split(/\s+/)
+      .map(Number);
+    if (a !== undefined && b !== undefined && a > 0) return [a, b];
+  } catch {}
+  return [32_768, 60_999];
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
 }
 

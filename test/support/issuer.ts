@@ -21,6 +21,7 @@ import { createLogger } from '../../src/observability/log.ts';
 import { type RunningGateway, startGateway } from '../../src/server/start.ts';
 import { Browser, type BrowserResponse } from './browser.ts';
 import { type Cleanup, type Closable, startOrRelease } from './cleanup.ts';
+import { freePort } from './gateway.ts';
 import { startTestIdp, type TestIdp } from './idp.ts';
 import type { LogLine } from './stack.ts';
 
@@ -320,15 +321,3 @@ export function oauthError(code: string, description?: RegExp) {
 }
 
 export { Browser };
-
-async function freePort(): Promise<number> {
-  const net = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}

@@ -11,6 +11,7 @@ import { createLogger } from '../../src/observability/log.ts';
 import { type RunningGateway, startGateway } from '../../src/server/start.ts';
 import { Browser } from './browser.ts';
 import { type Cleanup, startOrRelease } from './cleanup.ts';
+import { freePort } from './gateway.ts';
 import type { DevClient } from './idp.ts';
 import { startTestIdp, type TestIdp, type TestIdpOptions } from './idp.ts';
 
@@ -140,16 +141,4 @@ async function start(o: StackOptions, parts: Cleanup): Promise<Stack> {
     close: () => parts.close(),
   };
   return stack;
-}
-
-async function freePort(): Promise<number> {
-  const net = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as import('node:net').AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 }
