@@ -4,6 +4,7 @@
  * problem reported. Called by resolveConfig (src/config/load.ts) with its problem list.
  */
 import type { z } from 'zod';
+import { jupyterhubBase } from './idp-urls.ts';
 import { isLoopbackHost } from './net.ts';
 import { commonProviderSchema, type ProviderConfig } from './schema/providers.ts';
 
@@ -203,10 +204,11 @@ function resolveType(
     }
     case 'jupyterhub': {
       checkHttp(problems, `${key}.url`, p.url, p.insecureAllowHttp);
-      // JupyterHub reads the client secret from the form body of the token request.
+      // JupyterHub reads the client secret from the form body of the token request. A `url` ending in
+      // /hub is read as the hub's base, as `check` reads it (src/config/idp-urls.ts).
       return {
         authMethod: 'client_secret_post',
-        issuer: trimSlash(p.url),
+        issuer: jupyterhubBase(p.url),
         scopes: p.scopes,
         logoutAtIdp: false,
       };

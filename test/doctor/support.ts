@@ -15,6 +15,10 @@ export interface ProxyOptions {
   readonly fail?: Readonly<Record<string, number | 'reset'>>;
   /** Added to the `Date` header of every answer (ms). */
   readonly dateOffsetMs?: number;
+  /** Answers this path with a redirect: [status, Location]. */
+  readonly redirect?: Readonly<Record<string, readonly [number, string]>>;
+  /** Asks the IdP for another path than the one requested (path → the IdP's path). */
+  readonly alias?: Readonly<Record<string, string>>;
   /** Edits JSON answers by path (after the IdP origin was replaced with the proxy's). */
   readonly json?: Readonly<Record<string, (body: Record<string, unknown>) => unknown>>;
 }
@@ -52,6 +56,12 @@ export async function startIdpProxy(target: string, o: ProxyOptions = {}): Promi
       res.writeHead(failure, { 'content-type': 'text/plain' }).end(`proxy: ${failure} for ${path}\n`);
       return;
     }
+    const redirect = o.redirect?.[path];
+    if (redirect !== undefined) {
+      res.writeHead(redirect[0], { location: redirect[1] }).end();
+      return;
+    }
+    const asked = o.alias?.[path] ?? req.url ?? '/';
     (async () => {
       const body = await readBody(req);
       const headers = new Headers();
@@ -61,7 +71,7 @@ export async function startIdpProxy(target: string, o: ProxyOptions = {}): Promi
       }
       const init: RequestInit = { method: req.method ?? 'GET', headers, redirect: 'manual' };
       if (body.length > 0) init.body = body;
-      const upstream = await fetch(`${target}${req.url ?? '/'}`, init);
+      const upstream = await fetch(`${target}${asked}`, init);
       let text = (await upstream.text()).replaceAll(target, origin);
       const edit = o.json?.[path];
       if (edit) text = JSON.stringify(edit(JSON.parse(text) as Record<string, unknown>));
