@@ -125,7 +125,7 @@ export class OidcProvider implements IdentityProvider {
   protected readonly opts: ProviderOptions;
   #discovered: Promise<oidc.Configuration> | undefined;
   #failedAt = 0;
-  readonly #refreshes = new RefreshDeduper();
+  #refreshes: RefreshDeduper | undefined;
 
   constructor(
     config: ResolvedProvider,
@@ -406,6 +406,7 @@ export class OidcProvider implements IdentityProvider {
 
   /** Refreshes the tokens; concurrent calls with the same refresh token share one request. */
   refresh(refreshToken: string, identity: Identity): Promise<RefreshResult> {
+    this.#refreshes ??= new RefreshDeduper(this.opts.now);
     return this.#refreshes.run(refreshToken, () => this.#refresh(refreshToken, identity));
   }
 
