@@ -250,7 +250,9 @@ export const authMethod: Check<ProviderScope> = {
     return fail(`the IdP does not support ${method} at its token endpoint (${said})`, {
       fix: alternative
         ? `set ${s.provider.key}.tokenEndpointAuthMethod: ${alternative}`
-        : 'the IdP supports none of client_secret_basic, client_secret_post and none, which Portcullis uses',
+        : supported.includes('none')
+          ? `the IdP takes public clients only: set ${s.provider.key}.tokenEndpointAuthMethod: none and remove the client secret (PKCE protects the code), or enable a secret-based method for the client at the IdP`
+          : `Portcullis authenticates with client_secret_basic, client_secret_post or none, and the IdP lists only ${supported.join(', ')}: enable one of those for the client at the IdP`,
     });
   },
 };

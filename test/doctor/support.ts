@@ -19,6 +19,10 @@ export interface ProxyOptions {
   readonly redirect?: Readonly<Record<string, readonly [number, string]>>;
   /** Asks the IdP for another path than the one requested (path → the IdP's path). */
   readonly alias?: Readonly<Record<string, string>>;
+  /** Rewrites the Authorization header on its way to the IdP. */
+  readonly authorization?: (value: string) => string;
+  /** Answers this path with another status than the IdP's (the body as the IdP wrote it, edited). */
+  readonly status?: Readonly<Record<string, number>>;
   /** Edits JSON answers by path (after the IdP origin was replaced with the proxy's). */
   readonly json?: Readonly<Record<string, (body: Record<string, unknown>) => unknown>>;
 }
@@ -69,6 +73,8 @@ export async function startIdpProxy(target: string, o: ProxyOptions = {}): Promi
         if (k === 'host' || k === 'connection' || k === 'content-length' || v === undefined) continue;
         headers.set(k, Array.isArray(v) ? v.join(', ') : v);
       }
+      const auth = headers.get('authorization');
+      if (auth !== null && o.authorization) headers.set('authorization', o.authorization(auth));
       const init: RequestInit = { method: req.method ?? 'GET', headers, redirect: 'manual' };
       if (body.length > 0) init.body = body;
       const upstream = await fetch(`${target}${asked}`, init);
@@ -87,7 +93,7 @@ export async function startIdpProxy(target: string, o: ProxyOptions = {}): Promi
       out['date'] = new Date(
         (Number.isFinite(date) ? date : Date.now()) + (o.dateOffsetMs ?? 0),
       ).toUTCString();
-      res.writeHead(upstream.status, out).end(text);
+      res.writeHead(o.status?.[path] ?? upstream.status, out).end(text);
     })().catch((err: unknown) => {
       res.writeHead(502).end(`proxy: ${String(err)}`);
     });
