@@ -53,7 +53,8 @@ export function resolveProviders(
         ? readSecret(p.clientSecretFile, `${key}.clientSecretFile`)?.trim()
         : undefined);
     const r = resolveType(p, key, secret, problems);
-    if (r.authMethod !== 'none' && secret === undefined) {
+    // A secret file that cannot be read was reported above: "needs a client secret" would repeat it.
+    if (r.authMethod !== 'none' && secret === undefined && p.clientSecretFile === undefined) {
       problems.push(
         p.type === 'github' || p.type === 'jupyterhub'
           ? `${key}.clientSecret: ${p.type} needs the client secret of the OAuth application`

@@ -163,6 +163,20 @@ describe('resolveConfig', () => {
       [/^cookie\.secretFile: cannot read .*missing \(ENOENT\)$/],
     ],
     [
+      'a client secret file that cannot be read: the cause, not a second "needs the client secret"',
+      () => ({
+        ...minimal(),
+        providers: [
+          { id: 'gh', type: 'github', clientId: 'x', clientSecretFile: join(dir, 'missing-secret') },
+          provider({ id: 'corp2', clientSecretFile: join(dir, 'missing-secret') }),
+        ],
+      }),
+      [
+        /^providers\[0\]\.clientSecretFile: cannot read .*missing-secret \(ENOENT\)$/,
+        /^providers\[1\]\.clientSecretFile: cannot read .*missing-secret \(ENOENT\)$/,
+      ],
+    ],
+    [
       'duplicate provider ids',
       () => ({ ...minimal(), providers: [provider(), provider({ clientId: 'other' })] }),
       [/^providers\[1\]\.id: "corp" is used by another provider; ids must be unique$/],
