@@ -2,7 +2,8 @@
 export class ConfigError extends Error {
   readonly problems: readonly string[];
   constructor(problems: readonly string[]) {
-    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    // A problem may span lines (a YAML excerpt): its further lines stay under its bullet.
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p.replaceAll('\n', '\n  ')}`).join('\n')}`);
     this.name = 'ConfigError';
     this.problems = problems;
   }

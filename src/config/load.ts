@@ -3,15 +3,17 @@
  * Every problem is collected and reported at once as a ConfigError.
  */
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { accessRuleProblems } from './access-rules.ts';
 import { assertionProblems } from './assertion.ts';
 import { ConfigError, didYouMean } from './errors.ts';
 import { type ResolvedIssuer, resolveIssuerConfig } from './issuer.ts';
+import { explainIssue } from './messages.ts';
 import { isLoopbackHost } from './net.ts';
 import { type ResolvedProvider, resolveProviders, sharedFieldProblems } from './providers.ts';
 import { redirectDomainProblems } from './redirect-domains.ts';
+import { commonProviderSchema } from './schema/providers.ts';
 import { type Config, configSchema, type UpstreamConfig } from './schema.ts';
 import { decodeSecret, MIN_SECRET_BYTES } from './secret.ts';
 import { type ResolvedSessions, resolveSessions } from './sessions.ts';
@@ -25,6 +27,7 @@ import {
 } from './sources.ts';
 import type { ResolvedStorage } from './storage.ts';
 import { trustedProxyProblems } from './trusted-proxies.ts';
+import { yamlProblems } from './yaml-errors.ts';
 
 export const CALLBACK_PATH = '/oauth2/callback';
 
@@ -134,7 +137,19 @@ function unwrap(s: unknown): unknown {
 
 function zodProblems(error: z.ZodError, doc: unknown): string[] {
   const problems: string[] = [];
+  // A misspelt key (clientID) also leaves the real one (clientId) missing: that is the same problem,
+  // reported once, as the misspelling.
+  const meant = new Set<string>();
   for (const issue of error.issues) {
+    if (issue.code !== 'unrecognized_keys') continue;
+    const valid = knownKeys(configSchema, issue.path, doc);
+    for (const key of issue.keys) {
+      const hint = didYouMean(key, valid);
+      if (hint !== undefined) meant.add(formatPath([...issue.path, hint]));
+    }
+  }
+  for (const issue of error.issues) {
+    if (issue.code === 'invalid_type' && meant.has(formatPath(issue.path))) continue;
     if (issue.code === 'unrecognized_keys') {
       const valid = knownKeys(configSchema, issue.path, doc);
       for (const key of issue.keys) {
@@ -146,25 +161,19 @@ function zodProblems(error: z.ZodError, doc: unknown): string[] {
       continue;
     }
     if (issue.code === 'invalid_union' && 'errors' in issue) {
-      problems.push(`${formatPath(issue.path)}: ${issue.message}`);
+      problems.push(`${formatPath(issue.path)}: ${explainIssue(issue, configSchema, doc)}`);
       // A provider entry with a wrong `type`: still report the problems of the fields all types share.
       if (issue.path[0] === 'providers' && issue.path[2] === 'type' && typeof issue.path[1] === 'number') {
         const entry = (doc as { providers?: unknown[] }).providers?.[issue.path[1]];
         for (const shared of sharedFieldProblems(entry)) {
-          const msg =
-            shared.code === 'invalid_type' && shared.message.includes('received undefined')
-              ? 'is required'
-              : shared.message;
-          problems.push(`${formatPath(['providers', issue.path[1], ...shared.path])}: ${msg}`);
+          problems.push(
+            `${formatPath(['providers', issue.path[1], ...shared.path])}: ${explainIssue(shared, commonProviderSchema, entry)}`,
+          );
         }
       }
       continue;
     }
-    const msg =
-      issue.code === 'invalid_type' && issue.message.includes('received undefined')
-        ? 'is required'
-        : issue.message;
-    problems.push(`${formatPath(issue.path)}: ${msg}`);
+    problems.push(`${formatPath(issue.path)}: ${explainIssue(issue, configSchema, doc)}`);
   }
   return problems;
 }
@@ -192,15 +201,9 @@ function readSecretFile(file: string, key: string, problems: string[]): string |
 }
 
 export function parseConfigText(text: string, source: string): unknown {
-  try {
-    return parseYaml(text, { prettyErrors: true });
-  } catch (err) {
-    if (err instanceof YAMLParseError) {
-      const where = err.linePos?.[0] ? `${source}:${err.linePos[0].line}:${err.linePos[0].col}` : source;
-      throw new ConfigError([`${where}: not valid YAML: ${err.message.split('\n')[0]}`]);
-    }
-    throw err;
-  }
+  const document = parseDocument(text, { prettyErrors: true });
+  if (document.errors.length > 0) throw new ConfigError(yamlProblems(document.errors, text, source));
+  return document.toJS() as unknown;
 }
 
 export interface LoadOptions {
@@ -276,6 +279,31 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
   return loadConfig({ file, env }).config;
 }
 
+/**
+ * Said once when the schema stage failed: the checks that combine settings need every value well-formed,
+ * so they wait, and the operator is told so rather than meeting them on the next run.
+ */
+export const NOT_CHECKED = '(the checks that combine settings run once the problems above are fixed)';
+
+/**
+ * The `…File` settings whose file cannot be read, found in the document as written: reported in the same
+ * run as the schema's problems (the resolution that reads them needs a valid schema first).
+ */
+function unreadableFiles(doc: unknown, path: PropertyKey[] = [], out: string[] = []): string[] {
+  if (Array.isArray(doc)) {
+    doc.forEach((v, i) => {
+      unreadableFiles(v, [...path, i], out);
+    });
+  } else if (doc !== null && typeof doc === 'object') {
+    for (const [k, v] of Object.entries(doc)) {
+      if (/File$/.test(k) && typeof v === 'string' && v !== '') {
+        readSecretFile(v, formatPath([...path, k]), out);
+      } else unreadableFiles(v, [...path, k], out);
+    }
+  }
+  return out;
+}
+
 /** Validates a parsed document and derives what the runtime needs; throws ConfigError with every problem. */
 export function resolveConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
   const problems: string[] = [];
@@ -292,9 +320,11 @@ export function resolveConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env
       if (!unset.has(p.slice(0, p.indexOf(': ')))) problems.push(p);
     // A misspelt key used to hide every check below until it was fixed. When unknown keys are the only
     // schema problems, validate again without them so that all problems are reported at once.
-    if (!parsed.error.issues.every((i) => i.code === 'unrecognized_keys')) throw new ConfigError(problems);
+    if (!parsed.error.issues.every((i) => i.code === 'unrecognized_keys')) {
+      throw new ConfigError([...problems, ...unreadableFiles(interpolated), NOT_CHECKED]);
+    }
     parsed = configSchema.safeParse(withoutUnknownKeys(interpolated, parsed.error.issues));
-    if (!parsed.success) throw new ConfigError(problems);
+    if (!parsed.success) throw new ConfigError([...problems, ...unreadableFiles(interpolated), NOT_CHECKED]);
   }
   const c = parsed.data;
 
