@@ -9,6 +9,14 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * A line of a ConfigError that is not a problem but says what could not be checked yet because of the
+ * problems before it (written in parentheses).
+ */
+export function isNote(problem: string): boolean {
+  return problem.startsWith('(') && problem.endsWith(')');
+}
+
 /** Levenshtein distance, for "did you mean" hints on misspelt keys. */
 export function distance(a: string, b: string): number {
   const prev = Array.from({ length: b.length + 1 }, (_, i) => i);

@@ -135,10 +135,11 @@ function unwrap(s: unknown): unknown {
   return cur;
 }
 
-function zodProblems(error: z.ZodError, doc: unknown): string[] {
-  const problems: string[] = [];
-  // A misspelt key (clientID) also leaves the real one (clientId) missing: that is the same problem,
-  // reported once, as the misspelling.
+/**
+ * A misspelt key (clientID) also leaves the real one (clientId) missing: that is the same problem, reported
+ * once, as the misspelling. True for such a "missing" issue.
+ */
+function followsMisspelling(error: z.ZodError, doc: unknown): (issue: z.core.$ZodIssue) => boolean {
   const meant = new Set<string>();
   for (const issue of error.issues) {
     if (issue.code !== 'unrecognized_keys') continue;
@@ -148,8 +149,14 @@ function zodProblems(error: z.ZodError, doc: unknown): string[] {
       if (hint !== undefined) meant.add(formatPath([...issue.path, hint]));
     }
   }
+  return (issue) => issue.code === 'invalid_type' && meant.has(formatPath(issue.path));
+}
+
+function zodProblems(error: z.ZodError, doc: unknown): string[] {
+  const problems: string[] = [];
+  const followOn = followsMisspelling(error, doc);
   for (const issue of error.issues) {
-    if (issue.code === 'invalid_type' && meant.has(formatPath(issue.path))) continue;
+    if (followOn(issue)) continue;
     if (issue.code === 'unrecognized_keys') {
       const valid = knownKeys(configSchema, issue.path, doc);
       for (const key of issue.keys) {
@@ -178,14 +185,24 @@ function zodProblems(error: z.ZodError, doc: unknown): string[] {
   return problems;
 }
 
-/** Deletes the keys named by `unrecognized_keys` issues from the (freshly interpolated, unshared) document. */
+/**
+ * Takes the keys named by `unrecognized_keys` issues out of the (freshly interpolated, unshared) document,
+ * so the rest can be checked in the same run. A misspelt key whose intended one is absent (clientID for
+ * clientId) lends it its value: the checks that follow then see what the operator meant.
+ */
 function withoutUnknownKeys(doc: unknown, issues: z.ZodError['issues']): unknown {
   for (const issue of issues) {
     if (issue.code !== 'unrecognized_keys') continue;
+    const valid = knownKeys(configSchema, issue.path, doc);
     let node = doc;
     for (const p of issue.path) node = (node as Record<PropertyKey, unknown> | null | undefined)?.[p];
     if (node !== null && typeof node === 'object') {
-      for (const key of issue.keys) delete (node as Record<string, unknown>)[key];
+      const map = node as Record<string, unknown>;
+      for (const key of issue.keys) {
+        const meant = didYouMean(key, valid);
+        if (meant !== undefined && map[meant] === undefined) map[meant] = map[key];
+        delete map[key];
+      }
     }
   }
   return doc;
@@ -318,13 +335,20 @@ export function resolveConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env
     const unset = new Set(problems.map((p) => p.slice(0, p.indexOf(': '))));
     for (const p of zodProblems(parsed.error, interpolated))
       if (!unset.has(p.slice(0, p.indexOf(': ')))) problems.push(p);
-    // A misspelt key used to hide every check below until it was fixed. When unknown keys are the only
-    // schema problems, validate again without them so that all problems are reported at once.
-    if (!parsed.error.issues.every((i) => i.code === 'unrecognized_keys')) {
+    // A misspelt key used to hide every check below until it was fixed. When unknown keys (and what they
+    // leave missing) are the only schema problems, validate again without them (a misspelt key's value
+    // moved to the key meant) so that all problems are reported at once.
+    const followOn = followsMisspelling(parsed.error, interpolated);
+    if (!parsed.error.issues.every((i) => i.code === 'unrecognized_keys' || followOn(i))) {
       throw new ConfigError([...problems, ...unreadableFiles(interpolated), NOT_CHECKED]);
     }
-    parsed = configSchema.safeParse(withoutUnknownKeys(interpolated, parsed.error.issues));
-    if (!parsed.success) throw new ConfigError([...problems, ...unreadableFiles(interpolated), NOT_CHECKED]);
+    const cleaned = withoutUnknownKeys(interpolated, parsed.error.issues);
+    parsed = configSchema.safeParse(cleaned);
+    if (!parsed.success) {
+      // Only a misspelt key's value, now under the key meant, can fail here.
+      problems.push(...zodProblems(parsed.error, cleaned));
+      throw new ConfigError([...problems, ...unreadableFiles(cleaned), NOT_CHECKED]);
+    }
   }
   const c = parsed.data;
 

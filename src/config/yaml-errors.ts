@@ -70,6 +70,9 @@ function spot(
   return { line: l, col: col === 1 && indent > 0 ? indent + 1 : col };
 }
 
+/** Said once after the syntax errors: nothing else can be checked in a file that does not parse. */
+export const NOT_PARSED = '(the settings are checked once the file parses)';
+
 export function yamlProblems(errors: readonly YAMLError[], text: string, source: string): string[] {
   const lines = text.split(/\r?\n/);
   const problems: string[] = [];
@@ -94,5 +97,5 @@ export function yamlProblems(errors: readonly YAMLError[], text: string, source:
       `${source}:${at.line}:${at.col}: not valid YAML: ${what} — ${hint(e, what)}\n${excerpt(lines, at.line, at.col)}`,
     );
   }
-  return problems;
+  return [...problems, NOT_PARSED];
 }

@@ -151,6 +151,14 @@ export const CASES: BrokenConfig[] = [
     yaml: edit(['clientId: portcullis', 'clientID: portcullis']),
   },
   { name: 'keys: an unknown key without a close match', yaml: add('colour: blue') },
+  {
+    name: 'keys: a misspelt section is still checked, as the section meant',
+    yaml: edit(['cookie:', 'cookies:'], [`  secret: ${COOKIE}`, '  secret: too-short']),
+  },
+  {
+    name: 'keys: a misspelt key with a value of the wrong type: both said',
+    yaml: edit(['    clientId: portcullis', '    clientId: portcullis\n    scope: openid email']),
+  },
   // across settings
   { name: 'cross: a short cookie secret', yaml: edit([`  secret: ${COOKIE}`, '  secret: too-short']) },
   {
