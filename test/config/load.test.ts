@@ -434,13 +434,30 @@ describe('portcullis CLI exit codes', () => {
     );
   });
 
-  test('serve without --config, an unknown flag or an unknown command exits 2 with usage', () => {
-    for (const args of [['serve'], ['serve', '--nope'], ['frobnicate']]) {
+  test('a usage error exits 2 with one line and a pointer to --help, not the whole help', () => {
+    const expected: [string[], string][] = [
+      [[], 'a command is needed: serve, config, check, demo, secret or keys'],
+      [['serve'], 'needs --config FILE (or PORTCULLIS_CONFIG)'],
+      [['serve', '--nope'], "Unknown option '--nope'"],
+      [['frobnicate'], 'unknown command "frobnicate"'],
+      [['--version'], 'unknown command "--version"'],
+      [['secret', '--bogus'], 'secret takes only --client, not "--bogus"'],
+      [['demo', '--port', 'x'], '--port must be a port number (0-65535), got "x"'],
+    ];
+    for (const [args, message] of expected) {
       const r = cli(...args);
       assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
-      assert.match(r.stderr, /usage: portcullis <command>/);
+      assert.equal(r.stderr, `portcullis: ${message} (see portcullis --help)\n`, args.join(' '));
+      assert.equal(r.stdout, '');
     }
-    assert.match(cli('frobnicate').stderr, /unknown command "frobnicate"/);
+  });
+
+  test('--help prints the help on stdout, exit 0', () => {
+    for (const args of [['--help'], ['-h'], ['help']]) {
+      const r = cli(...args);
+      assert.equal(r.status, 0);
+      assert.match(r.stdout, /^usage: portcullis <command> \[options\]/);
+    }
   });
 
   test('secret prints a fresh 32-byte base64url secret that the config accepts', () => {
