@@ -429,7 +429,9 @@ export function resolveConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env
 
   const m = /^(.*):(\d+)$/.exec(c.listen)!;
   const port = Number(m[2]);
-  if (port > 65535) problems.push('listen: port must be at most 65535');
+  if (port > 65535) {
+    problems.push(`listen: found port ${port}; a port is at most 65535 — write e.g. listen: "${m[1]}:4180"`);
+  }
   // Node refuses a request timeout shorter than the headers timeout (http.createServer throws).
   if (c.server.requestTimeout < c.server.headersTimeout) {
     problems.push(
