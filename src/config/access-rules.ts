@@ -4,13 +4,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseEmailsFile } from './emails.ts';
-import type { AllowConfig, ProviderConfig, RouteConfig } from './schema.ts';
+import type { AllowConfig, BearerConfig, ProviderConfig, RouteConfig } from './schema.ts';
 
 /** The parts of the configuration access rules live in (schema output or resolved). */
 export interface RuleSource {
   readonly allow?: AllowConfig | undefined;
   readonly providers: readonly ProviderConfig[];
   readonly routes: readonly RouteConfig[];
+  /** Issuers trusted for bearer tokens only (their `allow` is a provider-level block). */
+  readonly bearer?: Pick<BearerConfig, 'issuers'> | undefined;
 }
 
 /** Every `allow` block with its key, top level first. */
@@ -22,6 +24,9 @@ export function allowBlocks(c: RuleSource): { key: string; allow: AllowConfig }[
   });
   c.routes.forEach((r, i) => {
     if (r.allow) out.push({ key: `routes[${i}].allow`, allow: r.allow });
+  });
+  c.bearer?.issuers.forEach((b, i) => {
+    if (b.allow) out.push({ key: `bearer.issuers[${i}].allow`, allow: b.allow });
   });
   return out;
 }
@@ -49,7 +54,12 @@ export function accessRuleProblems(c: RuleSource): string[] {
       }
     }
     const provider = /^providers\[(\d+)\]/.exec(key);
-    const scope = provider ? [c.providers[Number(provider[1])]!.type] : [...types];
+    // A bearer-only issuer's tokens carry claims, never GitHub or GitLab memberships.
+    const scope = provider
+      ? [c.providers[Number(provider[1])]!.type]
+      : key.startsWith('bearer.')
+        ? ['bearer']
+        : [...types];
     for (const [field, type] of [
       ['githubOrgs', 'github'],
       ['githubTeams', 'github'],

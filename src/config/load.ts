@@ -7,6 +7,7 @@ import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { accessRuleProblems } from './access-rules.ts';
 import { assertionProblems } from './assertion.ts';
+import { bearerProblems } from './bearer.ts';
 import { ConfigError, didYouMean } from './errors.ts';
 import { type ResolvedIssuer, resolveIssuerConfig } from './issuer.ts';
 import { explainIssue } from './messages.ts';
@@ -403,6 +404,7 @@ export function resolveConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env
     readSecretFile(file, key, problems),
   );
   problems.push(...accessRuleProblems(c));
+  problems.push(...bearerProblems(c));
 
   const upstreamPaths = new Set<string>();
   const upstreams: ResolvedUpstream[] = c.upstreams.map((u, i) => {

@@ -5,6 +5,8 @@
 
 import { z } from 'zod';
 import { REFUSALS, readTarget } from './paths.ts';
+import { bearerSchema, routeBearerSchema } from './schema/bearer.ts';
+import { corsSchema } from './schema/cors.ts';
 import { duration } from './schema/duration.ts';
 import { issuerSchema, storageSchema } from './schema/issuer.ts';
 import { allowSchema } from './schema/policy.ts';
@@ -108,8 +110,17 @@ export const upstreamSchema = z
 export const routeSchema = z
   .object({
     path: pathPrefix.describe('path prefix'),
-    public: z.boolean().default(false).describe('no sign-in needed'),
+    public: z
+      .boolean()
+      .default(false)
+      .describe('no sign-in needed; a visitor with a valid session is still forwarded with their identity'),
     api: z.boolean().default(false).describe('answer 401 JSON instead of redirecting to sign-in'),
+    bearer: routeBearerSchema,
+    cors: corsSchema
+      .optional()
+      .describe(
+        'let pages of other origins call this route (CORS); preflights are answered by Portcullis (docs/api-access.md)',
+      ),
     allow: allowSchema
       .optional()
       .describe(
@@ -212,6 +223,9 @@ export const configSchema = z
     allow: allowSchema
       .optional()
       .describe('access rules for every signed-in user, whichever provider (docs/access-rules.md)'),
+    bearer: bearerSchema
+      .prefault({})
+      .describe('bearer tokens: clock skew, and issuers trusted for bearer use only (docs/api-access.md)'),
     autoLogin: z
       .boolean()
       .default(false)
@@ -280,4 +294,6 @@ export type Config = z.output<typeof configSchema>;
 export type UpstreamConfig = z.output<typeof upstreamSchema>;
 export type RouteConfig = z.output<typeof routeSchema>;
 export type SessionsConfig = z.output<typeof sessionsSchema>;
+export type { BearerConfig, BearerIssuerConfig, ProviderBearerConfig } from './schema/bearer.ts';
+export type { CorsConfig } from './schema/cors.ts';
 export type { ServerConfig } from './schema/server.ts';

@@ -24,6 +24,8 @@ export interface RunningDemo {
   readonly appUrl: string;
   /** The metrics listener (on loopback, any free port). */
   readonly metricsUrl: string | undefined;
+  /** The secret of `demo-cli`, the issuer client that shows API access with a client_credentials token. */
+  readonly cliSecret: string;
   close(): Promise<void>;
 }
 
@@ -36,6 +38,7 @@ export async function startDemo(o: DemoOptions, log: Logger): Promise<RunningDem
   const port = reservation?.port ?? o.port;
   const publicUrl = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
   const clientSecret = randomBytes(24).toString('base64url');
+  const cliSecret = randomBytes(24).toString('base64url');
   const idp = await startDevIdp({
     host,
     // Another host name than the gateway's (cookies are per host, not per port): the IdP's own cookies
@@ -79,10 +82,22 @@ export async function startDemo(o: DemoOptions, log: Logger): Promise<RunningDem
           clientSecret,
           scopes: ['openid', 'email', 'profile', 'groups', 'offline_access'],
           logoutAtIdp: true,
+          // The demo IdP's ID tokens (aud portcullis-demo) are accepted as bearer tokens on /api/.
+          bearer: {},
         },
       ],
       upstreams: [{ id: 'sample-app', path: '/', url: appUrl }],
-      routes: [{ path: '/api/', api: true }],
+      routes: [
+        // bob is not an admin: he gets the 403 page that says what is missing.
+        { path: '/admin/', allow: { groups: ['admins'] } },
+        // Signed-in users, the demo IdP's JWTs, and the demo-cli service's client_credentials tokens.
+        { path: '/api/', api: true, bearer: ['demo', 'issuer'], allow: { clients: ['demo-cli'] } },
+      ],
+      // Portcullis's own issuer, here for one machine client (docs/api-access.md); state in memory.
+      issuer: {
+        clients: [{ id: 'demo-cli', secret: cliSecret, clientCredentials: true, scopes: ['openid'] }],
+      },
+      storage: { type: 'memory' },
       // Any free loopback port: a busy fixed one must not stop the demo; the banner says which it got.
       metrics: { listen: '127.0.0.1:0' },
     });
@@ -93,6 +108,7 @@ export async function startDemo(o: DemoOptions, log: Logger): Promise<RunningDem
       issuer: idp.issuer,
       appUrl,
       metricsUrl: gw.metricsUrl,
+      cliSecret,
       async close() {
         await gw.close();
         await Promise.allSettled(started.map((s) => s.close()));
@@ -112,6 +128,15 @@ export function demoBanner(d: RunningDemo): string {
     `  demo IdP:    ${d.issuer}`,
     `  sample app:  ${d.appUrl} (behind Portcullis; open it directly to see it without identity)`,
     ...(d.metricsUrl ? [`  metrics:     ${d.metricsUrl}/metrics`] : []),
+    '',
+    `  Access rules: bob may not enter ${d.url}/admin/ (alice may).`,
+    '',
+    '  API access with a bearer token (docs/api-access.md): a service gets a token from Portcullis’s issuer',
+    '  and calls the gated API with it; the sample app sees X-Forwarded-User: client:demo-cli.',
+    '',
+    `    TOKEN=$(curl -s -u demo-cli:${d.cliSecret} -d grant_type=client_credentials -d scope=openid \\`,
+    `      ${d.url}/oidc/token | sed -E 's/.*"access_token":"([^"]+)".*/\\1/')`,
+    `    curl -H "Authorization: Bearer $TOKEN" ${d.url}/api/whoami`,
     '',
     '  Stop with Ctrl-C.',
     '',

@@ -178,6 +178,17 @@ export const insecureSettings: Check<ProviderScope> = {
         }),
       );
     }
+    const mapping = s.provider.raw['userInfoMapping'] as Record<string, unknown> | undefined;
+    if (s.provider.raw['type'] === 'oauth2' && mapping?.['id'] === undefined) {
+      out.push(
+        warn(
+          'userInfoMapping has no id: a profile with neither sub nor id is keyed by its username, then its e-mail address — values the IdP may give to another person later, who would then be the same user here',
+          {
+            fix: `set ${s.provider.key}.userInfoMapping.id to the profile’s immutable user id, if it has one`,
+          },
+        ),
+      );
+    }
     if (s.provider.raw['insecureAllowUnverifiedEmail'] === true) {
       out.push(
         warn(

@@ -63,6 +63,12 @@ export const ERRORS = {
     title: 'Sign-in required',
     advice: 'Sign in and try again.',
   },
+  PCL_BEARER_INVALID: {
+    status: 401,
+    title: 'The access token was refused',
+    advice:
+      'The request carried an Authorization: Bearer token that is not valid here. Get a new token from your identity provider; the WWW-Authenticate header says what was wrong.',
+  },
   PCL_FORBIDDEN: {
     status: 403,
     title: 'You do not have access',

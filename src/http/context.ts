@@ -1,4 +1,5 @@
 /** Everything the request pipeline needs, built once from the configuration at start-up. */
+import type { BearerVerifier, MachineToken } from '../bearer/verify.ts';
 import type { ResolvedConfig } from '../config/load.ts';
 import type { RouteConfig } from '../config/schema.ts';
 import type { IdentityProvider } from '../idp/provider.ts';
@@ -27,6 +28,8 @@ export interface GatewayContext {
   readonly routes: PrefixTable<RouteConfig>;
   /** Who may reach what, once signed in: the one authorize step, the only caller of the access policy. */
   readonly authz: Authorizer;
+  /** Verifies Authorization: Bearer tokens on routes with `bearer` (src/bearer/). */
+  readonly bearer: BearerVerifier;
   readonly upstreams: PrefixTable<Upstream>;
   readonly upstreamList: readonly Upstream[];
   /** autoLogin with exactly one provider: unauthenticated navigations go straight to /oauth2/start. */
@@ -59,4 +62,6 @@ export interface IssuerMount {
    * `next`. Adds to `s.setCookies` the cookie that binds that stop to this browser.
    */
   signOutVia(next: string, s: Scope): string;
+  /** A client_credentials access token of this issuer (opaque), while it is valid and its client still may. */
+  clientToken(token: string): Promise<MachineToken | undefined>;
 }

@@ -35,11 +35,12 @@ export function sendForbidden(
   ctx: GatewayContext,
   s: Scope,
   d: Decision,
-  o: Pick<ErrorOptions, 'json' | 'retryHref'> = {},
+  o: Pick<ErrorOptions, 'json' | 'retryHref' | 'extraHeaders'> = {},
 ): void {
   sendError(ctx.log, s, new PortcullisError('PCL_FORBIDDEN', d.reasons.join(', ')), {
     ...(o.json !== undefined ? { json: o.json } : {}),
     retryHref: o.retryHref,
+    ...(o.extraHeaders !== undefined ? { extraHeaders: o.extraHeaders } : {}),
     explanations: d.explanations,
     reasons: d.reasons,
     logged: true,
@@ -71,7 +72,8 @@ function targetPaths(value: string): readonly string[] | TargetRefusal {
 /**
  * For forward-auth (/oauth2/auth): every path the request names for the original request —
  * `X-Forwarded-Uri` (Traefik, Caddy), that path under `X-Forwarded-Prefix` (Traefik's stripPrefix stores what
- * it removed there), `X-Original-URI` (nginx, when configured) and, for Envoy's ext_authz with
+ * it removed there), `X-Original-URI` (nginx, when configured), `X-Original-URL` (ingress-nginx: the whole URL,
+ * whose path is taken as written) and, for Envoy's ext_authz with
  * `path_prefix: /oauth2/auth`, the rest of the request's own path (`envoyPath`, already normalised).
  *
  * The caller decides for each of them and lets the request through only when all are allowed. A path can
@@ -91,11 +93,19 @@ export function forwardAuthPaths(s: Scope, envoyPaths?: readonly string[]): Name
   for (const [name, header] of [
     ['x-forwarded-uri', 'X-Forwarded-Uri'],
     ['x-original-uri', 'X-Original-URI'],
+    ['x-original-url', 'X-Original-URL'],
   ] as const) {
     const values = rawValues(s, name);
     if (values.length === 0) continue;
-    const value = values[0]!.trim();
+    let value = values[0]!.trim();
     if (values.length > 1) return { bad: header };
+    if (header === 'X-Original-URL') {
+      // ingress-nginx sends the whole URL (`$scheme://$host$request_uri`). Its path is read as written, not
+      // through the URL parser, which would resolve dot segments that nginx passes on as they came.
+      const origin = /^https?:\/\/[^/?#]*/i.exec(value);
+      if (origin === null) return { bad: header, why: 'not-a-path' };
+      value = value.slice(origin[0].length) || '/';
+    }
     const read = targetPaths(value);
     if (typeof read === 'string') return { bad: header, why: read };
     for (const p of read) paths.add(p);

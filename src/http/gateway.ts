@@ -14,6 +14,7 @@ import { identityHeaders } from '../proxy/identity.ts';
 import { tunnel } from '../proxy/upgrade.ts';
 import type { Session } from '../sessions/session.ts';
 import type { GatewayContext } from './context.ts';
+import { cors } from './cors.ts';
 import { AUTH_PATH, auth, authPrefixed, metricsEndpoint, ping, ready, userinfo } from './endpoints.ts';
 import { authorizeScope, sendForbidden } from './forbidden.ts';
 import { jwks } from './jwks.ts';
@@ -21,7 +22,7 @@ import { callback, signedOut, signIn, signOut, start } from './login.ts';
 import { redirect, sendError } from './respond.ts';
 import { Scope, type Upgrade } from './scope.ts';
 import { services } from './services.ts';
-import { loadSession } from './session.ts';
+import { bearerToken, loadBearer, loadOptionalSession, loadSession } from './session.ts';
 import { readTarget, reservedPath, targetError } from './target.ts';
 import { resolveForwarded } from './trust.ts';
 
@@ -113,10 +114,17 @@ const PIPELINE: readonly (readonly [string, Step])[] = [
       return false;
     },
   ],
+  ['cors', cors],
   [
     'session',
     (ctx, s) => {
-      if (s.route?.public) return false;
+      if (s.route?.public) {
+        const r = loadOptionalSession(ctx, s);
+        return r instanceof Promise ? r.then(() => false) : false;
+      }
+      // On a bearer route a token, when sent, is the credential: the cookie is not read (RFC 6750 §2: one method).
+      const token = s.route?.bearer ? bearerToken(s) : undefined;
+      if (token !== undefined) return loadBearer(ctx, s, token);
       const r = loadSession(ctx, s);
       return r instanceof Promise ? r.then(() => false) : false;
     },
@@ -125,6 +133,18 @@ const PIPELINE: readonly (readonly [string, Step])[] = [
     'decide',
     (ctx, s) => {
       if (s.route?.public) return false;
+      if (s.bearer !== undefined) {
+        const outcome = authorizeScope(ctx, s, 'bearer', s.bearer, [s.path]);
+        if (outcome.kind === 'allowed') return false;
+        if (outcome.kind === 'denied') {
+          // RFC 6750 §3.1: the token is valid but does not grant this; no new sign-in would change that.
+          sendForbidden(ctx, s, outcome.decision, {
+            json: true,
+            extraHeaders: { 'WWW-Authenticate': insufficientScope(outcome.decision.reasons) },
+          });
+        }
+        return true;
+      }
       if (s.session !== undefined) {
         // Cached per session and route by the policy: a lookup on the hot path.
         const surface = s.upgrade === undefined ? 'request' : 'upgrade';
@@ -136,7 +156,11 @@ const PIPELINE: readonly (readonly [string, Step])[] = [
       // A CORS preflight carries no credentials: it goes through, without identity, so CORS keeps working.
       if (s.upgrade === undefined && isPreflight(s)) return false;
       if (s.wantsJson()) {
-        sendError(ctx.log, s, 'PCL_UNAUTHENTICATED', { json: true });
+        // RFC 6750 §3: a resource that takes bearer tokens says so on a request that sent none.
+        sendError(ctx.log, s, 'PCL_UNAUTHENTICATED', {
+          json: true,
+          ...(s.route?.bearer ? { extraHeaders: { 'WWW-Authenticate': 'Bearer' } } : {}),
+        });
         return true;
       }
       const rd = encodeURIComponent(s.rawPath + s.query);
@@ -153,7 +177,8 @@ const PIPELINE: readonly (readonly [string, Step])[] = [
         sendError(ctx.log, s, new PortcullisError('PCL_NO_UPSTREAM', `no upstream serves ${s.path}`));
         return true;
       }
-      const extra = s.session ? extraHeaders(ctx, upstream, s.session) : undefined;
+      const who = s.session ?? s.bearer;
+      const extra = who ? extraHeaders(ctx, upstream, who) : undefined;
       const headers = upstreamHeaders(
         s.req.rawHeaders,
         s.fwd,
@@ -177,7 +202,16 @@ const PIPELINE: readonly (readonly [string, Step])[] = [
   ],
 ];
 
-/** Identity headers, the signed assertion and Authorization; synchronous unless an assertion is (re-)signed. */
+/** RFC 6750 §3.1 `insufficient_scope`, with the rules' reason codes as the description. */
+function insufficientScope(reasons: readonly string[]): string {
+  const description = reasons.join(', ').replace(/[^\x20-\x7e]|["\\]/g, '');
+  return `Bearer error="insufficient_scope", error_description="Access rules refuse this token: ${description}"`;
+}
+
+/**
+ * Identity headers, the signed assertion and Authorization, from a session or a bearer token's principal
+ * alike; synchronous unless an assertion is (re-)signed.
+ */
 function extraHeaders(
   ctx: GatewayContext,
   u: Upstream,
@@ -222,7 +256,10 @@ function newScope(
   const target = readTarget(req.url ?? '/');
   if (typeof target === 'string') return targetError(target);
   const peer = req.socket.remoteAddress ?? '';
-  const fwd = resolveForwarded(req.headers, peer, 'http', ctx.trusted);
+  // The connection's own scheme (server.tls: a TLS socket), for X-Forwarded-Proto to the upstream when no
+  // trusted proxy says otherwise; cookies and redirects follow publicUrl either way.
+  const localProto = (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
+  const fwd = resolveForwarded(req.headers, peer, localProto, ctx.trusted);
   const s = new Scope(req, res, target.rawPath, target.query, target.path, fwd);
   s.upgrade = upgrade;
   s.trustedPeer = ctx.trusted.any && ctx.trusted.isTrusted(peer);

@@ -138,9 +138,15 @@ export class ConnectionGuard {
     return this.#open.size;
   }
 
-  /** Hooks the server's connections: before Node's own listener, so a refused socket is answered first. */
-  attach(server: http.Server): void {
-    server.prependListener('connection', (socket: Socket) => this.#onConnection(socket));
+  /**
+   * Hooks the server's connections: before Node's own listener, so a refused socket is answered first. On
+   * TLS that is 'secureConnection' (Node's HTTP handling starts there too): the TLS socket, so the 503 and
+   * 408 written on it are encrypted, and the sockets watched are the ones requests carry (`req.socket`).
+   */
+  attach(server: http.Server, secure = false): void {
+    server.prependListener(secure ? 'secureConnection' : 'connection', (socket: Socket) =>
+      this.#onConnection(socket),
+    );
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
       if (this.#refused.has(socket) || err.code === 'ECONNRESET') {
         socket.destroy();

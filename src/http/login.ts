@@ -27,9 +27,35 @@ function target(ctx: GatewayContext, s: Scope, rd: string | null): string {
   return new URL('/', ctx.redirects.origin).href;
 }
 
+/** The header oauth2-proxy reads the post-login target from when the query names none. */
+export const REDIRECT_HEADER = 'x-auth-request-redirect';
+
+/**
+ * The post-login target the request asks for, still unvalidated: the `rd` query parameter, else the
+ * `X-Auth-Request-Redirect` header, in oauth2-proxy's order (pkg/app/redirect/getters.go). The header is how
+ * a proxy that cannot URL-encode passes the original URL whole: nginx answers a 401 with an internal
+ * redirect to /oauth2/sign_in and sets the header to `$request_uri`, where `return 302
+ * /oauth2/sign_in?rd=$request_uri` would cut `?x=1&y=2` to `?x=1` (nginx has no URL-encoding). Anyone may
+ * send the header; it is validated exactly as `rd` is (src/login/redirect.ts), so it opens no redirect the
+ * query would not. A header naming one of Portcullis's own /oauth2/ pages is ignored: nginx sets it on
+ * every request of its /oauth2/ location, and `/oauth2/start` as the target after sign-in would loop.
+ */
+function requestedTarget(s: Scope): string | null {
+  const rd = s.searchParams().get('rd');
+  if (rd !== null) return rd;
+  const header = s.req.headers[REDIRECT_HEADER];
+  if (typeof header !== 'string' || header === '') return null;
+  let path: string;
+  try {
+    path = new URL(header, 'http://portcullis.invalid').pathname;
+  } catch {
+    return header; // refused by the validation, with its reason logged
+  }
+  return path === '/oauth2' || path.startsWith('/oauth2/') ? null : header;
+}
+
 export function signIn(ctx: GatewayContext, s: Scope): void {
-  const params = s.searchParams();
-  const rd = params.get('rd') ?? '/';
+  const rd = requestedTarget(s) ?? '/';
   if (ctx.config.autoLogin && ctx.providers.size === 1) {
     const [only] = ctx.providers.keys();
     redirect(s, `/oauth2/start?provider=${encodeURIComponent(only!)}&rd=${encodeURIComponent(rd)}`);
@@ -46,8 +72,9 @@ export function signIn(ctx: GatewayContext, s: Scope): void {
 export async function start(ctx: GatewayContext, s: Scope): Promise<void> {
   const params = s.searchParams();
   const id = params.get('provider') ?? (ctx.providers.size === 1 ? [...ctx.providers.keys()][0] : undefined);
+  const rd = requestedTarget(s);
   if (id === undefined) {
-    redirect(s, `/oauth2/sign_in?rd=${encodeURIComponent(params.get('rd') ?? '/')}`);
+    redirect(s, `/oauth2/sign_in?rd=${encodeURIComponent(rd ?? '/')}`);
     return;
   }
   const provider = ctx.providers.get(id);
@@ -64,7 +91,7 @@ export async function start(ctx: GatewayContext, s: Scope): Promise<void> {
     codeVerifier: randomPKCECodeVerifier(),
     provider: provider.id,
     issuer: provider.issuer,
-    rd: target(ctx, s, params.get('rd')),
+    rd: target(ctx, s, rd),
     createdAt: ctx.now(),
   };
   let url: URL;

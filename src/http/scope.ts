@@ -28,6 +28,11 @@ export class Scope {
   readonly fwd: ForwardedInfo;
   route: RouteConfig | undefined;
   session: Session | undefined;
+  /**
+   * The principal of a verified `Authorization: Bearer` token (src/bearer/), shaped like a session so the
+   * authorize step, the identity headers and the assertion treat it alike. Never written to a cookie.
+   */
+  bearer: Session | undefined;
   /** Cached identity headers for the session, if any. */
   identityHeaders: readonly string[] | undefined;
   /** Set-Cookie values to add to whatever response goes out. */

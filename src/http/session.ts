@@ -1,14 +1,17 @@
 /**
- * The session step: read the session from the request and, when its access token has expired and a
+ * The session step. On a route with `bearer`, a request carrying `Authorization: Bearer` is decided on its
+ * token alone (loadBearer). Otherwise: read the session from the request and, when its access token has expired and a
  * refresh token is at hand, refresh it transparently. A failed refresh ends the session. A session store
  * that cannot be reached is neither "signed in" nor "signed out": its PCL_SESSION_STORE_UNAVAILABLE
  * error propagates, and the request answers 503.
  */
 
+import { PortcullisError } from '../errors/codes.ts';
 import { describe } from '../idp/oidc.ts';
 import { isStoreUnavailable } from '../sessions/server-store.ts';
 import { needsRefresh, type Session } from '../sessions/session.ts';
 import type { GatewayContext } from './context.ts';
+import { sendError } from './respond.ts';
 import type { Scope } from './scope.ts';
 
 export async function refreshSession(
@@ -90,4 +93,73 @@ export function loadSession(ctx: GatewayContext, s: Scope): void | Promise<void>
   const read = ctx.sessions.read(s.cookies, now);
   if (read instanceof Promise) return read.then((session) => settle(ctx, s, session, now));
   return settle(ctx, s, read, now);
+}
+
+/**
+ * The session step of a `public: true` route (as mod_auth_openidc's `OIDCUnAuthAction pass`): a visitor
+ * with a valid session is forwarded with their identity, so a landing page can greet them; anyone else
+ * passes anonymously. Nothing is required: a session store that is down leaves the visitor anonymous
+ * rather than failing a public page. The identity is handed out only while the rules admit the user
+ * (the authorize step's `admits`, which records nothing: a public page refuses no one).
+ */
+export function loadOptionalSession(ctx: GatewayContext, s: Scope): void | Promise<void> {
+  const admit = () => {
+    if (s.session !== undefined && !ctx.authz.admits(s.session)) s.session = undefined;
+  };
+  let r: void | Promise<void>;
+  try {
+    r = loadSession(ctx, s);
+  } catch (err) {
+    if (!isStoreUnavailable(err)) throw err;
+    return;
+  }
+  if (!(r instanceof Promise)) return admit();
+  return r.then(admit, (err: unknown) => {
+    if (!isStoreUnavailable(err)) throw err;
+    s.session = undefined;
+  });
+}
+
+/**
+ * The token of `Authorization: Bearer <token>` (RFC 6750 §2.1: the scheme in any case, one b64token), or
+ * undefined when the request carries none (another scheme, e.g. Basic for the app itself, is not ours).
+ */
+export function bearerToken(s: Scope): string | undefined {
+  const h = s.req.headers.authorization;
+  if (h === undefined) return undefined;
+  const m = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(h);
+  if (m !== null) return m[1]!;
+  return /^Bearer(?: |$)/i.test(h) ? '' : undefined;
+}
+
+/** A quoted-string value for WWW-Authenticate (RFC 9110 §11.4): what the verifier wrote is already safe. */
+const quoted = (v: string) => `"${v.replace(/["\\]/g, '')}"`;
+
+/**
+ * The bearer half of the session step, on a route with `bearer`: verifies the token (src/bearer/) and sets
+ * `s.bearer`, or answers 401 `invalid_token` (RFC 6750 §3.1) — never a redirect to sign in, since the
+ * request carried a credential. Returns whether the request was answered. The reason is logged, the token
+ * never is.
+ */
+export async function loadBearer(ctx: GatewayContext, s: Scope, token: string): Promise<boolean> {
+  const accepted = s.route?.bearer === true ? true : (s.route?.bearer as readonly string[]);
+  const r =
+    token === ''
+      ? ({ ok: false, reason: 'malformed', description: 'The Authorization header has no token' } as const)
+      : await ctx.bearer.verify(token, accepted);
+  if (r.ok) {
+    s.bearer = r.principal;
+    return false;
+  }
+  ctx.log.info(
+    { requestId: s.id, event: 'bearer.rejected', path: s.path, reason: r.reason, issuer: r.issuer },
+    'bearer token refused',
+  );
+  sendError(ctx.log, s, new PortcullisError('PCL_BEARER_INVALID', r.reason), {
+    json: true,
+    extraHeaders: {
+      'WWW-Authenticate': `Bearer error="invalid_token", error_description=${quoted(r.description)}`,
+    },
+  });
+  return true;
 }

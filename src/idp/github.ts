@@ -20,7 +20,7 @@ import type { Identity } from '../sessions/session.ts';
 import { withEmailPolicy } from './claims.ts';
 import { fetchOf, isRecord } from './http.ts';
 import { OAuth2Provider, oauth2BaseSettings } from './oauth2.ts';
-import type { ProviderOptions } from './provider.ts';
+import type { OpaqueToken, ProviderOptions } from './provider.ts';
 
 const API_HEADERS = { accept: 'application/vnd.github+json', 'x-github-api-version': '2022-11-28' };
 /** At most this many pages (of 100) of organisations or teams are read. */
@@ -85,6 +85,32 @@ export class GithubProvider extends OAuth2Provider {
       const status = isRecord(body) && typeof body['error'] === 'string' ? 400 : 200;
       return new Response(text, { status, headers: res.headers });
     };
+  }
+
+  /**
+   * A GitHub token is first checked with the OAuth app's own credentials (POST
+   * /applications/{client_id}/token, https://docs.github.com/en/rest/apps/oauth-applications#check-a-token):
+   * 404 or 422 means it is not a live token of this app — a token the user gave another app does not pass.
+   * Then the identity is read as at sign-in.
+   */
+  override async opaqueToken(token: string): Promise<OpaqueToken | undefined> {
+    if (this.config.bearer?.opaque !== 'userinfo') return undefined;
+    const basic = Buffer.from(`${this.config.clientId}:${this.settings.secret ?? ''}`).toString('base64');
+    const check = await this.api({
+      url: `${this.#api}/applications/${encodeURIComponent(this.config.clientId)}/token`,
+      method: 'POST',
+      scheme: 'Basic',
+      accessToken: basic,
+      json: { access_token: token },
+      headers: API_HEADERS,
+      acceptStatus: [404, 422],
+      label: 'GitHub check a token',
+    });
+    if (check.status !== 200) return undefined;
+    const expiresAt = isRecord(check.body) ? check.body['expires_at'] : undefined;
+    const r = await super.opaqueToken(token);
+    if (r === undefined) return undefined;
+    return typeof expiresAt === 'string' ? { ...r, exp: Math.floor(Date.parse(expiresAt) / 1000) } : r;
   }
 
   protected override async fetchIdentity(accessToken: string): Promise<Identity> {

@@ -15,6 +15,7 @@ import { tokenError } from './oidc.ts';
 import {
   type FlowSecrets,
   type IdentityProvider,
+  type OpaqueToken,
   type ProviderOptions,
   RefreshDeduper,
   type RefreshResult,
@@ -170,6 +171,21 @@ export abstract class OAuth2Provider implements IdentityProvider {
   /** The user behind an access token, from the provider's API. */
   protected abstract fetchIdentity(accessToken: string): Promise<Identity>;
 
+  /**
+   * `bearer.opaque: userinfo`: the token is active when the profile API answers for it. That proves it is
+   * a live token of some user at this server, not that it was issued for this API (docs/api-access.md).
+   * The API refusing it (401, 403) means inactive; a server that cannot be reached throws.
+   */
+  async opaqueToken(token: string): Promise<OpaqueToken | undefined> {
+    if (this.config.bearer?.opaque !== 'userinfo') return undefined;
+    try {
+      return { identity: await this.fetchIdentity(token) };
+    } catch (err) {
+      if (err instanceof PortcullisError && err.code === 'PCL_USERINFO_FAILED') return undefined;
+      throw err;
+    }
+  }
+
   protected api(r: ApiRequest): Promise<ApiResponse> {
     return callApi(this.opts.fetch, this.opts.timeoutSeconds, r);
   }
@@ -243,13 +259,18 @@ export class MappedOAuth2Provider extends OAuth2Provider {
     this.#userInfoUrl = config.userInfoUrl;
     const m = config.userInfoMapping;
     this.#mapping = {
-      sub: m.id !== undefined ? [m.id] : ['sub', 'id'],
+      // Spinnaker-style mappings name no id: after sub and id, the username, then the e-mail address
+      // (values an IdP may give to another person later: `portcullis check` warns, docs/providers/oauth2.md).
+      sub:
+        m.id !== undefined
+          ? [m.id]
+          : ['sub', 'id', ...(m.username !== undefined ? [m.username] : []), m.email],
       email: m.email,
       name: m.name,
       firstName: m.firstName,
       lastName: m.lastName,
       username: m.username,
-      groups: m.groups,
+      groups: m.groups ?? m.roles,
     };
   }
 

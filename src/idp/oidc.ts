@@ -18,6 +18,8 @@ import { KeySets } from './jwks.ts';
 import {
   type FlowSecrets,
   type IdentityProvider,
+  type JwtKeys,
+  type OpaqueToken,
   type ProviderOptions,
   RefreshDeduper,
   type RefreshResult,
@@ -369,6 +371,73 @@ export class OidcProvider implements IdentityProvider {
         cause: err,
       });
     }
+  }
+
+  /**
+   * For bearer tokens (src/bearer/): the issuer discovery announced, the key set (the same cache the ID
+   * tokens of sign-ins use) and the ID token algorithms. A multi-tenant Entra application's issuer is a
+   * `{tenantid}` template that no token carries: its tokens need a `bearer.issuers` entry per tenant.
+   */
+  async jwtKeys(): Promise<JwtKeys> {
+    const config = await this.discover();
+    const m = config.serverMetadata();
+    if (m.jwks_uri === undefined) {
+      throw new PortcullisError(
+        'PCL_IDP_UNREACHABLE',
+        `${this.id} publishes no jwks_uri to verify tokens with`,
+      );
+    }
+    this.#keys ??= new KeySets({ timeoutSeconds: this.opts.timeoutSeconds, fetch: this.opts.fetch });
+    const algorithms = (this.idTokenPolicy(config).algorithms ?? ['RS256']).filter(
+      (a) => a.toLowerCase() !== 'none',
+    );
+    return { issuer: m.issuer, keys: this.#keys.for(m.jwks_uri), algorithms };
+  }
+
+  /** A verified bearer JWT's claims → identity, as an ID token's at sign-in (no userinfo: no access token). */
+  async identityFromClaims(claims: Readonly<Record<string, unknown>>): Promise<Identity> {
+    return this.identityOf(await this.discover(), claims, undefined);
+  }
+
+  /**
+   * `bearer.opaque`: RFC 7662 introspection at the IdP's introspection_endpoint, authenticated as this
+   * client (an `active: false` answer, or a token of another issuer, is inactive); or `userinfo`, the
+   * profile endpoint (a 401 is inactive). The identity is made from the answer as from an ID token.
+   */
+  async opaqueToken(token: string): Promise<OpaqueToken | undefined> {
+    const mode = this.config.bearer?.opaque;
+    if (mode === undefined) return undefined;
+    const config = await this.discover();
+    if (mode === 'userinfo') {
+      let info: Record<string, unknown>;
+      try {
+        info = await oidc.fetchUserInfo(config, token, oidc.skipSubjectCheck);
+      } catch (err) {
+        if (classify(err).code === 'PCL_IDP_UNREACHABLE') throw classify(err);
+        return undefined;
+      }
+      return { identity: await this.identityOf(config, info, undefined) };
+    }
+    let r: oidc.IntrospectionResponse;
+    try {
+      r = await oidc.tokenIntrospection(config, token);
+    } catch (err) {
+      const e = classify(err);
+      throw new PortcullisError('PCL_IDP_UNREACHABLE', `introspection at ${this.id}: ${e.detail}`, {
+        cause: err,
+      });
+    }
+    if (r.active !== true) return undefined;
+    if (typeof r.iss === 'string' && r.iss !== config.serverMetadata().issuer) return undefined;
+    const aud = r.aud === undefined ? [] : Array.isArray(r.aud) ? r.aud : [r.aud];
+    const audiences = [...aud, ...(typeof r.client_id === 'string' ? [r.client_id] : [])].map(String);
+    // RFC 7662 names the user `username`; the claim mapping reads preferred_username.
+    const claims = { preferred_username: r.username, ...r } as Record<string, unknown>;
+    return {
+      identity: await this.identityOf(config, claims, undefined),
+      exp: typeof r.exp === 'number' ? r.exp : undefined,
+      audiences: audiences.length > 0 ? audiences : undefined,
+    };
   }
 
   /** ID token claims (+ userinfo when configured) → identity, then the provider type's enrich(). */

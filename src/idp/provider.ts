@@ -4,6 +4,7 @@
  * is one small module declaring its differences from its base, registered by `type` (src/idp/registry.ts).
  */
 import { createHash } from 'node:crypto';
+import type { JWTVerifyGetKey } from 'jose';
 import type { CustomFetch } from 'openid-client';
 import type { ResolvedProvider } from '../config/providers.ts';
 import type { Identity } from '../sessions/session.ts';
@@ -45,6 +46,25 @@ export interface ProviderOptions {
   readonly githubMemberships?: boolean | undefined;
 }
 
+/** How a provider's JWTs are verified when presented as bearer tokens (src/bearer/). */
+export interface JwtKeys {
+  /** The `iss` they carry, as discovery announced it. */
+  readonly issuer: string;
+  /** The provider's key set (src/idp/jwks.ts: refetched on an unknown kid, at most once per cooldown). */
+  readonly keys: JWTVerifyGetKey;
+  /** The algorithms its ID tokens are signed with (never none). */
+  readonly algorithms: readonly string[];
+}
+
+/** What the IdP says of an opaque access token (src/bearer/): RFC 7662 introspection, or its profile API. */
+export interface OpaqueToken {
+  readonly identity: Identity;
+  /** Epoch seconds, when the IdP said. */
+  readonly exp?: number | undefined;
+  /** The token's `aud` and `client_id` (RFC 7662 §2.2), when the IdP said: one must be an accepted audience. */
+  readonly audiences?: readonly string[] | undefined;
+}
+
 export interface IdentityProvider {
   readonly id: string;
   readonly type: ResolvedProvider['type'];
@@ -62,6 +82,15 @@ export interface IdentityProvider {
   signIn(callbackUrl: URL, flow: FlowSecrets): Promise<SignInResult>;
   /** Present when the provider can refresh; concurrent calls with the same token share one request. */
   refresh?(refreshToken: string, identity: Identity): Promise<RefreshResult>;
+  /** OpenID Connect providers: the issuer, keys and algorithms its JWTs are verified with. */
+  jwtKeys?(): Promise<JwtKeys>;
+  /** OpenID Connect providers: the identity a verified JWT's claims make (as at sign-in, without userinfo). */
+  identityFromClaims?(claims: Readonly<Record<string, unknown>>): Promise<Identity>;
+  /**
+   * Providers with `bearer.opaque`: what the IdP says of an opaque access token; undefined when it is not
+   * active (unknown, expired, revoked, another application's). Throws PCL_IDP_UNREACHABLE when it cannot ask.
+   */
+  opaqueToken?(token: string): Promise<OpaqueToken | undefined>;
   /** RP-initiated logout URL, when the IdP has one. */
   endSessionUrl?(idToken: string | undefined, postLogoutRedirectUri: string): Promise<URL | undefined>;
 }

@@ -15,6 +15,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type Provider from 'oidc-provider';
 import type { Session as IssuerSession, KoaContextWithOIDC } from 'oidc-provider';
+import type { MachineToken } from '../bearer/verify.ts';
 import { ISSUER_PATH, type ResolvedIssuer } from '../config/issuer.ts';
 import type { ResolvedConfig } from '../config/load.ts';
 import { PortcullisError } from '../errors/codes.ts';
@@ -206,6 +207,19 @@ export class Issuer implements IssuerMount {
       path: `${ISSUER_PATH}/sign_out`,
       sameSite: 'Lax' as const,
     };
+  }
+
+  /**
+   * For bearer calls to gated routes (src/bearer/): a client_credentials token this issuer made, found in
+   * its storage (so every instance sees it), not expired, and of a client still configured for the grant.
+   */
+  async clientToken(token: string): Promise<MachineToken | undefined> {
+    // oidc-provider's opaque tokens are 43 base64url characters; anything else is not worth a storage read.
+    if (!/^[A-Za-z0-9_-]{20,128}$/.test(token)) return undefined;
+    const t = await this.#built.provider.ClientCredentials.find(token);
+    if (t === undefined || t.isExpired || typeof t.clientId !== 'string') return undefined;
+    if (this.#built.clients.get(t.clientId)?.clientCredentials !== true) return undefined;
+    return { clientId: t.clientId, exp: t.exp };
   }
 
   async handle(ctx: GatewayContext, s: Scope): Promise<void> {

@@ -20,6 +20,7 @@ export type { Principal } from './decision.ts';
 export const SURFACES = [
   'request',
   'upgrade',
+  'bearer',
   'forward-auth',
   'services',
   'sign-in',

@@ -6,10 +6,12 @@
  * the session for the rules to read.
  */
 import { allowBlocks, type RuleSource } from '../config/access-rules.ts';
+import { ISSUER_SOURCE } from '../config/bearer.ts';
 import type { ResolvedConfig } from '../config/load.ts';
 import type { ResolvedProvider } from '../config/providers.ts';
 import type { AllowConfig } from '../config/schema.ts';
 import type { Logger } from '../observability/log.ts';
+import { clientsRule } from './criteria/clients.ts';
 import { EmailsFile, emailRule } from './criteria/emails.ts';
 import { githubOrgsRule, githubRestriction, githubTeamsRule } from './criteria/github.ts';
 import { gitlabGroupsRule, gitlabProjectsRule } from './criteria/gitlab.ts';
@@ -43,6 +45,7 @@ function compileAllow(
   if (allow.githubOrgs?.length) out.push(githubOrgsRule(allow.githubOrgs));
   if (allow.githubTeams?.length) out.push(githubTeamsRule(allow.githubTeams));
   if (allow.gitlabGroups?.length) out.push(gitlabGroupsRule(allow.gitlabGroups));
+  if (allow.clients?.length) out.push(clientsRule(allow.clients));
   if (allow.requirements !== undefined && Object.keys(allow.requirements).length > 0) {
     out.push(requirementsRule(allow.requirements));
   }
@@ -91,6 +94,18 @@ export function compilePolicy(config: ResolvedConfig, o: CompileOptions = {}): A
     if (criteria.length > 0) any = true;
     providers.set(p.id, { type: p.type, criteria });
   }
+  // Issuers trusted for bearer tokens only: their tokens' principals name them as the provider.
+  for (const b of config.bearer.issuers) {
+    const criteria = compileAllow(b.allow, files, o.log);
+    if (criteria.length > 0) any = true;
+    providers.set(b.id, { type: 'bearer', criteria });
+  }
+  // The issuer's machine principals (client_credentials tokens): refused unless allow.clients lists them,
+  // so a route that accepts them needs the rule engine even when nothing else restricts access.
+  if (config.issuer !== undefined) {
+    providers.set(ISSUER_SOURCE, { type: ISSUER_SOURCE, criteria: [] });
+    if (config.routes.some((r) => Array.isArray(r.bearer) && r.bearer.includes(ISSUER_SOURCE))) any = true;
+  }
   const routes = config.routes
     .filter((r) => r.allow !== undefined && !r.public)
     .map((r) => ({ path: r.path, criteria: compileAllow(r.allow, files, o.log) }))
@@ -113,7 +128,8 @@ export function requiredClaims(c: RuleSource, providerId: string): string[] {
     const own =
       key === 'allow' ||
       key.startsWith('routes[') ||
-      c.providers.find((p) => p.allow === allow)?.id === providerId;
+      c.providers.find((p) => p.allow === allow)?.id === providerId ||
+      c.bearer?.issuers.find((b) => b.allow === allow)?.id === providerId;
     if (own) for (const k of Object.keys(allow.requirements ?? {})) keys.add(k);
   }
   return [...keys];

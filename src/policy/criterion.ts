@@ -19,6 +19,11 @@ export interface Failure {
 }
 
 export interface Criterion {
+  /**
+   * Set on the one criterion that decides for machines (`allow.clients`). Every other criterion reads a
+   * person's attributes and is skipped for a machine principal; this one is skipped for people.
+   */
+  readonly machine?: boolean;
   /** The failures, or an empty list when the criterion is met. */
   check(input: RuleInput): readonly Failure[];
 }

@@ -29,7 +29,7 @@ export interface RulesPolicyOptions {
 }
 
 interface Slot extends RouteRules {
-  /** Index into a session's cached decisions; 0 is "no route rules". */
+  /** Index into a session's cached decisions; 0 and 1 are "no route rules" (see decide). */
   readonly slot: number;
 }
 
@@ -39,6 +39,11 @@ const UNKNOWN_PROVIDER: Decision = Object.freeze({
   explanations: Object.freeze([
     'The sign-in method you used is no longer offered here. Sign out and sign in again.',
   ]),
+});
+
+const CLIENT_UNLISTED: Failure = Object.freeze({
+  reason: 'client-not-allowed',
+  explain: 'Services are let in only where allow.clients lists them.',
 });
 
 export class RulesPolicy implements AccessPolicy {
@@ -51,7 +56,7 @@ export class RulesPolicy implements AccessPolicy {
   constructor(o: RulesPolicyOptions) {
     this.#global = o.global;
     this.#providers = o.providers;
-    this.#routes = new PrefixTable(o.routes.map((r, i) => ({ ...r, slot: i + 1 })));
+    this.#routes = new PrefixTable(o.routes.map((r, i) => ({ ...r, slot: i + 2 })));
     this.#files = o.files;
     for (const f of this.#files) {
       f.onChange(() => {
@@ -73,11 +78,12 @@ export class RulesPolicy implements AccessPolicy {
 
   decide(session: Principal, path: string | undefined): Decision {
     const route = path === undefined ? undefined : this.#routes.match(path);
-    const slot = route?.slot ?? 0;
+    // 0: no path (the gateway at all); 1: a path no route rule covers (they differ for machines).
+    const slot = route !== undefined ? route.slot : path === undefined ? 0 : 1;
     let cached = this.#cache.get(session);
     const hit = cached?.[slot];
     if (hit !== undefined) return hit;
-    const d = this.#evaluate(session, route);
+    const d = this.#evaluate(session, route, path !== undefined);
     if (cached === undefined) {
       cached = [];
       this.#cache.set(session, cached);
@@ -86,20 +92,28 @@ export class RulesPolicy implements AccessPolicy {
     return d;
   }
 
-  #evaluate(session: Principal, route: Slot | undefined): Decision {
+  #evaluate(session: Principal, route: Slot | undefined, forPath: boolean): Decision {
     const provider = this.#providers.get(session.provider);
     if (provider === undefined) return UNKNOWN_PROVIDER;
     const input = { identity: session.identity, providerType: provider.type };
+    const machine = session.identity.client !== undefined;
     const failures: Failure[] = [];
+    let listed = false;
     const run = (criteria: readonly Criterion[]) => {
       for (const c of criteria) {
+        // Person rules do not describe machines, nor allow.clients people: each kind has its own.
+        if ((c.machine === true) !== machine) continue;
         const f = c.check(input);
         if (f.length > 0) failures.push(...f);
+        else if (machine) listed = true;
       }
     };
     run(this.#global);
     run(provider.criteria);
     if (route !== undefined) run(route.criteria);
+    // A machine reaches a path only where some layer lists it: no rule at all is not a welcome. (Without a
+    // path the question is whether anything refuses it outright; the path's decision follows.)
+    if (machine && forPath && !listed && failures.length === 0) failures.push(CLIENT_UNLISTED);
     if (failures.length === 0) return ALLOW;
     // The same criterion in two layers fails once on the page.
     const seen = new Set<string>();

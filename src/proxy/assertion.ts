@@ -195,6 +195,7 @@ export class AssertionSigner {
       name: who.name,
       groups: who.groups,
       provider: session.provider,
+      client_id: who.client,
       auth_time: session.createdAt,
     })
       .setProtectedHeader({ alg: ASSERTION_ALG, kid: signing.kid, typ: 'JWT' })

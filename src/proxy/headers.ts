@@ -31,6 +31,7 @@ export const RESERVED = new Set([
   'x-forwarded-preferred-username',
   'x-forwarded-groups',
   'x-forwarded-provider',
+  'x-forwarded-client-id',
   'x-forwarded-access-token',
   'x-auth-request-user',
   'x-auth-request-email',

@@ -44,5 +44,8 @@ export function identityHeaders(identity: Identity, provider: string): string[] 
   if (v.email !== undefined) out.push('x-forwarded-email', v.email);
   if (v.preferredUsername !== undefined) out.push('x-forwarded-preferred-username', v.preferredUsername);
   if (v.groups !== undefined) out.push('x-forwarded-groups', v.groups);
+  // A machine (an issuer client with client_credentials) is said to be one, so an app never takes its
+  // `client:<id>` user for a person's account.
+  if (identity.client !== undefined) out.push('x-forwarded-client-id', headerValue(identity.client));
   return out;
 }

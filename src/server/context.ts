@@ -3,6 +3,8 @@
  * policy, trust boundary, routes, the authorize step, upstreams — into the context the pipeline
  * (src/http/gateway.ts) reads. Built once at start-up and again on each reload.
  */
+import { bearerSources } from '../bearer/sources.ts';
+import { BearerVerifier } from '../bearer/verify.ts';
 import type { ResolvedConfig } from '../config/load.ts';
 import type { GatewayContext, IssuerMount } from '../http/context.ts';
 import { compileTrustedProxies } from '../http/trust.ts';
@@ -56,6 +58,20 @@ export function buildContext(
     storage: sessionStorage,
   });
   const owns = (name: string) => sessions.owns(name);
+  const bearer = new BearerVerifier(
+    bearerSources(config, providers, {
+      timeoutSeconds: 10,
+      fetch: metrics.timedFetch('bearer'),
+      keepClaims: (id) => requiredClaims(config, id),
+    }),
+    {
+      skew: config.bearer.clockSkew,
+      now,
+      machineTokens: issuer && ((t) => issuer.clientToken(t)),
+      opaqueTtl: config.bearer.opaqueCache.ttl,
+      opaqueNegativeTtl: config.bearer.opaqueCache.negativeTtl,
+    },
+  );
   const upstreams = config.upstreams.map((u) => new Upstream(u, owns));
   return {
     config,
@@ -68,6 +84,7 @@ export function buildContext(
     trusted: compileTrustedProxies(config.trustedProxies),
     routes: new PrefixTable(config.routes),
     authz: new Authorizer(compilePolicy(config, { log }), log, metrics),
+    bearer,
     upstreams: new PrefixTable(upstreams),
     upstreamList: upstreams,
     autoStart: config.autoLogin && providers.size === 1,

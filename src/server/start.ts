@@ -4,6 +4,7 @@
  * everything in order. The one place that builds the house; the pipeline itself is src/http/gateway.ts.
  */
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { ResolvedConfig } from '../config/load.ts';
 import type { GatewayContext } from '../http/context.ts';
@@ -17,6 +18,7 @@ import { openSessionStorage, sessionStorageChanged } from '../sessions/open.ts';
 import { openStorage } from '../storage/open.ts';
 import type { Storage } from '../storage/storage.ts';
 import { buildContext } from './context.ts';
+import { readTls, reloadTls, type TlsMaterial, tlsServerOptions } from './tls.ts';
 
 export interface RunningGateway {
   readonly server: http.Server;
@@ -44,6 +46,8 @@ export async function startGateway(
   opts: StartOptions = {},
 ): Promise<RunningGateway> {
   const metrics = opts.metrics ?? new Metrics();
+  // Read first: a missing or mismatched certificate stops the start before any store is opened.
+  let tlsMaterial: TlsMaterial | undefined = config.server.tls ? readTls(config.server.tls) : undefined;
   // The storage holds the signing keys (and the issuer's state): opened only when the issuer or an upstream
   // that is sent assertions needs it, and shared by both. The issuer's module is not even loaded otherwise.
   // Sessions with store: storage keep theirs there too; store: redis opens a connection of its own.
@@ -78,17 +82,22 @@ export async function startGateway(
   }
   let ctx = buildContext(config, log, opts.now, metrics, issuer, assertions, sessionStorage);
   const limits = new ConnectionGuard(limitsOf(config.server), log, metrics);
-  const server = http.createServer(
-    // Sessions may span up to 10 cookie chunks of 3.8 KB: headers must fit them (Node's default is 16 KiB).
-    { ...serverOptions(limitsOf(config.server)), maxHeaderSize: 64 * 1024 },
-    (req, res) => {
-      // A connection past the cap was answered 503 when it opened: whatever it sends is not served.
-      if (limits.refused(req.socket)) return;
-      limits.request(req, res);
-      void handle(ctx, req, res);
-    },
-  );
-  limits.attach(server);
+  // Sessions may span up to 10 cookie chunks of 3.8 KB: headers must fit them (Node's default is 16 KiB).
+  const options = { ...serverOptions(limitsOf(config.server)), maxHeaderSize: 64 * 1024 };
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    // A connection past the cap was answered 503 when it opened: whatever it sends is not served.
+    if (limits.refused(req.socket)) return;
+    limits.request(req, res);
+    void handle(ctx, req, res);
+  };
+  // https.Server is http's request handling on TLS sockets: the same options, events and pipeline.
+  const server: http.Server = tlsMaterial
+    ? https.createServer(
+        { ...options, ...tlsServerOptions(tlsMaterial, limitsOf(config.server).headersTimeoutMs) },
+        onRequest,
+      )
+    : http.createServer(options, onRequest);
+  limits.attach(server, tlsMaterial !== undefined);
   server.on('upgrade', (req, socket, head) => {
     if (limits.refused(req.socket)) return;
     handleUpgrade(ctx, req, socket, head).catch((err: unknown) => {
@@ -114,7 +123,7 @@ export async function startGateway(
     throw err;
   });
   const addr = server.address() as AddressInfo;
-  const url = baseUrl(addr);
+  const url = baseUrl(addr, tlsMaterial ? 'https' : 'http');
   let metricsServer: http.Server | undefined;
   if (config.metrics.enabled && !config.metrics.insecureOnMainListener) {
     try {
@@ -172,6 +181,7 @@ export async function startGateway(
       } else if ((issuer === undefined) !== (next.issuer === undefined)) {
         log.warn({ event: 'issuer.changed' }, 'issuer added or removed: restart to apply it');
       }
+      tlsMaterial = reloadTlsFiles(server, tlsMaterial, next, log);
       if (next.listen !== old.config.listen) {
         log.warn({ from: old.config.listen, to: next.listen }, 'listen changed: restart to apply it');
       }
@@ -225,8 +235,37 @@ function reloadAssertions(next: ResolvedConfig, log: Logger, assertions: Asserti
   });
 }
 
-function baseUrl(addr: AddressInfo): string {
-  return `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+/**
+ * The certificate and key read again on a reload (a renewal, or SIGHUP): swapped in for new connections
+ * when they changed; a pair that cannot be used is logged and the one served stays (src/server/tls.ts).
+ */
+function reloadTlsFiles(
+  server: http.Server,
+  current: TlsMaterial | undefined,
+  next: ResolvedConfig,
+  log: Logger,
+): TlsMaterial | undefined {
+  const files = next.server.tls;
+  if (current === undefined || files === undefined) {
+    if ((current === undefined) !== (files === undefined))
+      log.warn({ event: 'tls.changed' }, 'server.tls added or removed: restart to apply it');
+    return current;
+  }
+  try {
+    const { material, changed } = reloadTls(server as https.Server, current, files);
+    if (changed) log.info({ event: 'tls.reloaded', certFile: files.certFile }, 'TLS certificate reloaded');
+    return material;
+  } catch (err) {
+    log.error(
+      { event: 'tls.reload-failed', err: (err as Error).message },
+      'TLS certificate not reloaded; the previous one is still served',
+    );
+    return current;
+  }
+}
+
+function baseUrl(addr: AddressInfo, scheme: 'http' | 'https' = 'http'): string {
+  return `${scheme}://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
 }
 
 /**

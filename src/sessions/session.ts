@@ -22,6 +22,11 @@ export interface Identity {
   readonly teams?: readonly string[] | undefined;
   /** GitLab: those of the configured projects the user has the required access to. */
   readonly projects?: readonly string[] | undefined;
+  /**
+   * A machine principal: the id of the issuer client (`issuer.clients`) whose client_credentials token made
+   * it (src/bearer/). Absent for people. Person rules skip machines; `allow.clients` decides for them.
+   */
+  readonly client?: string | undefined;
   /** Entra ID: the directory (tenant) id, `tid`. Google: the Workspace domain, `hd`. */
   readonly tenant?: string | undefined;
 }

@@ -161,6 +161,10 @@ declare module 'oidc-provider' {
     readonly Grant: typeof Grant;
     readonly Session: SessionModel;
     readonly Client: ClientModel;
+    /** client_credentials access tokens; find() answers undefined for an unknown or expired one. */
+    readonly ClientCredentials: {
+      find(value: string): Promise<{ clientId: string; exp: number; isExpired: boolean } | undefined>;
+    };
     /** Koa's `app.proxy`: trust X-Forwarded-Proto/-Host/-For (Portcullis sets them itself). */
     proxy: boolean;
     use(middleware: Middleware): this;

@@ -55,6 +55,8 @@ describe('type oauth2 with explicit endpoints (no discovery), against the real I
     authorizationUrl: `${idp.issuer}/auth`,
     tokenUrl: `${idp.issuer}/token`,
     userInfoUrl: `${idp.issuer}/me`,
+    // The immutable id mapped: without it check warns (provider.insecure), which is not what this tests.
+    userInfoMapping: { id: 'sub' },
   });
 
   test('the probes run on the configured endpoints; discovery and keys are not asked for', async () => {
@@ -77,7 +79,8 @@ describe('type oauth2 with explicit endpoints (no discovery), against the real I
 
   test('neither issuer nor endpoints: fail, and nothing is contacted', async () => {
     let fetched = 0;
-    const findings = await checkProvider(config, { id: 'lost', type: 'oauth2', clientId: 'c' }, 0, {
+    const lost = { id: 'lost', type: 'oauth2', clientId: 'c', userInfoMapping: { id: 'sub' } };
+    const findings = await checkProvider(config, lost, 0, {
       fetch: async () => {
         fetched++;
         throw new Error('no');

@@ -69,6 +69,20 @@ function users(): OAuth2StubUser[] {
       password: 'anonymous',
       profile: { data: { attributes: { mail: 'a@example.com' } } },
     },
+    // A Spinnaker-style profile (Gate's userInfoMapping): no sub, no id.
+    {
+      login: 'spin',
+      password: 'spin',
+      profile: {
+        mail: 'spin@example.com',
+        given: 'Spin',
+        family: 'Naker',
+        user: 'spinnaker',
+        memberOf: ['ops'],
+      },
+    },
+    // The same, without a username: the e-mail address is what is left.
+    { login: 'spin-mail', password: 'spin-mail', profile: { mail: 'only-mail@example.com' } },
     // A flat profile for the default mapping (sub, else id; email; name).
     {
       login: 'flat',
@@ -192,6 +206,20 @@ describe('oauth2 specifics', () => {
         },
         // No userInfoMapping: the defaults (id from sub or id, email, name).
         { id: 'flat', ...endpoints, clientId: 'basic-client', clientSecret: SECRET },
+        // A Spinnaker Gate `userInfoMapping` block, pasted as is.
+        {
+          id: 'spin',
+          ...endpoints,
+          clientId: 'basic-client',
+          clientSecret: SECRET,
+          userInfoMapping: {
+            email: 'mail',
+            firstName: 'given',
+            lastName: 'family',
+            username: 'user',
+            roles: 'memberOf',
+          },
+        },
       ],
     });
   });
@@ -252,6 +280,16 @@ describe('oauth2 specifics', () => {
       assert.equal(b.jar.get('portcullis', h.url), undefined);
       const line = h.logs.findLast((l) => l['code'] === 'PCL_USERINFO_FAILED');
       assert.match(String(line?.['detail']), /no user id \(data\.uid\)/);
+    });
+
+    test('a Spinnaker mapping: firstName + lastName make the name, roles are the groups, the username is the id', async () => {
+      const info = await userinfo('spin', 'spin');
+      assert.equal(info['user'], 'spinnaker', 'no sub, no id: the mapped username');
+      assert.equal(info['name'], 'Spin Naker');
+      assert.deepEqual(info['groups'], ['ops']);
+      assert.equal(info['email'], 'spin@example.com');
+      const mail = await userinfo('spin', 'spin-mail');
+      assert.equal(mail['user'], 'only-mail@example.com', 'no username either: the e-mail address');
     });
 
     test('the default mapping reads sub or id, email and name, and no groups', async () => {

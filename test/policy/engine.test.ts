@@ -208,7 +208,7 @@ describe('configuration problems of access rules', () => {
     const problems = accessRuleProblems({
       allow: { githubOrgs: ['acme'], emailsFile: join(dir, 'missing.txt') },
       providers: [{ ...CORP, type: 'oidc', allow: { gitlabGroups: ['acme'], emailsFile: bad } }] as never,
-      routes: [{ path: '/open/', public: true, api: false, allow: { groups: ['x'] } }],
+      routes: [{ path: '/open/', public: true, api: false, bearer: false, allow: { groups: ['x'] } }],
     });
     assert.deepEqual(problems, [
       `allow.emailsFile: cannot read ${join(dir, 'missing.txt')} (ENOENT)`,

@@ -326,6 +326,38 @@ describe('forward-auth: /oauth2/auth decides for the paths the request names', (
     ['bob', 'GET /oauth2/auth', ['X-Original-URI', '/admin/x#/../../public/'], 400, ['PCL_AMBIGUOUS_PATH']],
     // Read every way servers read it: the strictest route decides.
     ['bob', 'GET /oauth2/auth', ['X-Original-URI', '/admin;x/y'], 403, ['group-missing']],
+    // ingress-nginx names the original request as a whole URL.
+    [
+      'bob',
+      'GET /oauth2/auth',
+      ['X-Original-URL', 'https://app.example.com/admin/x?y=1'],
+      403,
+      ['group-missing'],
+    ],
+    ['bob', 'GET /oauth2/auth', ['X-Original-URL', 'https://app.example.com/admin/open/x'], 202],
+    ['bob', 'GET /oauth2/auth', ['X-Original-URL', 'https://app.example.com'], 202],
+    [
+      'bob',
+      'GET /oauth2/auth',
+      ['X-Original-URL', 'https://a.example/public/../admin/x'],
+      400,
+      ['PCL_AMBIGUOUS_PATH'],
+    ],
+    [
+      'bob',
+      'GET /oauth2/auth',
+      ['X-Original-URL', 'https://a.example/admin/x#/../../x'],
+      400,
+      ['PCL_AMBIGUOUS_PATH'],
+    ],
+    ['bob', 'GET /oauth2/auth', ['X-Original-URL', '/admin/x'], 400, ['PCL_BAD_REQUEST']],
+    [
+      'bob',
+      'GET /oauth2/auth',
+      ['X-Original-URL', 'https://a.example/admin/open/x', 'X-Forwarded-Uri', '/admin/x'],
+      403,
+      ['group-missing'],
+    ],
     ['bob', 'GET /oauth2/auth', ['X-Original-URI', '//admin/y'], 403, ['group-missing']],
     ['bob', 'GET /oauth2/auth', ['X-Original-URI', '/admin%2fy'], 403, ['group-missing']],
     ['bob', 'GET /oauth2/auth', ['X-Forwarded-Uri', '/hd/'], 403, ['requirement-failed:hd']],

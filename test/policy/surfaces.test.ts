@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { importJWK, SignJWT } from 'jose';
 import * as oc from 'openid-client';
 import { resolveConfig } from '../../src/config/load.ts';
 import type { RawConfig } from '../../src/config/schema.ts';
@@ -55,7 +56,13 @@ async function grant(rp: Rp): Promise<{ rp: Rp; tokens: oc.TokenEndpointResponse
 before(async () => {
   const allow = (emails: string[]) => ({ emails });
   stack = await startIssuerStack({
-    config: (c) => ({ ...c, allow: allow(['alice@example.com', 'bob@example.com']) }),
+    config: (c) => ({
+      ...c,
+      allow: allow(['alice@example.com', 'bob@example.com']),
+      // Her JWTs are accepted as bearer tokens on /api/ (src/bearer/).
+      providers: (c['providers'] as Record<string, unknown>[]).map((p) => ({ ...p, bearer: {} })),
+      routes: [{ path: '/api/', api: true, bearer: true }],
+    }),
   });
   const gate = new Browser();
   const back = await gate.signInAtDevIdp(
@@ -102,6 +109,22 @@ const DRIVE: Record<Surface, Record<string, () => Promise<void>>> = {
       if (ws.upgraded) ws.ws.close();
       assert.equal(ws.upgraded, false);
       if (!ws.upgraded) assert.equal(ws.status, 403);
+    },
+  },
+  bearer: {
+    'her bearer JWT on a bearer route: 403 insufficient_scope': async () => {
+      const key = stack.idp.signingKey;
+      const token = await new SignJWT({ email: 'alice@example.com', email_verified: true })
+        .setProtectedHeader({ alg: 'RS256', kid: key.kid as string })
+        .setIssuer(stack.idp.issuer)
+        .setSubject(stack.idp.users.find((u) => u.username === 'alice')!.sub!)
+        .setAudience('portcullis-test')
+        .setIssuedAt()
+        .setExpirationTime('5m')
+        .sign(await importJWK(key, 'RS256'));
+      const r = await fetch(`${stack.url}/api/x`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(r.status, 403);
+      assert.match(r.headers.get('www-authenticate') ?? '', /^Bearer error="insufficient_scope"/);
     },
   },
   'forward-auth': {

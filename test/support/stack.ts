@@ -12,7 +12,7 @@ import { type RunningGateway, startGateway } from '../../src/server/start.ts';
 import { Browser } from './browser.ts';
 import { type Cleanup, startOrRelease } from './cleanup.ts';
 import type { DevClient } from './idp.ts';
-import { startTestIdp, type TestIdp } from './idp.ts';
+import { startTestIdp, type TestIdp, type TestIdpOptions } from './idp.ts';
 
 export interface LogLine {
   readonly level: number;
@@ -44,6 +44,8 @@ export interface StackOptions {
   readonly accessTokenTtlSeconds?: number;
   /** Extra or overriding gateway configuration. */
   readonly config?: (base: Record<string, unknown>) => Record<string, unknown>;
+  /** More options of the test IdP (e.g. providerConfig to enable introspection). */
+  readonly idp?: Partial<Omit<TestIdpOptions, 'clients'>>;
   /** Provider overrides, merged into the single provider entry. */
   readonly provider?: Record<string, unknown>;
 }
@@ -68,6 +70,7 @@ async function start(o: StackOptions, parts: Cleanup): Promise<Stack> {
   if (authMethod !== 'none') client.client_secret = clientSecret;
   const idp = parts.add(
     await startTestIdp({
+      ...o.idp,
       clients: [client],
       ...(o.accessTokenTtlSeconds !== undefined ? { accessTokenTtlSeconds: o.accessTokenTtlSeconds } : {}),
     }),

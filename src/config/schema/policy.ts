@@ -93,6 +93,13 @@ export const allowSchema = z
       .optional()
       .describe('the user must be a member of one of these GitLab groups (full path, e.g. acme/platform)')
       .meta({ examples: [['acme/platform']] }),
+    clients: z
+      .array(z.string().min(1))
+      .optional()
+      .describe(
+        'issuer clients (issuer.clients ids) whose client_credentials tokens may pass; machines pass only where listed, and person rules never apply to them (docs/api-access.md)',
+      )
+      .meta({ examples: [['deployer']] }),
     requirements: z
       .record(
         z

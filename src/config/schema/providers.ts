@@ -4,6 +4,7 @@
  * src/config/schema.ts; resolved (secrets, derived endpoints, cross-field checks) by src/config/providers.ts.
  */
 import { z } from 'zod';
+import { providerBearerSchema } from './bearer.ts';
 import { allowSchema } from './policy.ts';
 import { imageUrl, webUrl as url } from './url.ts';
 
@@ -45,6 +46,11 @@ const common = {
     .optional()
     .describe(
       'access rules for users of this provider, on top of the top-level allow (docs/access-rules.md)',
+    ),
+  bearer: providerBearerSchema
+    .optional()
+    .describe(
+      'accept this provider’s JWTs (ID tokens, JWT access tokens) as Authorization: Bearer on routes with bearer (docs/api-access.md); OpenID Connect types only',
     ),
   insecureAllowUnverifiedEmail: z
     .boolean()
@@ -317,7 +323,9 @@ export const oauth2ProviderSchema = z
       .object({
         id: claimPath
           .optional()
-          .describe('the stable user id; default sub, else id')
+          .describe(
+            'the stable user id; default sub, else id, else (with a warning from check) username, then email',
+          )
           .meta({ examples: ['data.uid'] }),
         email: claimPath
           .default('email')
@@ -343,8 +351,15 @@ export const oauth2ProviderSchema = z
           .optional()
           .describe('the groups (a list, or one string)')
           .meta({ examples: ['memberOf'] }),
+        roles: claimPath
+          .optional()
+          .describe('Spinnaker’s name for groups (a Gate userInfoMapping block pastes as is); not both')
+          .meta({ examples: ['memberOf'] }),
       })
       .strict()
+      .refine((m) => m.groups === undefined || m.roles === undefined, {
+        message: 'set groups or roles (Spinnaker’s name for it), not both',
+      })
       .prefault({})
       .describe('where each field of the identity is in the profile (dot paths allowed)'),
     issuer: url

@@ -1,7 +1,8 @@
 /**
  * `server`: how long clients may take and how many may be connected at once (src/http/limits.ts).
  * Without these a client that dribbles a request body holds its connection forever, and a few hundred
- * such clients exhaust the process's file descriptors — `/ping` included.
+ * such clients exhaust the process's file descriptors — `/ping` included. And, for a host with no proxy
+ * in front, TLS on the listener (src/server/tls.ts).
  */
 import { z } from 'zod';
 import { duration } from './duration.ts';
@@ -47,6 +48,24 @@ export const serverSchema = z
         'client connections open at once, WebSocket tunnels included; past it a new connection gets 503 with Retry-After and is closed. Default: half the open-file limit less 64 (each proxied request needs an upstream socket too), at most 4096',
       )
       .meta({ examples: [1024] }),
+    tls: z
+      .object({
+        certFile: z
+          .string()
+          .min(1)
+          .describe('PEM certificate chain: the server certificate first, then the intermediates')
+          .meta({ examples: ['/etc/portcullis/tls/fullchain.pem'] }),
+        keyFile: z
+          .string()
+          .min(1)
+          .describe('PEM private key of that certificate')
+          .meta({ examples: ['/etc/portcullis/tls/privkey.pem'] }),
+      })
+      .strict()
+      .optional()
+      .describe(
+        'serve HTTPS (HTTP/1.1 over TLS 1.2+) on listen, for a host with no TLS-terminating proxy in front; both files are read again when either changes (or on SIGHUP) and new connections get the new certificate without a restart. publicUrl still decides cookies and redirects (docs/deploy/systemd.md)',
+      ),
   })
   .strict();
 

@@ -13,11 +13,15 @@
 //   https://docs.github.com/en/rest/orgs/orgs#list-organizations-for-the-authenticated-user
 //   https://docs.github.com/en/rest/teams/teams#list-teams-for-the-authenticated-user
 //   https://docs.github.com/en/rest/using-the-rest-api/using-pagination-in-the-rest-api
+// - Check a token: POST /applications/{client_id}/token, HTTP Basic with the app's client id and secret,
+//   {"access_token": …}; 200 with the token's user, 404 when it is not a live token of this app
+//   https://docs.github.com/en/rest/apps/oauth-applications#check-a-token
 import type http from 'node:http';
 import {
   bearer,
   loginForm,
   pkceMatches,
+  readBody,
   readForm,
   redirect,
   sendJson,
@@ -58,11 +62,19 @@ export interface GithubStub {
   /** The parameters of the last authorization request. */
   lastAuthorization: URLSearchParams | undefined;
   close(): Promise<void>;
+  /** A live token of `login`, issued to this app (as after a sign-in elsewhere, e.g. a CLI's device flow). */
+  mintToken(login: string, scopes?: string[]): string;
+  /** A live token of `login` issued to ANOTHER app: /user answers for it, the check-token API does not. */
+  mintForeignToken(login: string): string;
+  /** How many check-token calls were made. */
+  readonly checks: number;
 }
 
 interface Grant {
   user: GithubUser;
   scopes: string[];
+  /** Issued to another OAuth app. */
+  foreign?: boolean;
 }
 
 export async function startGithubStub(o: GithubStubOptions): Promise<GithubStub> {
@@ -73,11 +85,23 @@ export async function startGithubStub(o: GithubStubOptions): Promise<GithubStub>
   const tokens = new Map<string, Grant>();
   const refreshTokens = new Map<string, Grant>();
   let base = '';
+  let checks = 0;
+  const grantOf = (login: string, scopes: string[], foreign: boolean): Grant => {
+    const user = o.users.find((u) => u.login === login);
+    if (user === undefined) throw new Error(`no user ${login}`);
+    return { user, scopes, foreign };
+  };
   const state: GithubStub = {
     url: '',
     lastScopes: [],
     lastAuthorization: undefined,
     close: async () => {},
+    mintToken: (login, scopes = ['read:user', 'user:email']) =>
+      issue(grantOf(login, scopes, false))['access_token'] as string,
+    mintForeignToken: (login) => issue(grantOf(login, ['read:user'], true))['access_token'] as string,
+    get checks() {
+      return checks;
+    },
   };
 
   const registered = new URL(o.callbackUrl);
@@ -246,6 +270,27 @@ export async function startGithubStub(o: GithubStubOptions): Promise<GithubStub>
         return error('bad_verification_code', 'The code_verifier does not match the code_challenge.');
       }
       return tokenAnswer(req, res, issue({ user: code.user, scopes: code.scopes }));
+    }
+    const check = /^\/api\/v3\/applications\/([^/]+)\/token$/.exec(path);
+    if (check !== null && req.method === 'POST') {
+      checks++;
+      const basic = bearer(req, ['basic']);
+      const [id, secret] = Buffer.from(basic ?? '', 'base64')
+        .toString()
+        .split(':');
+      if (id !== o.clientId || secret !== o.clientSecret || decodeURIComponent(check[1]!) !== o.clientId) {
+        return apiError(res, 404, 'Not Found');
+      }
+      const body = JSON.parse((await readBody(req)) || '{}') as { access_token?: string };
+      const grant = tokens.get(body.access_token ?? '');
+      if (grant === undefined || grant.foreign) return apiError(res, 404, 'Not Found');
+      return sendJson(res, 200, {
+        id: 1,
+        token: body.access_token,
+        scopes: grant.scopes,
+        expires_at: null,
+        user: { login: grant.user.login, id: grant.user.id },
+      });
     }
     if (path.startsWith('/api/v3/')) {
       if (!req.headers['user-agent'])
