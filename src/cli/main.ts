@@ -34,9 +34,9 @@ environment: every setting also as PORTCULLIS_<KEY_PATH>, e.g. PORTCULLIS_COOKIE
 
 exit codes: 0 ok, 1 runtime failure, 2 invalid configuration or usage`;
 
-function usage(message?: string): never {
-  if (message) process.stderr.write(`portcullis: ${message}\n\n`);
-  process.stderr.write(`${USAGE}\n`);
+/** A usage error: one line that says what is wrong and where the help is, exit 2 (no page of help). */
+function usage(message: string): never {
+  process.stderr.write(`portcullis: ${message} (see portcullis --help)\n`);
   process.exit(2);
 }
 
@@ -131,6 +131,7 @@ async function main(argv: string[]): Promise<void> {
       process.exitCode = await checkCommand(rest);
       return;
     case undefined:
+      return usage('a command is needed: serve, config, check, demo, secret or keys');
     case '-h':
     case '--help':
     case 'help':

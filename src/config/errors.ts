@@ -2,10 +2,19 @@
 export class ConfigError extends Error {
   readonly problems: readonly string[];
   constructor(problems: readonly string[]) {
-    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    // A problem may span lines (a YAML excerpt): its further lines stay under its bullet.
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p.replaceAll('\n', '\n  ')}`).join('\n')}`);
     this.name = 'ConfigError';
     this.problems = problems;
   }
+}
+
+/**
+ * A line of a ConfigError that is not a problem but says what could not be checked yet because of the
+ * problems before it (written in parentheses).
+ */
+export function isNote(problem: string): boolean {
+  return problem.startsWith('(') && problem.endsWith(')');
 }
 
 /** Levenshtein distance, for "did you mean" hints on misspelt keys. */

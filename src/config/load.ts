@@ -3,16 +3,18 @@
  * Every problem is collected and reported at once as a ConfigError.
  */
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { accessRuleProblems } from './access-rules.ts';
 import { assertionProblems } from './assertion.ts';
 import { bearerProblems } from './bearer.ts';
 import { ConfigError, didYouMean } from './errors.ts';
 import { type ResolvedIssuer, resolveIssuerConfig } from './issuer.ts';
+import { explainIssue } from './messages.ts';
 import { isLoopbackHost } from './net.ts';
 import { type ResolvedProvider, resolveProviders, sharedFieldProblems } from './providers.ts';
 import { redirectDomainProblems } from './redirect-domains.ts';
+import { commonProviderSchema } from './schema/providers.ts';
 import { type Config, configSchema, type UpstreamConfig } from './schema.ts';
 import { decodeSecret, MIN_SECRET_BYTES } from './secret.ts';
 import { type ResolvedSessions, resolveSessions } from './sessions.ts';
@@ -26,6 +28,7 @@ import {
 } from './sources.ts';
 import type { ResolvedStorage } from './storage.ts';
 import { trustedProxyProblems } from './trusted-proxies.ts';
+import { yamlProblems } from './yaml-errors.ts';
 
 export const CALLBACK_PATH = '/oauth2/callback';
 
@@ -133,9 +136,28 @@ function unwrap(s: unknown): unknown {
   return cur;
 }
 
+/**
+ * A misspelt key (clientID) also leaves the real one (clientId) missing: that is the same problem, reported
+ * once, as the misspelling. True for such a "missing" issue.
+ */
+function followsMisspelling(error: z.ZodError, doc: unknown): (issue: z.core.$ZodIssue) => boolean {
+  const meant = new Set<string>();
+  for (const issue of error.issues) {
+    if (issue.code !== 'unrecognized_keys') continue;
+    const valid = knownKeys(configSchema, issue.path, doc);
+    for (const key of issue.keys) {
+      const hint = didYouMean(key, valid);
+      if (hint !== undefined) meant.add(formatPath([...issue.path, hint]));
+    }
+  }
+  return (issue) => issue.code === 'invalid_type' && meant.has(formatPath(issue.path));
+}
+
 function zodProblems(error: z.ZodError, doc: unknown): string[] {
   const problems: string[] = [];
+  const followOn = followsMisspelling(error, doc);
   for (const issue of error.issues) {
+    if (followOn(issue)) continue;
     if (issue.code === 'unrecognized_keys') {
       const valid = knownKeys(configSchema, issue.path, doc);
       for (const key of issue.keys) {
@@ -147,37 +169,41 @@ function zodProblems(error: z.ZodError, doc: unknown): string[] {
       continue;
     }
     if (issue.code === 'invalid_union' && 'errors' in issue) {
-      problems.push(`${formatPath(issue.path)}: ${issue.message}`);
+      problems.push(`${formatPath(issue.path)}: ${explainIssue(issue, configSchema, doc)}`);
       // A provider entry with a wrong `type`: still report the problems of the fields all types share.
       if (issue.path[0] === 'providers' && issue.path[2] === 'type' && typeof issue.path[1] === 'number') {
         const entry = (doc as { providers?: unknown[] }).providers?.[issue.path[1]];
         for (const shared of sharedFieldProblems(entry)) {
-          const msg =
-            shared.code === 'invalid_type' && shared.message.includes('received undefined')
-              ? 'is required'
-              : shared.message;
-          problems.push(`${formatPath(['providers', issue.path[1], ...shared.path])}: ${msg}`);
+          problems.push(
+            `${formatPath(['providers', issue.path[1], ...shared.path])}: ${explainIssue(shared, commonProviderSchema, entry)}`,
+          );
         }
       }
       continue;
     }
-    const msg =
-      issue.code === 'invalid_type' && issue.message.includes('received undefined')
-        ? 'is required'
-        : issue.message;
-    problems.push(`${formatPath(issue.path)}: ${msg}`);
+    problems.push(`${formatPath(issue.path)}: ${explainIssue(issue, configSchema, doc)}`);
   }
   return problems;
 }
 
-/** Deletes the keys named by `unrecognized_keys` issues from the (freshly interpolated, unshared) document. */
+/**
+ * Takes the keys named by `unrecognized_keys` issues out of the (freshly interpolated, unshared) document,
+ * so the rest can be checked in the same run. A misspelt key whose intended one is absent (clientID for
+ * clientId) lends it its value: the checks that follow then see what the operator meant.
+ */
 function withoutUnknownKeys(doc: unknown, issues: z.ZodError['issues']): unknown {
   for (const issue of issues) {
     if (issue.code !== 'unrecognized_keys') continue;
+    const valid = knownKeys(configSchema, issue.path, doc);
     let node = doc;
     for (const p of issue.path) node = (node as Record<PropertyKey, unknown> | null | undefined)?.[p];
     if (node !== null && typeof node === 'object') {
-      for (const key of issue.keys) delete (node as Record<string, unknown>)[key];
+      const map = node as Record<string, unknown>;
+      for (const key of issue.keys) {
+        const meant = didYouMean(key, valid);
+        if (meant !== undefined && map[meant] === undefined) map[meant] = map[key];
+        delete map[key];
+      }
     }
   }
   return doc;
@@ -193,15 +219,9 @@ function readSecretFile(file: string, key: string, problems: string[]): string |
 }
 
 export function parseConfigText(text: string, source: string): unknown {
-  try {
-    return parseYaml(text, { prettyErrors: true });
-  } catch (err) {
-    if (err instanceof YAMLParseError) {
-      const where = err.linePos?.[0] ? `${source}:${err.linePos[0].line}:${err.linePos[0].col}` : source;
-      throw new ConfigError([`${where}: not valid YAML: ${err.message.split('\n')[0]}`]);
-    }
-    throw err;
-  }
+  const document = parseDocument(text, { prettyErrors: true });
+  if (document.errors.length > 0) throw new ConfigError(yamlProblems(document.errors, text, source));
+  return document.toJS() as unknown;
 }
 
 export interface LoadOptions {
@@ -277,6 +297,31 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
   return loadConfig({ file, env }).config;
 }
 
+/**
+ * Said once when the schema stage failed: the checks that combine settings need every value well-formed,
+ * so they wait, and the operator is told so rather than meeting them on the next run.
+ */
+export const NOT_CHECKED = '(the checks that combine settings run once the problems above are fixed)';
+
+/**
+ * The `…File` settings whose file cannot be read, found in the document as written: reported in the same
+ * run as the schema's problems (the resolution that reads them needs a valid schema first).
+ */
+function unreadableFiles(doc: unknown, path: PropertyKey[] = [], out: string[] = []): string[] {
+  if (Array.isArray(doc)) {
+    doc.forEach((v, i) => {
+      unreadableFiles(v, [...path, i], out);
+    });
+  } else if (doc !== null && typeof doc === 'object') {
+    for (const [k, v] of Object.entries(doc)) {
+      if (/File$/.test(k) && typeof v === 'string' && v !== '') {
+        readSecretFile(v, formatPath([...path, k]), out);
+      } else unreadableFiles(v, [...path, k], out);
+    }
+  }
+  return out;
+}
+
 /** Validates a parsed document and derives what the runtime needs; throws ConfigError with every problem. */
 export function resolveConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
   const problems: string[] = [];
@@ -291,11 +336,20 @@ export function resolveConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env
     const unset = new Set(problems.map((p) => p.slice(0, p.indexOf(': '))));
     for (const p of zodProblems(parsed.error, interpolated))
       if (!unset.has(p.slice(0, p.indexOf(': ')))) problems.push(p);
-    // A misspelt key used to hide every check below until it was fixed. When unknown keys are the only
-    // schema problems, validate again without them so that all problems are reported at once.
-    if (!parsed.error.issues.every((i) => i.code === 'unrecognized_keys')) throw new ConfigError(problems);
-    parsed = configSchema.safeParse(withoutUnknownKeys(interpolated, parsed.error.issues));
-    if (!parsed.success) throw new ConfigError(problems);
+    // A misspelt key used to hide every check below until it was fixed. When unknown keys (and what they
+    // leave missing) are the only schema problems, validate again without them (a misspelt key's value
+    // moved to the key meant) so that all problems are reported at once.
+    const followOn = followsMisspelling(parsed.error, interpolated);
+    if (!parsed.error.issues.every((i) => i.code === 'unrecognized_keys' || followOn(i))) {
+      throw new ConfigError([...problems, ...unreadableFiles(interpolated), NOT_CHECKED]);
+    }
+    const cleaned = withoutUnknownKeys(interpolated, parsed.error.issues);
+    parsed = configSchema.safeParse(cleaned);
+    if (!parsed.success) {
+      // Only a misspelt key's value, now under the key meant, can fail here.
+      problems.push(...zodProblems(parsed.error, cleaned));
+      throw new ConfigError([...problems, ...unreadableFiles(cleaned), NOT_CHECKED]);
+    }
   }
   const c = parsed.data;
 
@@ -377,7 +431,9 @@ export function resolveConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env
 
   const m = /^(.*):(\d+)$/.exec(c.listen)!;
   const port = Number(m[2]);
-  if (port > 65535) problems.push('listen: port must be at most 65535');
+  if (port > 65535) {
+    problems.push(`listen: found port ${port}; a port is at most 65535 — write e.g. listen: "${m[1]}:4180"`);
+  }
   // Node refuses a request timeout shorter than the headers timeout (http.createServer throws).
   if (c.server.requestTimeout < c.server.headersTimeout) {
     problems.push(

@@ -4,6 +4,7 @@
  * problem reported. Called by resolveConfig (src/config/load.ts) with its problem list.
  */
 import type { z } from 'zod';
+import { jupyterhubBase } from './idp-urls.ts';
 import { isLoopbackHost } from './net.ts';
 import { commonProviderSchema, type ProviderConfig } from './schema/providers.ts';
 
@@ -52,7 +53,8 @@ export function resolveProviders(
         ? readSecret(p.clientSecretFile, `${key}.clientSecretFile`)?.trim()
         : undefined);
     const r = resolveType(p, key, secret, problems);
-    if (r.authMethod !== 'none' && secret === undefined) {
+    // A secret file that cannot be read was reported above: "needs a client secret" would repeat it.
+    if (r.authMethod !== 'none' && secret === undefined && p.clientSecretFile === undefined) {
       problems.push(
         p.type === 'github' || p.type === 'jupyterhub'
           ? `${key}.clientSecret: ${p.type} needs the client secret of the OAuth application`
@@ -203,10 +205,11 @@ function resolveType(
     }
     case 'jupyterhub': {
       checkHttp(problems, `${key}.url`, p.url, p.insecureAllowHttp);
-      // JupyterHub reads the client secret from the form body of the token request.
+      // JupyterHub reads the client secret from the form body of the token request. A `url` ending in
+      // /hub is read as the hub's base, as `check` reads it (src/config/idp-urls.ts).
       return {
         authMethod: 'client_secret_post',
-        issuer: trimSlash(p.url),
+        issuer: jupyterhubBase(p.url),
         scopes: p.scopes,
         logoutAtIdp: false,
       };

@@ -174,7 +174,9 @@ export const sessionsSchema = z
 
 export const configSchema = z
   .object({
-    publicUrl: url.describe('the URL users open; the redirect URI is publicUrl + /oauth2/callback'),
+    publicUrl: url
+      .describe('the URL users open; the redirect URI is publicUrl + /oauth2/callback')
+      .meta({ examples: ['https://platform.example.com'] }),
     redirectUrl: url
       .optional()
       .describe('explicit redirect URI, e.g. behind a TLS-terminating load balancer that rewrites the host'),
@@ -201,7 +203,23 @@ export const configSchema = z
       })
       .strict(),
     sessions: sessionsSchema.prefault({}),
-    providers: z.array(providerSchema).min(1, { message: 'configure at least one identity provider' }),
+    providers: z
+      .array(providerSchema)
+      .min(1, { message: 'configure at least one identity provider' })
+      .describe('the identity providers users sign in with (docs/providers/)')
+      .meta({
+        examples: [
+          [
+            {
+              id: 'corp',
+              type: 'oidc',
+              issuer: 'https://login.example.com',
+              clientId: 'portcullis',
+              clientSecretFile: '/run/secrets/oidc',
+            },
+          ],
+        ],
+      }),
     allow: allowSchema
       .optional()
       .describe('access rules for every signed-in user, whichever provider (docs/access-rules.md)'),
@@ -212,7 +230,11 @@ export const configSchema = z
       .boolean()
       .default(false)
       .describe('skip the sign-in page and go straight to the only provider'),
-    upstreams: z.array(upstreamSchema).min(1, { message: 'configure at least one upstream' }),
+    upstreams: z
+      .array(upstreamSchema)
+      .min(1, { message: 'configure at least one upstream' })
+      .describe('the applications behind Portcullis, by path prefix')
+      .meta({ examples: [[{ path: '/', url: 'http://127.0.0.1:8080' }]] }),
     routes: z.array(routeSchema).default([]),
     trustedProxies: z
       .array(z.string())

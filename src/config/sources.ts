@@ -15,6 +15,7 @@ import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'y
 import { ConfigError, didYouMean, distance } from './errors.ts';
 import { configSchema } from './schema.ts';
 import { envSegment, type Leaf, leaves, type ValueKind } from './schema-walk.ts';
+import { yamlProblems } from './yaml-errors.ts';
 
 export const ENV_PREFIX = 'PORTCULLIS_';
 /** PORTCULLIS_ variables that are not configuration values. */
@@ -85,12 +86,7 @@ export function readConfigFile(file: string): Sources {
   const lineCounter = new LineCounter();
   const document = parseDocument(text, { lineCounter, prettyErrors: true });
   if (document.errors.length > 0) {
-    throw new ConfigError(
-      document.errors.map((e) => {
-        const pos = e.linePos?.[0];
-        return `${pos ? `${file}:${pos.line}:${pos.col}` : file}: not valid YAML: ${e.message.split('\n')[0]}`;
-      }),
-    );
+    throw new ConfigError(yamlProblems(document.errors, text, file));
   }
   const origins: Origins = new Map();
   const walk = (node: Node | null | undefined, path: Path) => {

@@ -127,6 +127,7 @@ function identityPage(req: http.IncomingMessage, target: string): string {
   };
   const rows: [string, string][] = [
     ['User (X-Forwarded-User)', header('x-forwarded-user') ?? '—'],
+    ['Provider (X-Forwarded-Provider)', header('x-forwarded-provider') ?? '—'],
     ['Email (X-Forwarded-Email)', header('x-forwarded-email') ?? '—'],
     ['Username (X-Forwarded-Preferred-Username)', header('x-forwarded-preferred-username') ?? '—'],
     ['Groups (X-Forwarded-Groups)', header('x-forwarded-groups') ?? '—'],

@@ -46,6 +46,12 @@ export interface DevClient {
 export interface DevIdpOptions {
   host?: string;
   port?: number;
+  /**
+   * The host name in the issuer URL, when it should differ from the listening address: the demo names
+   * the IdP `localhost` while the gateway is 127.0.0.1, because cookies are per host, not per port, and
+   * the IdP's own session cookies would otherwise go to the gateway and on to its upstream.
+   */
+  publicHost?: string;
   clients: DevClient[];
   users?: DevUser[];
   accessTokenTtlSeconds?: number;
@@ -143,7 +149,7 @@ export async function startDevIdp(opts: DevIdpOptions): Promise<DevIdp> {
     });
   });
   const address = server.address() as AddressInfo;
-  const issuer = `http://${urlHost(opts.host ?? '127.0.0.1')}:${address.port}${opts.issuerPath ?? ''}`;
+  const issuer = `http://${opts.publicHost ?? urlHost(opts.host ?? '127.0.0.1')}:${address.port}${opts.issuerPath ?? ''}`;
   try {
     app = await createDevIdpApp(issuer, opts);
   } catch (err) {

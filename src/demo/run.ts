@@ -41,6 +41,9 @@ export async function startDemo(o: DemoOptions, log: Logger): Promise<RunningDem
   const cliSecret = randomBytes(24).toString('base64url');
   const idp = await startDevIdp({
     host,
+    // Another host name than the gateway's (cookies are per host, not per port): the IdP's own cookies
+    // then never reach the gateway, nor the sample app behind it.
+    ...(publicUrl.startsWith('http://127.0.0.1:') ? { publicHost: 'localhost' } : {}),
     port: o.idpPort,
     title: 'Portcullis demo IdP',
     clients: [

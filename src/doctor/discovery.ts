@@ -2,14 +2,15 @@
  * The discovery document (OpenID Connect Discovery 1.0) and what it says the IdP supports, compared with
  * what Portcullis will send.
  */
-import { type Check, fail, ok, type Result, skip, warn } from './finding.ts';
+import { discoveryRedirect, discoveryUrlOf, issuerMismatch, sameIssuer } from '../config/idp-urls.ts';
+import { type Check, type DoctorIo, fail, ok, type Result, skip, warn } from './finding.ts';
 import { excerpt, jsonObject, request } from './http.ts';
 import { str, strings } from './providers.ts';
 import type { ProviderScope } from './scope.ts';
 
-/** OIDC Discovery §4: the issuer without a trailing slash, plus /.well-known/openid-configuration. */
+/** OIDC Discovery §4: where `serve` fetches the document (src/config/idp-urls.ts). */
 export function discoveryUrl(issuer: string): string {
-  return `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
+  return discoveryUrlOf(issuer);
 }
 
 /** What to set when the IdP publishes `value`: the type's own hook, else the setting holding the issuer. */
@@ -43,9 +44,8 @@ export const discovery: Check<ProviderScope> = {
       });
     }
     if (a.status >= 300 && a.status < 400) {
-      const location = a.headers.get('location') ?? '(no Location)';
-      return fail(`${url} redirects (HTTP ${a.status} to ${location}) instead of answering`, {
-        fix: `discovery is not followed through redirects: the issuer is probably spelt differently at the IdP (http/https, host, path); ${issuerFix(s, '<the issuer the IdP publishes>')}`,
+      return fail(discoveryRedirect(url, a.status, a.headers.get('location')), {
+        fix: await redirectFix(s, io, url, a.headers.get('location')),
       });
     }
     if (a.status !== 200) {
@@ -92,6 +92,29 @@ export const discovery: Check<ProviderScope> = {
   },
 };
 
+/**
+ * What to do about a discovery URL that redirects: `serve` (openid-client) does not follow it, so the
+ * issuer must be the one whose document answers directly. The document behind the redirect says which.
+ */
+async function redirectFix(
+  s: ProviderScope,
+  io: DoctorIo,
+  url: string,
+  location: string | null,
+): Promise<string> {
+  const target = location === null ? undefined : URL.parse(location, url)?.href;
+  if (target === undefined) return 'the IdP answers with a redirect without a Location; check the issuer URL';
+  const b = await request(io, target, { headers: { accept: 'application/json' } });
+  const published = b.ok && b.status === 200 ? str(jsonObject(b.body)?.['issuer']) : undefined;
+  if (published === undefined) {
+    return `open ${target}, and put the "issuer" it shows in ${s.provider.key}; if it shows no document, the issuer URL is wrong`;
+  }
+  if (discoveryUrlOf(published) !== url) {
+    return `the document behind the redirect publishes issuer ${published}: ${issuerFix(s, published)}`;
+  }
+  return `the document behind the redirect publishes the configured issuer ${published}, but the IdP’s web server redirects its own discovery URL (a trailing-slash rule in front of it?): serve ${url} without a redirect, or set ${s.provider.key}.skipDiscovery with the endpoints`;
+}
+
 /** Why two issuers differ, in the words an operator needs, and what to set. */
 export function explainIssuer(configured: string, published: string): { why: string; fixValue: string } {
   const publishedUrl = URL.parse(published);
@@ -110,7 +133,7 @@ export function explainIssuer(configured: string, published: string): { why: str
   }
   if (configured.toLowerCase() === published.toLowerCase()) {
     return {
-      why: `the two differ only in letter case (${published} at the IdP); issuers are compared character for character`,
+      why: `the two differ in the letter case of the path (${published} at the IdP); a path is compared character for character`,
       fixValue: published,
     };
   }
@@ -140,6 +163,9 @@ export const issuer: Check<ProviderScope> = {
     if (published === undefined) return fail('the discovery document has no issuer');
     const configured = s.location.expected;
     if (published === configured) return ok(`issuer is ${published}, exactly as configured`);
+    if (s.kind.issuerMatches === undefined && sameIssuer(configured, published)) {
+      return ok(`issuer ${configured} is the IdP’s ${published}: the same URL, as serve compares them`);
+    }
     if (s.kind.issuerMatches?.(configured, published)) {
       return ok(`issuer ${configured} fits the IdP’s published template ${published}`);
     }
@@ -149,7 +175,7 @@ export const issuer: Check<ProviderScope> = {
     const otherOrigin =
       publishedUrl !== null && configuredUrl !== null && publishedUrl.origin !== configuredUrl.origin;
     return fail(
-      `issuer mismatch: ${why}. ID tokens carry iss "${published}", which must equal the configured "${configured}" (OIDC Core §3.1.3.7), so every sign-in would fail`,
+      `issuer mismatch: ${issuerMismatch(configured, published)}: ${why}. serve refuses the discovery document (OIDC Discovery §4.3), so every sign-in would fail`,
       {
         fix: otherOrigin
           ? `if users reach the IdP at ${configuredUrl.origin}, fix the IdP’s public URL (Keycloak: KC_HOSTNAME; behind a proxy: forward Host and X-Forwarded-Proto); otherwise ${issuerFix(s, fixValue)}`
@@ -224,7 +250,9 @@ export const authMethod: Check<ProviderScope> = {
     return fail(`the IdP does not support ${method} at its token endpoint (${said})`, {
       fix: alternative
         ? `set ${s.provider.key}.tokenEndpointAuthMethod: ${alternative}`
-        : 'the IdP supports none of client_secret_basic, client_secret_post and none, which Portcullis uses',
+        : supported.includes('none')
+          ? `the IdP takes public clients only: set ${s.provider.key}.tokenEndpointAuthMethod: none and remove the client secret (PKCE protects the code), or enable a secret-based method for the client at the IdP`
+          : `Portcullis authenticates with client_secret_basic, client_secret_post or none, and the IdP lists only ${supported.join(', ')}: enable one of those for the client at the IdP`,
     });
   },
 };

@@ -4,7 +4,7 @@
  * authorization request stopped before anyone signs in).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { type Check, fail, ok, type Result, skip, warn } from './finding.ts';
+import { type Check, type DoctorIo, fail, ok, type Result, skip, warn } from './finding.ts';
 import { excerpt, jsonObject, request } from './http.ts';
 import { str, type TokenVerdict } from './providers.ts';
 import { needsEndpoints, type ProviderScope } from './scope.ts';
@@ -68,6 +68,96 @@ function standardVerdict(error: string | undefined, status: number): TokenVerdic
   return undefined;
 }
 
+/** How the probe authenticates: as configured, or one of the alternatives tried when that is refused. */
+type ClientAuthMode = 'client_secret_basic' | 'basic-unencoded' | 'client_secret_post' | 'none';
+
+interface TokenProbe {
+  readonly status: number;
+  readonly error: string | undefined;
+  readonly said: string;
+  readonly detail: string;
+  readonly json: Record<string, unknown> | undefined;
+  readonly verdict: TokenVerdict | undefined;
+}
+
+/** A token request with a made-up code, authenticated by `mode`; undefined with `unreachable` set. */
+async function probeToken(
+  s: ProviderScope,
+  io: DoctorIo,
+  url: string,
+  mode: ClientAuthMode,
+): Promise<TokenProbe | { unreachable: string }> {
+  const p = s.provider;
+  const body = new URLSearchParams({
+    grant_type: 'authorization_code',
+    code: `portcullis-check-${randomBytes(16).toString('base64url')}`,
+    redirect_uri: s.redirectUri,
+    code_verifier: randomBytes(32).toString('base64url'),
+  });
+  const headers: Record<string, string> = {
+    'content-type': 'application/x-www-form-urlencoded',
+    // GitHub answers form-encoded unless asked for JSON.
+    accept: 'application/json',
+  };
+  if ((mode === 'client_secret_basic' || mode === 'basic-unencoded') && p.secret !== undefined) {
+    const enc = mode === 'client_secret_basic' ? formUrlEncode : (v: string) => v;
+    headers['authorization'] =
+      `Basic ${Buffer.from(`${enc(p.clientId)}:${enc(p.secret)}`).toString('base64')}`;
+  } else {
+    body.set('client_id', p.clientId);
+    if (mode === 'client_secret_post' && p.secret !== undefined) body.set('client_secret', p.secret);
+  }
+  const a = await request(io, url, { method: 'POST', headers, body: body.toString() }, s.dates);
+  if (!a.ok) return { unreachable: a.error };
+  const json = jsonObject(a.body);
+  const error = str(json?.['error']);
+  const description = str(json?.['error_description']);
+  const said = `HTTP ${a.status}${error ? ` ${error}` : ''}${description ? `: ${description}` : ''}`;
+  const how = mode === 'basic-unencoded' ? 'client_secret_basic without form-encoding' : mode;
+  const detail = `POST ${url} (${how}) → ${error || description ? said : `HTTP ${a.status} ${excerpt(a.body, 120)}`}`;
+  const verdict =
+    (error !== undefined ? s.kind.readTokenError?.(error, a.status) : undefined) ??
+    standardVerdict(error, a.status);
+  return { status: a.status, error, said, detail, json, verdict };
+}
+
+/**
+ * After client_secret_basic was refused: try the id and secret without the form-encoding RFC 6749 §2.3.1
+ * asks for (some IdPs, glewlwyd among them, do not decode it, so a `-` sent as `%2D` no longer matches),
+ * then client_secret_post, and say which the IdP accepts. Undefined when neither is.
+ */
+async function otherEncoding(s: ProviderScope, io: DoctorIo, url: string): Promise<Result | undefined> {
+  const p = s.provider;
+  if (p.authMethod !== 'client_secret_basic' || p.secret === undefined) return undefined;
+  const encodes = formUrlEncode(p.clientId) !== p.clientId || formUrlEncode(p.secret) !== p.secret;
+  const raw = encodes ? await probeToken(s, io, url, 'basic-unencoded') : undefined;
+  const post = await probeToken(s, io, url, 'client_secret_post');
+  const accepted = (x: typeof raw) => x !== undefined && 'verdict' in x && x.verdict === 'accepted';
+  const postWorks = accepted(post);
+  const detail = [raw, post].flatMap((x) => (x && 'detail' in x ? [x.detail] : [])).join('; ');
+  if (accepted(raw)) {
+    return fail(
+      "the IdP accepts the client credentials only without the form-encoding of client_secret_basic: the client id or secret has characters RFC 6749 §2.3.1 encodes (such as - . _ ~ ! * ' ( )), and the IdP does not decode them",
+      {
+        fix: postWorks
+          ? `set ${p.key}.tokenEndpointAuthMethod: client_secret_post (the IdP accepted it just now)`
+          : `give the client a secret of letters and digits only at the IdP (and a client id without such characters)`,
+        detail,
+      },
+    );
+  }
+  if (postWorks) {
+    return fail(
+      'the IdP refuses the client credentials with client_secret_basic but accepts them with client_secret_post',
+      {
+        fix: `set ${p.key}.tokenEndpointAuthMethod: client_secret_post (the IdP accepted it just now)`,
+        detail,
+      },
+    );
+  }
+  return undefined;
+}
+
 export const credentials: Check<ProviderScope> = {
   id: 'provider.credentials',
   when: 'live',
@@ -77,35 +167,9 @@ export const credentials: Check<ProviderScope> = {
     const url = s.endpoints?.token;
     if (url === undefined) return skip(`not checked: ${needsEndpoints(s)}`);
     const p = s.provider;
-    const body = new URLSearchParams({
-      grant_type: 'authorization_code',
-      code: `portcullis-check-${randomBytes(16).toString('base64url')}`,
-      redirect_uri: s.redirectUri,
-      code_verifier: randomBytes(32).toString('base64url'),
-    });
-    const headers: Record<string, string> = {
-      'content-type': 'application/x-www-form-urlencoded',
-      // GitHub answers form-encoded unless asked for JSON.
-      accept: 'application/json',
-    };
-    if (p.authMethod === 'client_secret_basic' && p.secret !== undefined) {
-      const pair = `${formUrlEncode(p.clientId)}:${formUrlEncode(p.secret)}`;
-      headers['authorization'] = `Basic ${Buffer.from(pair).toString('base64')}`;
-    } else {
-      body.set('client_id', p.clientId);
-      if (p.authMethod === 'client_secret_post' && p.secret !== undefined)
-        body.set('client_secret', p.secret);
-    }
-    const a = await request(io, url, { method: 'POST', headers, body: body.toString() }, s.dates);
-    if (!a.ok) return fail(`the token endpoint ${url} did not answer: ${a.error}`);
-    const json = jsonObject(a.body);
-    const error = str(json?.['error']);
-    const description = str(json?.['error_description']);
-    const said = `HTTP ${a.status}${error ? ` ${error}` : ''}${description ? `: ${description}` : ''}`;
-    const detail = `POST ${url} (${p.authMethod}) → ${error || description ? said : `HTTP ${a.status} ${excerpt(a.body, 120)}`}`;
-    const verdict =
-      (error !== undefined ? s.kind.readTokenError?.(error, a.status) : undefined) ??
-      standardVerdict(error, a.status);
+    const probe = await probeToken(s, io, url, p.authMethod as ClientAuthMode);
+    if ('unreachable' in probe) return fail(`the token endpoint ${url} did not answer: ${probe.unreachable}`);
+    const { error, said, detail, json, verdict } = probe;
     if (verdict === 'accepted') {
       return ok(
         p.authMethod === 'none'
@@ -113,6 +177,10 @@ export const credentials: Check<ProviderScope> = {
           : `the IdP accepts the client credentials (it refused only the made-up code: ${error})`,
         { detail },
       );
+    }
+    if (verdict === 'rejected' || error === 'unauthorized_client') {
+      const found = await otherEncoding(s, io, url);
+      if (found !== undefined) return found;
     }
     if (verdict === 'rejected') {
       return fail(
@@ -129,12 +197,15 @@ export const credentials: Check<ProviderScope> = {
       );
     }
     if (error === 'unauthorized_client') {
-      return fail(`the IdP does not let this client use the authorization code grant (${said})`, {
-        fix: 'enable the Authorization Code grant ("standard flow") for the client at the IdP',
-        detail,
-      });
+      return fail(
+        `the IdP answers unauthorized_client (${said}): the client may not use the authorization code grant, or — at some IdPs — the client id or secret is wrong`,
+        {
+          fix: `enable the Authorization Code grant ("standard flow") for the client at the IdP, and check ${p.key}.clientId and the secret`,
+          detail,
+        },
+      );
     }
-    if (a.status === 200 && json && 'access_token' in json) {
+    if (probe.status === 200 && json && 'access_token' in json) {
       return warn('the IdP issued tokens for a made-up authorization code; it does not check codes', {
         detail,
       });

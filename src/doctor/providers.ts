@@ -4,6 +4,8 @@
  * at run time) so the checks work for every type; a type's quirks are one entry in PROVIDER_KINDS.
  */
 
+import { jupyterhubBase, sameIssuer } from '../config/idp-urls.ts';
+
 /** The parts of a `providers` entry the checks use, read from whatever type it is. */
 export interface ProviderView {
   readonly index: number;
@@ -67,7 +69,7 @@ export interface ProviderKind {
    * the standard reading (`invalid_grant` accepted, `invalid_client` or 401 rejected).
    */
   readTokenError?(error: string, status: number): TokenVerdict | undefined;
-  /** Whether the discovered issuer is the configured one; default string-identical (OIDC Discovery §4.3). */
+  /** Whether the discovered issuer is the configured one; default sameIssuer(), as `serve` compares them. */
   issuerMatches?(configured: string, discovered: string): boolean;
   /** What to change when the published issuer differs; default `set <key>.<setting>: <published>`. */
   issuerFix?(p: ProviderView, published: string): string | undefined;
@@ -166,7 +168,7 @@ function locateEntra(p: ProviderView): Location {
 }
 
 function entraIssuerMatches(configured: string, discovered: string): boolean {
-  if (configured === discovered) return true;
+  if (sameIssuer(configured, discovered)) return true;
   if (!discovered.includes('{tenantid}')) return false;
   const pattern = discovered
     .split('{tenantid}')
@@ -210,7 +212,7 @@ function githubEndpoints(p: ProviderView): Location {
 function jupyterhubEndpoints(p: ProviderView): Location {
   const base = str(p.raw['url']);
   if (base === undefined) return { kind: 'unknown', why: 'the entry has no hub url' };
-  const b = trimSlash(base).replace(/\/hub$/, '');
+  const b = jupyterhubBase(base);
   return {
     kind: 'endpoints',
     endpoints: {

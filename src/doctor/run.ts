@@ -3,7 +3,7 @@
  * checks.ts for the configuration, each provider, each upstream and the stores. Subjects run in
  * parallel; the checks of one subject run in table order. Findings come out in a fixed order.
  */
-import { ConfigError } from '../config/errors.ts';
+import { ConfigError, isNote } from '../config/errors.ts';
 import { type LoadOptions, loadConfig, type ResolvedConfig } from '../config/load.ts';
 import { CONFIG_CHECKS, PROVIDER_CHECKS, STORE_CHECKS, UPSTREAM_CHECKS } from './checks.ts';
 import {
@@ -14,6 +14,7 @@ import {
   type Report,
   type Result,
   type Summary,
+  skip,
   warn,
 } from './finding.ts';
 import { type Location, providerKind, providerView } from './providers.ts';
@@ -152,7 +153,10 @@ export async function runDoctor(load: LoadOptions, o: DoctorOptions = {}): Promi
     ({ config, warnings } = loadConfig(load));
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    const findings = err.problems.map((p) => finding('config.load', 'configuration', fail(p)));
+    // A note (what waits for the problems to be fixed) is not one more failure.
+    const findings = err.problems.map((p) =>
+      finding('config.load', 'configuration', isNote(p) ? skip(p.slice(1, -1)) : fail(p)),
+    );
     return { config: load.file, mode, findings, summary: summarize(findings, true) };
   }
   const n = (count: number, what: string) => `${count} ${what}${count === 1 ? '' : 's'}`;

@@ -131,12 +131,12 @@ export function identityFromProfile(
 }
 
 /**
- * An address the IdP says it has not verified is dropped from the identity (so it satisfies no e-mail rule
- * and is not sent as X-Forwarded-Email), unless insecureAllowUnverifiedEmail. `emailVerified` stays false,
- * which tells the 403 page why.
+ * An address the IdP says it has not verified is moved out of `email` (so it satisfies no e-mail rule and
+ * is not sent as X-Forwarded-Email), unless insecureAllowUnverifiedEmail. `emailVerified` stays false,
+ * which tells the 403 page why; `unverifiedEmail` lets it also say whether the address would be allowed.
  */
 export function withEmailPolicy(identity: Identity, allowUnverified: boolean): Identity {
   if (identity.emailVerified !== false || allowUnverified || identity.email === undefined) return identity;
-  const { email: _dropped, ...rest } = identity;
-  return rest;
+  const { email, ...rest } = identity;
+  return { ...rest, unverifiedEmail: email };
 }

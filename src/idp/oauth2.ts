@@ -54,7 +54,7 @@ export abstract class OAuth2Provider implements IdentityProvider {
   protected readonly settings: OAuth2Settings;
   protected readonly opts: ProviderOptions;
   readonly #configuration: oidc.Configuration;
-  readonly #refreshes = new RefreshDeduper();
+  #refreshes: RefreshDeduper | undefined;
 
   constructor(config: ResolvedProvider, opts: ProviderOptions, settings: OAuth2Settings) {
     this.config = config;
@@ -151,6 +151,7 @@ export abstract class OAuth2Provider implements IdentityProvider {
   }
 
   refresh(refreshToken: string, identity: Identity): Promise<RefreshResult> {
+    this.#refreshes ??= new RefreshDeduper(this.opts.now);
     return this.#refreshes.run(refreshToken, async () => {
       let tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers;
       try {

@@ -6,6 +6,7 @@
  */
 import { compactVerify, errors } from 'jose';
 import * as oidc from 'openid-client';
+import { discoveryRedirect, discoveryUrlOf, issuerMismatch, sameIssuer } from '../config/idp-urls.ts';
 import { isLoopbackHost } from '../config/net.ts';
 import type { AuthMethod, ResolvedProvider, ResolvedProviderOf } from '../config/providers.ts';
 import { PortcullisError } from '../errors/codes.ts';
@@ -126,7 +127,7 @@ export class OidcProvider implements IdentityProvider {
   protected readonly opts: ProviderOptions;
   #discovered: Promise<oidc.Configuration> | undefined;
   #failedAt = 0;
-  readonly #refreshes = new RefreshDeduper();
+  #refreshes: RefreshDeduper | undefined;
 
   constructor(
     config: ResolvedProvider,
@@ -255,13 +256,34 @@ export class OidcProvider implements IdentityProvider {
       timeout: this.opts.timeoutSeconds,
     };
     if (this.opts.fetch) options[oidc.customFetch] = this.opts.fetch;
-    const config = await oidc.discovery(
-      new URL(s.discoveryUrl ?? s.issuer),
-      s.clientId,
-      this.clientMetadata(),
-      this.clientAuth(),
-      options,
-    );
+    // The document's URL is built, and its issuer compared, by the code `portcullis check` uses
+    // (src/config/idp-urls.ts). A URL with /.well-known/ makes openid-client skip its own comparison.
+    const url = s.discoveryUrl ?? discoveryUrlOf(s.issuer);
+    let config: oidc.Configuration;
+    try {
+      config = await oidc.discovery(
+        new URL(url),
+        s.clientId,
+        this.clientMetadata(),
+        this.clientAuth(),
+        options,
+      );
+    } catch (err) {
+      const answer = answerOf(err);
+      if (answer === undefined) throw err;
+      const why =
+        answer.status >= 300 && answer.status < 400
+          ? discoveryRedirect(url, answer.status, answer.location)
+          : `${url} answered HTTP ${answer.status}, not the discovery document`;
+      throw new PortcullisError('PCL_IDP_UNREACHABLE', `discovery of ${url} failed: ${why}`, { cause: err });
+    }
+    const published = config.serverMetadata().issuer;
+    if (s.discoveryUrl === undefined && !sameIssuer(s.issuer, published)) {
+      throw new PortcullisError(
+        'PCL_IDP_UNREACHABLE',
+        `discovery of ${url} failed: ${issuerMismatch(s.issuer, published)}`,
+      );
+    }
     config.timeout = this.opts.timeoutSeconds;
     return config;
   }
@@ -453,6 +475,7 @@ export class OidcProvider implements IdentityProvider {
 
   /** Refreshes the tokens; concurrent calls with the same refresh token share one request. */
   refresh(refreshToken: string, identity: Identity): Promise<RefreshResult> {
+    this.#refreshes ??= new RefreshDeduper(this.opts.now);
     return this.#refreshes.run(refreshToken, () => this.#refresh(refreshToken, identity));
   }
 
@@ -514,6 +537,13 @@ export class OidcProvider implements IdentityProvider {
       idToken: t.id_token,
     };
   }
+}
+
+/** The status (and Location) of a discovery answer that was not 200: a redirect is not followed. */
+function answerOf(err: unknown): { status: number; location: string | null } | undefined {
+  const response = (err as { cause?: unknown }).cause;
+  if (!(response instanceof Response) || response.status === 200) return undefined;
+  return { status: response.status, location: response.headers.get('location') };
 }
 
 export function describe(err: unknown): string {

@@ -3,6 +3,7 @@
  * (src/idp/oidc.ts) and plain OAuth2 with a profile endpoint (src/idp/oauth2.ts) — and each provider type
  * is one small module declaring its differences from its base, registered by `type` (src/idp/registry.ts).
  */
+import { createHash } from 'node:crypto';
 import type { JWTVerifyGetKey } from 'jose';
 import type { CustomFetch } from 'openid-client';
 import type { ResolvedProvider } from '../config/providers.ts';
@@ -94,18 +95,57 @@ export interface IdentityProvider {
   endSessionUrl?(idToken: string | undefined, postLogoutRedirectUri: string): Promise<URL | undefined>;
 }
 
-/** Shares one in-flight refresh per refresh token and keeps the settled result briefly for racing requests. */
+/** How long a settled refresh result may serve requests that raced the one that asked for it. */
+const REUSE_MS = 10_000;
+
+/**
+ * Shares one in-flight refresh per refresh token, and keeps the settled result briefly for requests that
+ * raced it — only while its access token is still valid: an IdP that does not rotate refresh tokens and
+ * issues short access tokens would otherwise have an expired token sent upstream. Keyed by a digest of the
+ * refresh token, so the map never holds the credential itself.
+ */
 export class RefreshDeduper {
-  readonly #inFlight = new Map<string, Promise<RefreshResult>>();
+  readonly #entries = new Map<string, { promise: Promise<RefreshResult>; result?: RefreshResult }>();
+  readonly #now: () => number;
+
+  /** `now`: epoch seconds, the clock access token expiries are read on. */
+  constructor(now: () => number) {
+    this.#now = now;
+  }
 
   run(refreshToken: string, fn: () => Promise<RefreshResult>): Promise<RefreshResult> {
-    let p = this.#inFlight.get(refreshToken);
-    if (p === undefined) {
-      p = fn().finally(() => {
-        setTimeout(() => this.#inFlight.delete(refreshToken), 10_000).unref();
-      });
-      this.#inFlight.set(refreshToken, p);
+    const key = createHash('sha256').update(refreshToken).digest('base64url');
+    const entry = this.#entries.get(key);
+    if (entry !== undefined && (entry.result === undefined || this.#stillValid(entry.result))) {
+      return entry.promise;
     }
-    return p;
+    const fresh: { promise: Promise<RefreshResult>; result?: RefreshResult } = {
+      promise: fn().then(
+        (result) => {
+          fresh.result = result;
+          return result;
+        },
+        (err: unknown) => {
+          // A failure is not kept for the next caller's sake: it ends the session that asked.
+          if (this.#entries.get(key) === fresh) this.#entries.delete(key);
+          throw err;
+        },
+      ),
+    };
+    this.#entries.set(key, fresh);
+    fresh.promise.then(
+      () => {
+        setTimeout(() => {
+          if (this.#entries.get(key) === fresh) this.#entries.delete(key);
+        }, REUSE_MS).unref();
+      },
+      () => undefined,
+    );
+    return fresh.promise;
+  }
+
+  /** A result may be handed out again while its access token has some life left (or has no stated expiry). */
+  #stillValid(r: RefreshResult): boolean {
+    return r.accessTokenExpiresAt === undefined || r.accessTokenExpiresAt > this.#now();
   }
 }

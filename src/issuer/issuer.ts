@@ -99,23 +99,30 @@ export class Issuer implements IssuerMount {
       const bindings = new WeakMap<IncomingMessage, Binding>();
       const built = build(config, storage, keys.set, keys.now(), log, (req) => bindings.get(req));
       const owns = { storage: o.storage === undefined, keys: o.keys === undefined };
-      const it = new Issuer(storage, owns, log, keys, built, bindings);
-      log.info(
-        {
-          event: 'issuer.started',
-          issuer: issuer.url.href,
-          clients: issuer.clients.map((c) => c.id),
-          storage: storage.type,
-          keys: built.jwks.map((k) => k.kid),
-        },
-        'issuer ready',
-      );
-      return it;
+      return new Issuer(storage, owns, log, keys, built, bindings);
     } catch (err) {
       if (o.keys === undefined) keys?.close();
       if (o.storage === undefined) await storage.close();
       throw err;
     }
+  }
+
+  /**
+   * Says the issuer is ready. Called by whoever serves it once it can be reached (src/server/start.ts,
+   * after the listener is up): built is not ready — on a busy port nothing would ever answer.
+   */
+  announce(): void {
+    const issuer = this.#built.config.issuer!;
+    this.#log.info(
+      {
+        event: 'issuer.started',
+        issuer: issuer.url.href,
+        clients: issuer.clients.map((c) => c.id),
+        storage: this.storage.type,
+        keys: this.#built.jwks.map((k) => k.kid),
+      },
+      'issuer ready',
+    );
   }
 
   get issuerUrl(): URL {

@@ -144,6 +144,8 @@ export async function startGateway(
     }
   }
   const metricsUrl = metricsServer ? baseUrl(metricsServer.address() as AddressInfo) : undefined;
+  // Only now can the issuer be reached: announced after the listeners, never before a failed listen.
+  issuer?.announce();
   return {
     server,
     url,

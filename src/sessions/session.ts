@@ -5,6 +5,11 @@ export interface Identity {
   readonly sub: string;
   readonly email?: string | undefined;
   readonly emailVerified?: boolean | undefined;
+  /**
+   * The address the IdP sent marked unverified, which `email` then lacks: it satisfies no rule and is never
+   * sent upstream, but a denial can still say what else is wrong with it (a domain not allowed).
+   */
+  readonly unverifiedEmail?: string | undefined;
   readonly preferredUsername?: string | undefined;
   readonly name?: string | undefined;
   readonly groups: readonly string[];

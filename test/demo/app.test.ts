@@ -49,6 +49,7 @@ describe('sample app', () => {
       headers: {
         accept: 'text/html',
         'x-forwarded-user': '<b>alice</b>',
+        'x-forwarded-provider': 'demo',
         'x-forwarded-email': 'alice@example.com',
         'x-forwarded-preferred-username': 'alice',
         'x-forwarded-groups': 'admins,engineering',
@@ -60,6 +61,7 @@ describe('sample app', () => {
     assert.match(body, /&lt;b&gt;alice&lt;\/b&gt;/);
     assert.ok(!body.includes('<b>alice</b>'));
     assert.match(body, /alice@example\.com/);
+    assert.match(body, /X-Forwarded-Provider\)<\/th><td>demo</);
     assert.match(body, /admins,engineering/);
     assert.ok(!body.includes('secret-token-value'));
     assert.match(body, /present \(25 chars\)/);

@@ -25,6 +25,21 @@ import {
 
 const SECRET = randomBytes(24).toString('base64url');
 const POST_SECRET = randomBytes(24).toString('base64url');
+/** A secret with characters client_secret_basic form-encodes (RFC 6749 §2.3.1: `-` is sent as %2D). */
+const DASHED_SECRET = `sec-ret-${randomBytes(12).toString('hex')}`;
+
+/**
+ * An IdP that compares Basic credentials without form-decoding them, as glewlwyd 2.7 does: in front of
+ * the real IdP, which decodes, the proxy encodes once more, so only unencoded credentials arrive intact.
+ */
+function glewlwydBasic(value: string): string {
+  const enc = (v: string) =>
+    encodeURIComponent(v).replace(/[-_.!~*'()]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  const [id = '', secret = ''] = Buffer.from(value.replace(/^Basic /, ''), 'base64')
+    .toString()
+    .split(':');
+  return `Basic ${Buffer.from(`${enc(id)}:${enc(secret)}`).toString('base64')}`;
+}
 
 let idp: TestIdp;
 let app: { url: string; close(): Promise<void> };
@@ -45,6 +60,7 @@ before(async () => {
           token_endpoint_auth_method: 'client_secret_post',
         },
         { client_id: 'pub', redirect_uris: [REDIRECT_URI] },
+        { client_id: 'pc-alnum', client_secret: DASHED_SECRET, redirect_uris: [REDIRECT_URI] },
         {
           client_id: 'elsewhere',
           client_secret: SECRET,
@@ -156,29 +172,42 @@ describe('a good set-up', () => {
 });
 
 describe('the issuer', () => {
-  test('configured with a trailing slash the IdP does not publish: fail, explained, with the exact value', async () => {
+  test('a bare host with a trailing slash the IdP does not publish: ok, it is the same URL serve accepts', async () => {
     const r = await check({ issuer: `${idp.issuer}/` });
     const f = one(r, 'provider.issuer');
-    assert.equal(f.status, 'fail');
-    assert.match(f.message, /configured issuer ends with a slash; the IdP publishes it without one/);
-    assert.match(f.message, /every sign-in would fail/);
-    assert.equal(f.fix?.startsWith(`set providers[0].issuer: ${idp.issuer} `), true, f.fix);
-    assert.equal(r.summary.exitCode, 1);
-    // The rest still ran on the document that was found.
-    assert.equal(one(r, 'provider.credentials').status, 'ok');
+    assert.equal(f.status, 'ok', f.message);
+    assert.match(f.message, /the same URL, as serve compares them/);
+    assert.equal(r.summary.exitCode, 0);
   });
 
-  test('published with a trailing slash, configured without: fail, explained', async () => {
+  test('a bare host published with a trailing slash, configured without: ok, the same URL', async () => {
     const p = await proxy({
       json: {
         '/.well-known/openid-configuration': (doc) => ({ ...doc, issuer: `${String(doc['issuer'])}/` }),
       },
     });
+    const f = one(await check({ issuer: p.url }), 'provider.issuer');
+    assert.equal(f.status, 'ok', f.message);
+  });
+
+  test('a path published with a trailing slash, configured without: fail, explained, with the exact value', async () => {
+    const p = await proxy({
+      json: {
+        '/.well-known/openid-configuration': (doc) => ({ ...doc, issuer: `${String(doc['issuer'])}/x/` }),
+      },
+    });
     const r = await check({ issuer: p.url });
     const f = one(r, 'provider.issuer');
     assert.equal(f.status, 'fail');
-    assert.match(f.message, /IdP publishes its issuer with a trailing slash/);
-    assert.equal(f.fix?.startsWith(`set providers[0].issuer: ${p.url}/ `), true, f.fix);
+    assert.match(
+      f.message,
+      new RegExp(`the IdP publishes issuer "${p.url}/x/", not the configured "${p.url}"`),
+    );
+    assert.match(f.message, /every sign-in would fail/);
+    assert.equal(f.fix?.startsWith(`set providers[0].issuer: ${p.url}/x/ `), true, f.fix);
+    assert.equal(r.summary.exitCode, 1);
+    // The rest still ran on the document that was found.
+    assert.equal(one(r, 'provider.credentials').status, 'ok');
   });
 
   test('published on another origin (an IdP that does not know its public URL): fail naming both', async () => {
@@ -212,6 +241,77 @@ describe('the issuer', () => {
     assert.equal(f.status, 'fail');
     assert.match(f.message, /connection refused/);
     assert.equal(one(r, 'provider.clock-skew').status, 'skip');
+  });
+});
+
+describe('token endpoint authentication methods the IdP lists', () => {
+  test('only none: the fix says to use none, not that the IdP supports none of them', async () => {
+    const p = await proxy({
+      json: {
+        '/.well-known/openid-configuration': (doc) => ({
+          ...doc,
+          token_endpoint_auth_methods_supported: ['none'],
+        }),
+      },
+    });
+    const f = one(await check({ issuer: p.url }), 'provider.auth-method');
+    assert.equal(f.status, 'fail');
+    assert.match(
+      f.fix ?? '',
+      /^the IdP takes public clients only: set providers\[0\]\.tokenEndpointAuthMethod: none/,
+    );
+  });
+
+  test('only methods Portcullis does not send: the fix names them', async () => {
+    const p = await proxy({
+      json: {
+        '/.well-known/openid-configuration': (doc) => ({
+          ...doc,
+          token_endpoint_auth_methods_supported: ['private_key_jwt'],
+        }),
+      },
+    });
+    const f = one(await check({ issuer: p.url }), 'provider.auth-method');
+    assert.match(f.fix ?? '', /the IdP lists only private_key_jwt: enable one of those/);
+  });
+});
+
+describe('client_secret_basic and an IdP that does not form-decode it', () => {
+  test('the probe tries the credentials unencoded and with client_secret_post, and says which works', async () => {
+    const p = await proxy({ authorization: glewlwydBasic });
+    const r = await check({ issuer: p.url, clientId: 'pc-alnum', clientSecret: DASHED_SECRET });
+    const f = one(r, 'provider.credentials');
+    assert.equal(f.status, 'fail');
+    assert.match(
+      f.message,
+      /accepts the client credentials only without the form-encoding of client_secret_basic/,
+    );
+    assert.equal(
+      f.fix,
+      'set providers[0].tokenEndpointAuthMethod: client_secret_post (the IdP accepted it just now)',
+    );
+    assert.ok(!JSON.stringify(r).includes(DASHED_SECRET));
+  });
+
+  test('unauthorized_client (glewlwyd’s answer to bad credentials) is not read as a grant problem alone', async () => {
+    const p = await proxy({
+      authorization: glewlwydBasic,
+      status: { '/token': 403 },
+      json: {
+        '/token': (b) => (b['error'] === 'invalid_client' ? { ...b, error: 'unauthorized_client' } : b),
+      },
+    });
+    const f = one(
+      await check({ issuer: p.url, clientId: 'pc-alnum', clientSecret: DASHED_SECRET }),
+      'provider.credentials',
+    );
+    assert.equal(f.status, 'fail');
+    assert.match(f.fix ?? '', /client_secret_post/);
+  });
+
+  test('the same client straight at an IdP that decodes: accepted, no retry', async () => {
+    const f = one(await check({ clientId: 'pc-alnum', clientSecret: DASHED_SECRET }), 'provider.credentials');
+    assert.equal(f.status, 'ok', f.message);
   });
 });
 

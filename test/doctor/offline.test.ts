@@ -97,6 +97,28 @@ upstreams: [{ path: /, url: ${listener.url} }]
   assert.equal(listener.connections, before, 'nothing is contacted when the configuration does not load');
 });
 
+test('what waits for the problems to be fixed is a skipped finding, not one more failure', async () => {
+  const file = dir.write(
+    'shape.yaml',
+    `publicUrl: http://127.0.0.1:4180
+cookie: { secret: short }
+trustedProxies: 10.0.0.0/8
+providers:
+  - { id: corp, type: oidc, issuer: ${listener.url}, clientId: c }
+upstreams: [{ path: /, url: ${listener.url} }]
+`,
+  );
+  const r = await runDoctor({ file, env: {} }, { offline: true });
+  assert.deepEqual(
+    r.findings.map((f) => `${f.status} ${f.message}`),
+    [
+      'fail trustedProxies: found "10.0.0.0/8", expected a list of strings; write e.g. trustedProxies: [10.0.0.0/8]',
+      'skip the checks that combine settings run once the problems above are fixed',
+    ],
+  );
+  assert.equal(r.summary.exitCode, 2);
+});
+
 test('static warnings: autoLogin with two providers, a redirect URI on another host, plain http to the IdP', async () => {
   const file = dir.write(
     'static.yaml',

@@ -15,6 +15,14 @@ export interface ProxyOptions {
   readonly fail?: Readonly<Record<string, number | 'reset'>>;
   /** Added to the `Date` header of every answer (ms). */
   readonly dateOffsetMs?: number;
+  /** Answers this path with a redirect: [status, Location]. */
+  readonly redirect?: Readonly<Record<string, readonly [number, string]>>;
+  /** Asks the IdP for another path than the one requested (path → the IdP's path). */
+  readonly alias?: Readonly<Record<string, string>>;
+  /** Rewrites the Authorization header on its way to the IdP. */
+  readonly authorization?: (value: string) => string;
+  /** Answers this path with another status than the IdP's (the body as the IdP wrote it, edited). */
+  readonly status?: Readonly<Record<string, number>>;
   /** Edits JSON answers by path (after the IdP origin was replaced with the proxy's). */
   readonly json?: Readonly<Record<string, (body: Record<string, unknown>) => unknown>>;
 }
@@ -52,6 +60,12 @@ export async function startIdpProxy(target: string, o: ProxyOptions = {}): Promi
       res.writeHead(failure, { 'content-type': 'text/plain' }).end(`proxy: ${failure} for ${path}\n`);
       return;
     }
+    const redirect = o.redirect?.[path];
+    if (redirect !== undefined) {
+      res.writeHead(redirect[0], { location: redirect[1] }).end();
+      return;
+    }
+    const asked = o.alias?.[path] ?? req.url ?? '/';
     (async () => {
       const body = await readBody(req);
       const headers = new Headers();
@@ -59,9 +73,11 @@ export async function startIdpProxy(target: string, o: ProxyOptions = {}): Promi
         if (k === 'host' || k === 'connection' || k === 'content-length' || v === undefined) continue;
         headers.set(k, Array.isArray(v) ? v.join(', ') : v);
       }
+      const auth = headers.get('authorization');
+      if (auth !== null && o.authorization) headers.set('authorization', o.authorization(auth));
       const init: RequestInit = { method: req.method ?? 'GET', headers, redirect: 'manual' };
       if (body.length > 0) init.body = body;
-      const upstream = await fetch(`${target}${req.url ?? '/'}`, init);
+      const upstream = await fetch(`${target}${asked}`, init);
       let text = (await upstream.text()).replaceAll(target, origin);
       const edit = o.json?.[path];
       if (edit) text = JSON.stringify(edit(JSON.parse(text) as Record<string, unknown>));
@@ -77,7 +93,7 @@ export async function startIdpProxy(target: string, o: ProxyOptions = {}): Promi
       out['date'] = new Date(
         (Number.isFinite(date) ? date : Date.now()) + (o.dateOffsetMs ?? 0),
       ).toUTCString();
-      res.writeHead(upstream.status, out).end(text);
+      res.writeHead(o.status?.[path] ?? upstream.status, out).end(text);
     })().catch((err: unknown) => {
       res.writeHead(502).end(`proxy: ${String(err)}`);
     });

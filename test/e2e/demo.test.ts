@@ -65,6 +65,7 @@ test('signs in through the demo in Chromium and sees the identity on the sample 
   assert.equal(page.url(), original);
   assert.equal(await page.title(), 'Sample app behind Portcullis');
   assert.equal(await identityRow('X-Forwarded-User').textContent(), 'alice');
+  assert.equal(await identityRow('X-Forwarded-Provider').textContent(), 'demo');
   assert.equal(await identityRow('X-Forwarded-Email').textContent(), 'alice@example.com');
   assert.equal(await identityRow('X-Forwarded-Preferred-Username').textContent(), 'alice');
   assert.equal(await identityRow('X-Forwarded-Groups').textContent(), 'admins,engineering');
@@ -88,6 +89,19 @@ test('signs in through the demo in Chromium and sees the identity on the sample 
   );
   const readable = await page.evaluate<string>('document.cookie');
   assert.doesNotMatch(readable, /portcullis/, 'scripts cannot read the session cookie');
+
+  // The IdP's own cookies (its session) stay with the IdP: the upstream never receives them.
+  const idpCookies = (await context.cookies(demo.issuer)).map((c) => c.name);
+  assert.ok(idpCookies.length > 0, 'the IdP keeps a session of its own');
+  const echoed = await page.evaluate<{ headers: Record<string, string> }>(
+    "fetch('/echo-cookies', { headers: { accept: 'application/json' } }).then((r) => r.json())",
+  );
+  const forwarded = (echoed.headers['cookie'] ?? '').split(/;\s*/).map((c) => c.split('=')[0]);
+  assert.deepEqual(
+    forwarded.filter((name) => idpCookies.includes(name ?? '')),
+    [],
+    `the upstream got the IdP's cookies: ${echoed.headers['cookie']}`,
+  );
 
   // 5. A second visit is let straight through.
   await page.goto(`${origin}/again`);

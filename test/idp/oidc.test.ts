@@ -355,7 +355,7 @@ describe('oidc claims, userinfo, audiences and unverified e-mail', () => {
 
   before(async () => {
     const address = await reserveAddress();
-    const ids = ['plain', 'claims', 'urlclaim', 'info', 'strict', 'lenient', 'aud'];
+    const ids = ['plain', 'claims', 'urlclaim', 'info', 'strict', 'strict-com', 'lenient', 'aud'];
     idp = await startTestIdp({
       clients: ids.map((id) => ({ ...client(id), redirect_uris: [address.redirectUri] })),
       users: users(),
@@ -369,6 +369,7 @@ describe('oidc claims, userinfo, audiences and unverified e-mail', () => {
         provider('urlclaim', { groupsClaim: 'https://acme.example/groups' }),
         provider('info', { userinfo: true }),
         provider('strict', { allow: { emailDomains: ['example.org'] } }),
+        provider('strict-com', { allow: { emailDomains: ['example.com'] } }),
         provider('lenient', { insecureAllowUnverifiedEmail: true, allow: { emailDomains: ['example.org'] } }),
         provider('aud', { audiences: ['other-app'] }),
       ],
@@ -478,6 +479,18 @@ describe('oidc claims, userinfo, audiences and unverified e-mail', () => {
     assert.deepEqual(denied?.['reasons'], ['email-unverified']);
     assert.equal(denied?.['provider'], 'strict');
     assert.equal(b.jar.get('portcullis', h.url), undefined);
+  });
+
+  test('refused for two reasons (unverified, and a domain not allowed): the user is told both', async () => {
+    const { b, back } = await signIn('strict-com', 'carol');
+    assert.equal(back.status, 403, back.body.slice(0, 300));
+    assert.match(back.body, /Your e-mail address is not verified at your identity provider/);
+    assert.match(back.body, /Accounts with an e-mail address at example\.org are not allowed here/);
+    const denied = h.logs.findLast((l) => l['event'] === 'sign-in.denied');
+    assert.deepEqual(denied?.['reasons'], ['email-unverified', 'email-domain-not-allowed']);
+    assert.equal(b.jar.get('portcullis', h.url), undefined);
+    // Still never sent anywhere as an address.
+    assert.doesNotMatch(JSON.stringify(h.logs.filter((l) => l['event'] === 'sign-in.denied')), /carol@/);
   });
 
   test('insecureAllowUnverifiedEmail keeps the unverified address for rules and upstreams', async () => {

@@ -271,8 +271,8 @@ test('URLs of a client: display.url is http(s) only; redirect URIs https, loopba
   );
   p.push(...r);
   const expected = [
-    /^issuer\.clients\[0\]\.display\.url: the javascript: scheme is not allowed here: use an https:\/\/ URL/,
-    /^issuer\.clients\[1\]\.display\.url: the data: scheme is not allowed here/,
+    /^issuer\.clients\[0\]\.display\.url: found "javascript:alert\(1\)"; the javascript: scheme is not allowed here: use an https:\/\/ URL/,
+    /^issuer\.clients\[1\]\.display\.url: found .*; the data: scheme is not allowed here/,
     /^issuer\.clients\[0\]\.redirectUris\[0\]: .* the vbscript: scheme cannot be a redirect URI: use https, http on loopback, or a native app's private-use scheme/,
     /^issuer\.clients\[0\]\.redirectUris\[1\]: .* the blob: scheme cannot be a redirect URI/,
     /^issuer\.clients\[0\]\.redirectUris\[2\]: .* the myapp: scheme cannot be a redirect URI: .*com\.example\.app:\/callback \(RFC 8252 §7\.1\)/,

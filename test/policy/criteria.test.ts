@@ -106,6 +106,14 @@ describe('emailDomains: example.com exactly, .example.com for it and its subdoma
     ]);
     // The provider drops an unverified address from the identity and keeps emailVerified: false.
     assert.deepEqual(reasons(exact, who({ emailVerified: false })), ['email-unverified']);
+    // With the unverified address at hand: whether verifying it would be enough is said too.
+    assert.deepEqual(reasons(exact, who({ emailVerified: false, unverifiedEmail: 'u@example.com' })), [
+      'email-unverified',
+    ]);
+    assert.deepEqual(explains(exact, who({ emailVerified: false, unverifiedEmail: 'u@elsewhere.example' })), [
+      'Your e-mail address is not verified at your identity provider; verify it and sign in again.',
+      'Accounts with an e-mail address at elsewhere.example are not allowed here.',
+    ]);
   });
 });
 

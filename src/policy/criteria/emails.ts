@@ -216,38 +216,44 @@ export function emailRule(o: EmailRuleOptions): Criterion {
     check({ identity }: RuleInput): readonly Failure[] {
       const email = identity.email;
       if (email === undefined) {
-        return identity.emailVerified === false
-          ? [
-              {
-                reason: 'email-unverified',
-                explain:
-                  'Your e-mail address is not verified at your identity provider; verify it and sign in again.',
-              },
-            ]
-          : [
-              {
-                reason: 'email-missing',
-                explain: 'Your account did not share an e-mail address with this site.',
-              },
-            ];
+        if (identity.emailVerified !== false) {
+          return [
+            {
+              reason: 'email-missing',
+              explain: 'Your account did not share an e-mail address with this site.',
+            },
+          ];
+        }
+        // Unverified: say so, and whether verifying it would be enough — a user refused for two reasons is
+        // told both, not sent to verify an address that is not allowed anyway.
+        const unverified =
+          identity.unverifiedEmail === undefined ? [] : addressFailures(identity.unverifiedEmail);
+        return [UNVERIFIED, ...unverified.filter((f) => f.reason !== 'email-invalid')];
       }
-      const parsed = parseEmail(email);
-      if (parsed === undefined) {
-        return [
-          { reason: 'email-invalid', explain: 'Your account’s e-mail address is not a valid address.' },
-        ];
-      }
-      if (byList && (listed.has(parsed.address) || file?.has(parsed.address) === true)) return PASS;
-      if (domains !== undefined && domainAllowed(domains, parsed.domain)) return PASS;
-      const failure: Failure =
-        domains === undefined
-          ? notListed
-          : {
-              reason: 'email-domain-not-allowed',
-              explain: `Accounts with an e-mail address at ${parsed.domain} are not allowed here.`,
-            };
-      // The audit line then says the list itself was missing, not only that the address was not on it.
-      return file !== undefined && !file.available ? [failure, FILE_UNAVAILABLE] : [failure];
+      return addressFailures(email);
     },
   };
+
+  function addressFailures(email: string): readonly Failure[] {
+    const parsed = parseEmail(email);
+    if (parsed === undefined) {
+      return [{ reason: 'email-invalid', explain: 'Your account’s e-mail address is not a valid address.' }];
+    }
+    if (byList && (listed.has(parsed.address) || file?.has(parsed.address) === true)) return PASS;
+    if (domains !== undefined && domainAllowed(domains, parsed.domain)) return PASS;
+    const failure: Failure =
+      domains === undefined
+        ? notListed
+        : {
+            reason: 'email-domain-not-allowed',
+            explain: `Accounts with an e-mail address at ${parsed.domain} are not allowed here.`,
+          };
+    // The audit line then says the list itself was missing, not only that the address was not on it.
+    return file !== undefined && !file.available ? [failure, FILE_UNAVAILABLE] : [failure];
+  }
 }
+
+const UNVERIFIED: Failure = Object.freeze({
+  reason: 'email-unverified',
+  explain: 'Your e-mail address is not verified at your identity provider; verify it and sign in again.',
+});
