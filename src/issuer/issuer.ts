@@ -17,6 +17,7 @@ import type Provider from 'oidc-provider';
 import type { Session as IssuerSession, KoaContextWithOIDC } from 'oidc-provider';
 import { ISSUER_PATH, type ResolvedIssuer } from '../config/issuer.ts';
 import type { ResolvedConfig } from '../config/load.ts';
+import { sameRedis } from '../config/redis.ts';
 import { PortcullisError } from '../errors/codes.ts';
 import type { GatewayContext, IssuerMount } from '../http/context.ts';
 import { redirect, sendError } from '../http/respond.ts';
@@ -154,7 +155,7 @@ export class Issuer implements IssuerMount {
     if (
       config.storage.type !== before.type ||
       config.storage.file !== before.file ||
-      config.storage.url !== before.url ||
+      !sameRedis(config.storage.redis, before.redis) ||
       config.storage.keyPrefix !== before.keyPrefix
     ) {
       this.#log.warn({ event: 'issuer.storage-changed' }, 'storage changed: restart to apply it');

@@ -291,7 +291,7 @@ describe('configuration', () => {
 
   test('store redis needs a redis URL; the message names the key and the fix', () => {
     assert.deepEqual(problems({ store: 'redis' }), [
-      'sessions.url: store redis needs a URL, e.g. redis://127.0.0.1:6379/0 (or set sessions.store: storage to keep sessions in the storage section)',
+      'sessions.url: store redis needs a URL, e.g. redis://127.0.0.1:6379/0 (or sentinels + sentinelMasterName for Sentinel, or cluster for a Redis Cluster)',
     ]);
     assert.match(
       problems({ store: 'redis', url: 'http://user:pw@redis:6379' })[0]!,
