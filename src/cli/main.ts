@@ -48,15 +48,19 @@ function port(value: string | undefined, fallback: number, flag: string): number
   return n;
 }
 
-function onSignals(close: () => Promise<void>): void {
+function onSignals(close: (signal: NodeJS.Signals) => Promise<void>): void {
   let closing = false;
-  const stop = (signal: string) => {
+  const stop = (signal: NodeJS.Signals) => {
+    // A second signal while draining: stop now.
     if (closing) process.exit(1);
     closing = true;
     process.stderr.write(`\n${signal}: shutting down\n`);
-    close().then(
+    close(signal).then(
       () => process.exit(0),
-      () => process.exit(1),
+      (err: unknown) => {
+        process.stderr.write(`shutdown failed: ${err instanceof Error ? err.message : String(err)}\n`);
+        process.exit(1);
+      },
     );
   };
   process.on('SIGINT', () => stop('SIGINT'));
@@ -69,7 +73,7 @@ async function main(argv: string[]): Promise<void> {
     case 'serve': {
       const { load } = parseConfigArgs(rest);
       const running = await serve(load);
-      onSignals(() => running.close());
+      onSignals((signal) => running.shutdown(signal));
       return;
     }
     case 'demo': {

@@ -14,8 +14,15 @@ import type { SessionStore } from '../sessions/store.ts';
 import type { Scope } from './scope.ts';
 import type { TrustedProxies } from './trust.ts';
 
+/** The process's state that outlives a reload's context: draining (src/server/start.ts) turns /ready to 503. */
+export interface Lifecycle {
+  readonly draining: boolean;
+}
+
 export interface GatewayContext {
   readonly config: ResolvedConfig;
+  /** Draining on SIGTERM: /ready answers 503 so load balancers stop sending (absent in unit tests). */
+  readonly lifecycle?: Lifecycle | undefined;
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly providers: ReadonlyMap<string, IdentityProvider>;

@@ -4,7 +4,7 @@
  * (src/http/gateway.ts) reads. Built once at start-up and again on each reload.
  */
 import type { ResolvedConfig } from '../config/load.ts';
-import type { GatewayContext, IssuerMount } from '../http/context.ts';
+import type { GatewayContext, IssuerMount, Lifecycle } from '../http/context.ts';
 import { compileTrustedProxies } from '../http/trust.ts';
 import { createProvider } from '../idp/registry.ts';
 import { FlowCookies } from '../login/flow.ts';
@@ -30,6 +30,8 @@ export function buildContext(
   assertions?: AssertionSigner,
   /** The storage of server-side sessions (openSessionStorage); absent for cookie sessions. */
   sessionStorage?: Storage,
+  /** Draining state, kept across reloads by start.ts. */
+  lifecycle?: Lifecycle,
 ): GatewayContext {
   const sealer = new Sealer(config.cookieKeys);
   const names = cookieNames(config.cookie.name, config.cookieSecure, config.cookie.domain);
@@ -59,6 +61,7 @@ export function buildContext(
   const upstreams = config.upstreams.map((u) => new Upstream(u, owns));
   return {
     config,
+    lifecycle,
     log,
     metrics,
     providers,
