@@ -14,6 +14,7 @@ import { CHECK_USAGE, checkCommand } from './check.ts';
 import { KEYS_USAGE, keysCommand, newClientSecret, SECRET_USAGE } from './keys.ts';
 import { CONFIG_USAGE, parseConfigArgs, UsageError } from './options.ts';
 import { serve } from './serve.ts';
+import { SESSIONS_USAGE, sessionsCommand } from './sessions.ts';
 
 const USAGE = `usage: portcullis <command> [options]
 
@@ -25,8 +26,9 @@ ${CHECK_USAGE}
                              run the demo: a development IdP, a sample app and Portcullis in front
 ${SECRET_USAGE}
 ${KEYS_USAGE}
+${SESSIONS_USAGE}
 
-options of serve, config, check and keys:
+options of serve, config, check, keys and sessions:
 ${CONFIG_USAGE}
 
 environment: every setting also as PORTCULLIS_<KEY_PATH>, e.g. PORTCULLIS_COOKIE_SECRET,
@@ -117,6 +119,9 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'keys':
       await keysCommand(rest);
+      return;
+    case 'sessions':
+      await sessionsCommand(rest);
       return;
     case 'config': {
       const { load, flags } = parseConfigArgs(rest, ['json']);

@@ -66,4 +66,6 @@ export interface IssuerMount {
    * `next`. Adds to `s.setCookies` the cookie that binds that stop to this browser.
    */
   signOutVia(next: string, s: Scope): string;
+  /** Sign out everywhere: revokes every grant the user's account holds at the issuer; returns how many. */
+  endUser(user: { readonly provider: string; readonly sub: string }): Promise<number>;
 }

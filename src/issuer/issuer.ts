@@ -31,6 +31,7 @@ import { serializeCookie } from '../sessions/cookies.ts';
 import { Sealer } from '../sessions/sealer.ts';
 import { openStorage } from '../storage/open.ts';
 import type { Storage } from '../storage/storage.ts';
+import { revokeAccountGrants } from './account-grants.ts';
 import { Accounts, accountIdOf } from './accounts.ts';
 import { Csrf, INTERACTION_PATH, interaction } from './interactions.ts';
 import { type Binding, buildProvider } from './provider.ts';
@@ -177,6 +178,10 @@ export class Issuer implements IssuerMount {
    * `next` made for anyone else's sign-out (an attacker can make one for their own session) finds no
    * matching cookie in the victim's browser, so it ends nothing.
    */
+  async endUser(user: { readonly provider: string; readonly sub: string }): Promise<number> {
+    return revokeAccountGrants(this.storage, user);
+  }
+
   signOutVia(next: string, s: Scope): string {
     const binding = randomBytes(32).toString('base64url');
     const sealed = this.#sealer.seal(

@@ -23,6 +23,7 @@ import { describeRedis, type RedisConnection } from '../config/redis.ts';
 import {
   type EntryOptions,
   type Expected,
+  type GrantMember,
   type Payload,
   type Storage,
   type SwapOptions,
@@ -336,12 +337,28 @@ export class RedisStorage implements Storage {
     const gk = this.#grantKey(grantId);
     const members = await this.redis.smembers(gk);
     const entries = members.flatMap((ek) => {
-      // <prefix>e:<kind>:<id>; kinds never contain ':', ids may.
-      const rest = ek.slice(this.#prefix.length + 2);
-      const colon = rest.indexOf(':');
-      return colon === -1 ? [] : [{ kind: rest.slice(0, colon), id: rest.slice(colon + 1), ek }];
+      const parsed = this.#parseEntryKey(ek);
+      return parsed === undefined ? [] : [{ ...parsed, ek }];
     });
     await this.#remove(entries, [gk]);
+  }
+
+  async listGrant(grantId: string): Promise<GrantMember[]> {
+    const members = await this.redis.smembers(this.#grantKey(grantId));
+    const out: GrantMember[] = [];
+    for (const ek of members) {
+      const parsed = this.#parseEntryKey(ek);
+      const entry = parsed && (await this.#read(ek));
+      if (parsed && entry) out.push({ ...parsed, payload: entry.payload });
+    }
+    return out;
+  }
+
+  /** <prefix>e:<kind>:<id> → kind and id; kinds never contain ':', ids may. */
+  #parseEntryKey(ek: string): { kind: string; id: string } | undefined {
+    const rest = ek.slice(this.#prefix.length + 2);
+    const colon = rest.indexOf(':');
+    return colon === -1 ? undefined : { kind: rest.slice(0, colon), id: rest.slice(colon + 1) };
   }
 
   async cleanup(): Promise<number> {
