@@ -14,6 +14,7 @@ import { CHECK_USAGE, checkCommand } from './check.ts';
 import { KEYS_USAGE, keysCommand, newClientSecret, SECRET_USAGE } from './keys.ts';
 import { CONFIG_USAGE, parseConfigArgs, UsageError } from './options.ts';
 import { serve } from './serve.ts';
+import { SESSIONS_USAGE, sessionsCommand } from './sessions.ts';
 
 const USAGE = `usage: portcullis <command> [options]
 
@@ -25,8 +26,9 @@ ${CHECK_USAGE}
                              run the demo: a development IdP, a sample app and Portcullis in front
 ${SECRET_USAGE}
 ${KEYS_USAGE}
+${SESSIONS_USAGE}
 
-options of serve, config, check and keys:
+options of serve, config, check, keys and sessions:
 ${CONFIG_USAGE}
 
 environment: every setting also as PORTCULLIS_<KEY_PATH>, e.g. PORTCULLIS_COOKIE_SECRET,
@@ -48,15 +50,19 @@ function port(value: string | undefined, fallback: number, flag: string): number
   return n;
 }
 
-function onSignals(close: () => Promise<void>): void {
+function onSignals(close: (signal: NodeJS.Signals) => Promise<void>): void {
   let closing = false;
-  const stop = (signal: string) => {
+  const stop = (signal: NodeJS.Signals) => {
+    // A second signal while draining: stop now.
     if (closing) process.exit(1);
     closing = true;
     process.stderr.write(`\n${signal}: shutting down\n`);
-    close().then(
+    close(signal).then(
       () => process.exit(0),
-      () => process.exit(1),
+      (err: unknown) => {
+        process.stderr.write(`shutdown failed: ${err instanceof Error ? err.message : String(err)}\n`);
+        process.exit(1);
+      },
     );
   };
   process.on('SIGINT', () => stop('SIGINT'));
@@ -69,7 +75,7 @@ async function main(argv: string[]): Promise<void> {
     case 'serve': {
       const { load } = parseConfigArgs(rest);
       const running = await serve(load);
-      onSignals(() => running.close());
+      onSignals((signal) => running.shutdown(signal));
       return;
     }
     case 'demo': {
@@ -113,6 +119,9 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'keys':
       await keysCommand(rest);
+      return;
+    case 'sessions':
+      await sessionsCommand(rest);
       return;
     case 'config': {
       const { load, flags } = parseConfigArgs(rest, ['json']);

@@ -1,7 +1,9 @@
 /**
  * `portcullis serve`: run the gateway. Reloads on SIGHUP and when the configuration file or a secret
  * file changes: a valid new configuration takes effect without dropping connections; an invalid one is
- * logged and the running one stays. SIGTERM/SIGINT shut down gracefully.
+ * logged and the running one stays. SIGTERM drains (docs/endpoints.md#graceful-shutdown): /ready turns
+ * 503, the listener closes after server.shutdownDelay, requests in flight and WebSocket tunnels get
+ * server.drainTimeout, then the process exits 0. SIGINT (Ctrl-C at a terminal) drains without the delay.
  */
 import { unwatchFile, watchFile } from 'node:fs';
 import { ConfigError } from '../config/errors.ts';
@@ -9,7 +11,13 @@ import { type LoadOptions, loadConfig } from '../config/load.ts';
 import { openLogger } from '../observability/log.ts';
 import { startGateway } from '../server/start.ts';
 
-export async function serve(load: LoadOptions): Promise<{ close(): Promise<void> }> {
+export interface Serving {
+  /** Graceful shutdown for a signal: SIGTERM waits server.shutdownDelay first, SIGINT does not. */
+  shutdown(signal: NodeJS.Signals): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function serve(load: LoadOptions): Promise<Serving> {
   const loaded = loadConfig(load);
   const { config } = loaded;
   const log = await openLogger(config.logging.level, config.logging.format);
@@ -50,10 +58,17 @@ export async function serve(load: LoadOptions): Promise<{ close(): Promise<void>
   };
   watch(loaded.files);
   process.on('SIGHUP', () => reload('SIGHUP'));
+  const stopWatching = () => {
+    clearTimeout(timer);
+    for (const f of watched) unwatchFile(f);
+  };
   return {
+    async shutdown(signal) {
+      stopWatching();
+      await gw.drain({ delay: signal === 'SIGTERM' });
+    },
     async close() {
-      clearTimeout(timer);
-      for (const f of watched) unwatchFile(f);
+      stopWatching();
       await gw.close();
     },
   };

@@ -11,6 +11,7 @@ import { duration } from './schema/duration.ts';
 import { issuerSchema, storageSchema } from './schema/issuer.ts';
 import { allowSchema } from './schema/policy.ts';
 import { providerSchema } from './schema/providers.ts';
+import { redisConnectionFields } from './schema/redis.ts';
 import { serverSchema } from './schema/server.ts';
 import { webUrl } from './schema/url.ts';
 
@@ -148,7 +149,7 @@ export const sessionsSchema = z
       .string()
       .optional()
       .describe(
-        'redis URL for store redis, e.g. redis://redis:6379/0 or rediss:// for TLS; required with store redis',
+        'redis URL for store redis, e.g. redis://redis:6379/0 or rediss:// for TLS; store redis needs url, sentinels or cluster',
       )
       .meta({ examples: ['redis://127.0.0.1:6379/0'] }),
     password: z
@@ -167,8 +168,11 @@ export const sessionsSchema = z
       .string()
       .min(1)
       .default('portcullis:sessions:')
-      .describe('prefix of the session keys in redis (store redis), so deployments can share a server')
+      .describe(
+        'prefix of the session keys in redis (store redis), so deployments can share a server; on a Cluster it is also the hash tag of every key (docs/scaling.md)',
+      )
       .meta({ examples: ['platform-a:sessions:'] }),
+    ...redisConnectionFields('store redis'),
   })
   .strict();
 

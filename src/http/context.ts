@@ -15,8 +15,15 @@ import type { SessionStore } from '../sessions/store.ts';
 import type { Scope } from './scope.ts';
 import type { TrustedProxies } from './trust.ts';
 
+/** The process's state that outlives a reload's context: draining (src/server/start.ts) turns /ready to 503. */
+export interface Lifecycle {
+  readonly draining: boolean;
+}
+
 export interface GatewayContext {
   readonly config: ResolvedConfig;
+  /** Draining on SIGTERM: /ready answers 503 so load balancers stop sending (absent in unit tests). */
+  readonly lifecycle?: Lifecycle | undefined;
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly providers: ReadonlyMap<string, IdentityProvider>;
@@ -64,4 +71,6 @@ export interface IssuerMount {
   signOutVia(next: string, s: Scope): string;
   /** A client_credentials access token of this issuer (opaque), while it is valid and its client still may. */
   clientToken(token: string): Promise<MachineToken | undefined>;
+  /** Sign out everywhere: revokes every grant the user's account holds at the issuer; returns how many. */
+  endUser(user: { readonly provider: string; readonly sub: string }): Promise<number>;
 }

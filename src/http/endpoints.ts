@@ -131,6 +131,12 @@ export function ping(_ctx: GatewayContext, s: Scope): void {
  * only for a server-side store, so the cookie-store answer stays what it always was.
  */
 export async function ready(ctx: GatewayContext, s: Scope): Promise<void> {
+  // Shutting down: not ready, whatever the dependencies say, so the load balancer stops sending here
+  // while requests in flight finish (server.shutdownDelay, docs/endpoints.md#graceful-shutdown).
+  if (ctx.lifecycle?.draining) {
+    sendJson(s, 503, { ready: false, draining: true });
+    return;
+  }
   const [store, ...results] = await Promise.allSettled([
     ctx.sessions.ping(),
     ...[...ctx.providers.values()].map((p) => p.ready()),

@@ -197,6 +197,11 @@ export class ConnectionGuard {
     clearInterval(this.#sweep);
   }
 
+  /** Destroys every client connection still open, WebSocket tunnels included (the drain deadline). */
+  destroyAll(): void {
+    for (const socket of this.#open.keys()) socket.destroy();
+  }
+
   #onConnection(socket: Socket): void {
     if (this.#open.size >= this.#limits.maxConnections) {
       this.#refused.add(socket);

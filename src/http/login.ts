@@ -6,6 +6,7 @@ import { randomNonce, randomPKCECodeVerifier, randomState } from 'openid-client'
 import { PortcullisError } from '../errors/codes.ts';
 import { validateRedirect } from '../login/redirect.ts';
 import type { Session } from '../sessions/session.ts';
+import type { UserSessions } from '../sessions/store.ts';
 import type { GatewayContext } from './context.ts';
 import { authorizeScope, sendForbidden } from './forbidden.ts';
 import { readForm } from './form.ts';
@@ -213,7 +214,7 @@ export async function callback(ctx: GatewayContext, s: Scope): Promise<void> {
  */
 function confirmSignOut(ctx: GatewayContext, s: Scope): void {
   const rd = s.searchParams().get('rd');
-  sendHtml(s, 200, signOutPage(rd ? target(ctx, s, rd) : undefined));
+  sendHtml(s, 200, signOutPage(rd ? target(ctx, s, rd) : undefined, ctx.sessions.users !== undefined));
 }
 
 /**
@@ -239,7 +240,13 @@ export async function signOut(ctx: GatewayContext, s: Scope): Promise<void> {
   // A server-side store deletes the session here (revocation); if it cannot, the 503 says so rather than a
   // sign-out page for a session that a replayed cookie would still open.
   const session = await ctx.sessions.read(s.cookies, ctx.now());
+  if (form?.get('everywhere') === '1' && ctx.sessions.users !== undefined) {
+    await signOutEverywhere(ctx, s, session, ctx.sessions.users);
+    return;
+  }
   s.setCookies.push(...(await ctx.sessions.clear(s.cookies)));
+  // The signed-out page may then offer to end the user's other sessions (server-side stores only).
+  s.setCookies.push(...(ctx.sessions.users?.signedOutAs(session) ?? []));
   if (session !== undefined) {
     ctx.log.info(
       { requestId: s.id, event: 'sign-out', provider: session.provider, sub: session.identity.sub },
@@ -271,6 +278,51 @@ export async function signOut(ctx: GatewayContext, s: Scope): Promise<void> {
   redirect(s, issuer ? issuer.signOutVia(after, s) : after, 303);
 }
 
-export function signedOut(_ctx: GatewayContext, s: Scope): void {
-  sendHtml(s, 200, signedOutPage());
+/**
+ * POST /oauth2/sign_out with everywhere=1 (the same-origin check above has passed): ends every server-side
+ * session of the user — the one this browser holds, or, from the signed-out page, the one it just signed
+ * out of (the sealed signed-out-as cookie, 10 minutes) — on every instance, and revokes the user's grants
+ * at the issuer. Without either, only this browser's cookies are expired.
+ */
+async function signOutEverywhere(
+  ctx: GatewayContext,
+  s: Scope,
+  session: Session | undefined,
+  users: UserSessions,
+): Promise<void> {
+  const user = session
+    ? { provider: session.provider, sub: session.identity.sub }
+    : users.readSignedOutAs(s.cookies, ctx.now());
+  let ended = 0;
+  let grants = 0;
+  if (user !== undefined) {
+    ended = await users.endUser(user);
+    grants = (await ctx.issuer?.endUser(user)) ?? 0;
+    ctx.log.info(
+      {
+        requestId: s.id,
+        event: 'sign-out.everywhere',
+        provider: user.provider,
+        sub: user.sub,
+        sessions: ended,
+        grants,
+      },
+      'signed out everywhere',
+    );
+  }
+  s.setCookies.push(...(await ctx.sessions.clear(s.cookies)), ...users.expireSignedOutAs(s.cookies));
+  const after = new URL(`/oauth2/signed_out${user ? '?everywhere=1' : ''}`, ctx.config.public).href;
+  redirect(s, ctx.issuer ? ctx.issuer.signOutVia(after, s) : after, 303);
+}
+
+export function signedOut(ctx: GatewayContext, s: Scope): void {
+  const users = ctx.sessions.users;
+  sendHtml(
+    s,
+    200,
+    signedOutPage({
+      everywhere: s.searchParams().get('everywhere') === '1',
+      offerEverywhere: users?.readSignedOutAs(s.cookies, ctx.now()) !== undefined,
+    }),
+  );
 }

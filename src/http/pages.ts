@@ -85,17 +85,34 @@ export function signOutForm(
   return html`<form id="sign-out" method="post" action="/oauth2/sign_out">${hidden}<button type="submit"${cls}>Sign out</button></form>`;
 }
 
+/**
+ * "Sign out of every device": the same POST with `everywhere=1` (same-origin rules as any sign-out). Shown
+ * only with a server-side session store, the one kind whose sessions can be found by their user.
+ */
+export function signOutEverywhereForm(): Html {
+  return html`<form id="sign-out-everywhere" method="post" action="/oauth2/sign_out"><input type="hidden" name="everywhere" value="1"><button type="submit" class="secondary">Sign out of every device</button></form>`;
+}
+
 /** GET /oauth2/sign_out: asks before signing out, so a link or a navigation from another site cannot. */
-export function signOutPage(rd: string | undefined): string {
+export function signOutPage(rd: string | undefined, everywhere = false): string {
   return layout(
     'Sign out',
-    html`<h1>Sign out?</h1><p>This ends your session here, and at every service that signs you in through it.</p>${signOutForm({ rd })}<p class="meta"><a href="/">Stay signed in</a></p>`,
+    html`<h1>Sign out?</h1><p>This ends your session here, and at every service that signs you in through it.</p>${signOutForm({ rd })}${everywhere && signOutEverywhereForm()}<p class="meta"><a href="/">Stay signed in</a></p>`,
   );
 }
 
-export function signedOutPage(): string {
+/**
+ * /oauth2/signed_out. `offerEverywhere`: the browser just signed out of a server-side session (its
+ * signed-out-as cookie is fresh), so its other devices can be signed out too. `everywhere`: that was done.
+ */
+export function signedOutPage(o: { offerEverywhere?: boolean; everywhere?: boolean } = {}): string {
+  if (o.everywhere)
+    return layout(
+      'Signed out everywhere',
+      html`<h1>You are signed out everywhere</h1><p>Every session of yours has ended, on every device, and the services you signed in to through this gateway have lost their access.</p><a class="button secondary" href="/">Sign in again</a>`,
+    );
   return layout(
     'Signed out',
-    html`<h1>You are signed out</h1><p>Your session has ended.</p><a class="button secondary" href="/">Sign in again</a>`,
+    html`<h1>You are signed out</h1><p>Your session has ended.</p>${o.offerEverywhere && html`<p>Signed in somewhere else too, or on a device you no longer have?</p>${signOutEverywhereForm()}`}<a class="button secondary" href="/">Sign in again</a>`,
   );
 }

@@ -6,6 +6,7 @@
  */
 import type { Adapter, UnknownObject } from 'oidc-provider';
 import type { Storage } from '../storage/storage.ts';
+import { accountGroup } from './account-grants.ts';
 
 /**
  * The models oidc-provider revokes by grant id (lib/helpers/revoke.js). Only these are indexed by grant,
@@ -36,8 +37,14 @@ export class StorageAdapter implements Adapter {
     const lookups: Record<string, string> = {};
     if (this.name === 'Session' && typeof payload['uid'] === 'string') lookups['uid'] = payload['uid'];
     if (typeof payload['userCode'] === 'string') lookups['userCode'] = payload['userCode'];
+    // A Grant is filed under its account (src/issuer/account-grants.ts: sign out everywhere); the
+    // models revoked with a grant under the grant.
     const grantId =
-      GRANT_BOUND.has(this.name) && typeof payload['grantId'] === 'string' ? payload['grantId'] : undefined;
+      GRANT_BOUND.has(this.name) && typeof payload['grantId'] === 'string'
+        ? payload['grantId']
+        : this.name === 'Grant' && typeof payload['accountId'] === 'string'
+          ? accountGroup(payload['accountId'])
+          : undefined;
     await this.#storage.upsert(this.name, id, payload, { expiresIn, grantId, lookups });
   }
 

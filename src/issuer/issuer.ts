@@ -18,6 +18,7 @@ import type { Session as IssuerSession, KoaContextWithOIDC } from 'oidc-provider
 import type { MachineToken } from '../bearer/verify.ts';
 import { ISSUER_PATH, type ResolvedIssuer } from '../config/issuer.ts';
 import type { ResolvedConfig } from '../config/load.ts';
+import { sameRedis } from '../config/redis.ts';
 import { PortcullisError } from '../errors/codes.ts';
 import type { GatewayContext, IssuerMount } from '../http/context.ts';
 import { redirect, sendError } from '../http/respond.ts';
@@ -31,6 +32,7 @@ import { serializeCookie } from '../sessions/cookies.ts';
 import { Sealer } from '../sessions/sealer.ts';
 import { openStorage } from '../storage/open.ts';
 import type { Storage } from '../storage/storage.ts';
+import { revokeAccountGrants } from './account-grants.ts';
 import { Accounts, accountIdOf } from './accounts.ts';
 import { Csrf, INTERACTION_PATH, interaction } from './interactions.ts';
 import { type Binding, buildProvider } from './provider.ts';
@@ -162,7 +164,7 @@ export class Issuer implements IssuerMount {
     if (
       config.storage.type !== before.type ||
       config.storage.file !== before.file ||
-      config.storage.url !== before.url ||
+      !sameRedis(config.storage.redis, before.redis) ||
       config.storage.keyPrefix !== before.keyPrefix
     ) {
       this.#log.warn({ event: 'issuer.storage-changed' }, 'storage changed: restart to apply it');
@@ -184,6 +186,10 @@ export class Issuer implements IssuerMount {
    * `next` made for anyone else's sign-out (an attacker can make one for their own session) finds no
    * matching cookie in the victim's browser, so it ends nothing.
    */
+  async endUser(user: { readonly provider: string; readonly sub: string }): Promise<number> {
+    return revokeAccountGrants(this.storage, user);
+  }
+
   signOutVia(next: string, s: Scope): string {
     const binding = randomBytes(32).toString('base64url');
     const sealed = this.#sealer.seal(

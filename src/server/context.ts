@@ -6,7 +6,7 @@
 import { bearerSources } from '../bearer/sources.ts';
 import { BearerVerifier } from '../bearer/verify.ts';
 import type { ResolvedConfig } from '../config/load.ts';
-import type { GatewayContext, IssuerMount } from '../http/context.ts';
+import type { GatewayContext, IssuerMount, Lifecycle } from '../http/context.ts';
 import { compileTrustedProxies } from '../http/trust.ts';
 import { createProvider } from '../idp/registry.ts';
 import { FlowCookies } from '../login/flow.ts';
@@ -32,6 +32,8 @@ export function buildContext(
   assertions?: AssertionSigner,
   /** The storage of server-side sessions (openSessionStorage); absent for cookie sessions. */
   sessionStorage?: Storage,
+  /** Draining state, kept across reloads by start.ts. */
+  lifecycle?: Lifecycle,
 ): GatewayContext {
   const sealer = new Sealer(config.cookieKeys);
   const names = cookieNames(config.cookie.name, config.cookieSecure, config.cookie.domain);
@@ -75,6 +77,7 @@ export function buildContext(
   const upstreams = config.upstreams.map((u) => new Upstream(u, owns));
   return {
     config,
+    lifecycle,
     log,
     metrics,
     providers,

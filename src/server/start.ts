@@ -28,6 +28,13 @@ export interface RunningGateway {
   readonly ctx: GatewayContext;
   /** Swaps in a new, already validated configuration without dropping connections. */
   reload(next: ResolvedConfig): void;
+  /**
+   * Graceful shutdown (SIGTERM): /ready turns 503, then after server.shutdownDelay (when `delay`) the
+   * listener stops accepting; requests in flight and WebSocket tunnels get server.drainTimeout to finish,
+   * the rest are cut; then everything closes as in close().
+   */
+  drain(o?: { readonly delay?: boolean }): Promise<void>;
+  /** Stops at once (tests, start-up failures): connections still open after 2 s are cut. */
   close(): Promise<void>;
 }
 
@@ -80,7 +87,9 @@ export async function startGateway(
     await storage?.close();
     throw err;
   }
-  let ctx = buildContext(config, log, opts.now, metrics, issuer, assertions, sessionStorage);
+  // Kept across reloads: a context built while draining must still answer /ready 503.
+  const lifecycle = { draining: false };
+  let ctx = buildContext(config, log, opts.now, metrics, issuer, assertions, sessionStorage, lifecycle);
   const limits = new ConnectionGuard(limitsOf(config.server), log, metrics);
   // Sessions may span up to 10 cookie chunks of 3.8 KB: headers must fit them (Node's default is 16 KiB).
   const options = { ...serverOptions(limitsOf(config.server)), maxHeaderSize: 64 * 1024 };
@@ -88,6 +97,8 @@ export async function startGateway(
     // A connection past the cap was answered 503 when it opened: whatever it sends is not served.
     if (limits.refused(req.socket)) return;
     limits.request(req, res);
+    // Draining: answer with Connection: close, so keep-alive clients reconnect elsewhere.
+    if (lifecycle.draining) res.shouldKeepAlive = false;
     void handle(ctx, req, res);
   };
   // https.Server is http's request handling on TLS sockets: the same options, events and pipeline.
@@ -146,6 +157,25 @@ export async function startGateway(
   const metricsUrl = metricsServer ? baseUrl(metricsServer.address() as AddressInfo) : undefined;
   // Only now can the issuer be reached: announced after the listeners, never before a failed listen.
   issuer?.announce();
+  /** Everything behind the listener, once it is closed; once only. */
+  let finished: Promise<void> | undefined;
+  function finish(): Promise<void> {
+    finished ??= finishOnce();
+    return finished;
+  }
+  async function finishOnce(): Promise<void> {
+    limits.close();
+    await Promise.allSettled([
+      ...ctx.upstreamList.map((u) => u.close()),
+      new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve())),
+    ]);
+    ctx.authz.close();
+    assertions?.close();
+    keys?.close();
+    await issuer?.close();
+    await closeSessionStorage();
+    await storage?.close();
+  }
   return {
     server,
     url,
@@ -167,7 +197,7 @@ export async function startGateway(
         log.warn({ event: 'metrics.changed' }, 'metrics settings changed: restart to apply them');
         next = { ...next, metrics: old.config.metrics };
       }
-      ctx = buildContext(next, log, opts.now, metrics, issuer, assertions, sessionStorage);
+      ctx = buildContext(next, log, opts.now, metrics, issuer, assertions, sessionStorage, lifecycle);
       limits.update(server, limitsOf(next.server));
       old.authz.close();
       reloadAssertions(next, log, assertions);
@@ -188,26 +218,57 @@ export async function startGateway(
       // undici's close() lets requests in flight on the old pools finish first.
       void Promise.allSettled(old.upstreamList.map((u) => u.close()));
     },
-    async close() {
-      limits.close();
+    async drain({ delay = true } = {}) {
+      if (lifecycle.draining) return;
+      lifecycle.draining = true;
+      const { shutdownDelay, drainTimeout } = ctx.config.server;
+      log.info(
+        { event: 'server.draining', shutdownDelay: delay ? shutdownDelay : 0, drainTimeout },
+        '/ready answers 503; the listener closes after shutdownDelay, requests in flight get drainTimeout',
+      );
+      if (delay && shutdownDelay > 0) await sleep(shutdownDelay * 1000);
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Keep-alive connections that fall idle between requests are closed as they do (Node closes idle
+      // ones only once, when close() is called).
       server.closeIdleConnections();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        setTimeout(() => server.closeAllConnections(), 2_000).unref();
+      const idle = setInterval(() => server.closeIdleConnections(), 100);
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<'deadline'>((resolve) => {
+        timer = setTimeout(() => resolve('deadline'), drainTimeout * 1000);
       });
-      await Promise.allSettled([
-        ...ctx.upstreamList.map((u) => u.close()),
-        new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve())),
-      ]);
-      ctx.authz.close();
-      assertions?.close();
-      keys?.close();
-      await issuer?.close();
-      await closeSessionStorage();
-      await storage?.close();
+      const outcome = await Promise.race([closed.then(() => 'drained' as const), deadline]);
+      clearTimeout(timer);
+      clearInterval(idle);
+      if (outcome === 'deadline') {
+        log.warn(
+          { event: 'server.drain-deadline', cut: limits.open },
+          'drainTimeout reached: the connections still open (slow requests, WebSocket tunnels) are cut',
+        );
+        server.closeAllConnections();
+        // Upgraded sockets (WebSocket tunnels) are no longer the HTTP server's to close.
+        limits.destroyAll();
+        await closed;
+      } else log.info({ event: 'server.drained' }, 'every request in flight finished');
+      await finish();
+    },
+    async close() {
+      lifecycle.draining = true;
+      if (server.listening) {
+        server.closeIdleConnections();
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          setTimeout(() => {
+            server.closeAllConnections();
+            limits.destroyAll();
+          }, 2_000).unref();
+        });
+      }
+      await finish();
     },
   };
 }
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 async function startIssuer(
   config: ResolvedConfig,

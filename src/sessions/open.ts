@@ -4,6 +4,7 @@
  * with every configuration reload, so rotated cookie secrets take effect.
  */
 import type { ResolvedConfig } from '../config/load.ts';
+import { sameRedis } from '../config/redis.ts';
 import type { Logger } from '../observability/log.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { RedisStorage } from '../storage/redis.ts';
@@ -37,7 +38,8 @@ export async function openSessionStorage(
   let last = 0;
   try {
     return await RedisStorage.connect({
-      url: s.url ?? '',
+      connection: s.redis,
+      url: s.url,
       password: s.passwordValue,
       keyPrefix: s.keyPrefix,
       onError: (err) => {
@@ -51,7 +53,9 @@ export async function openSessionStorage(
     });
   } catch (err) {
     const why = (err as Error).message.replace(/^storage: /, '');
-    throw new Error(`sessions: ${why} — start redis, or correct sessions.url`, { cause: err });
+    throw new Error(`sessions: ${why} — start redis, or correct sessions.url (or sentinels, cluster)`, {
+      cause: err,
+    });
   }
 }
 
@@ -60,13 +64,12 @@ export function sessionStorageChanged(before: ResolvedConfig, after: ResolvedCon
   const a = before.sessions;
   const b = after.sessions;
   if (a.store !== b.store) return true;
-  if (a.store === 'redis')
-    return a.url !== b.url || a.keyPrefix !== b.keyPrefix || a.passwordValue !== b.passwordValue;
+  if (a.store === 'redis') return a.keyPrefix !== b.keyPrefix || !sameRedis(a.redis, b.redis);
   if (a.store === 'storage')
     return (
       before.storage.type !== after.storage.type ||
       before.storage.file !== after.storage.file ||
-      before.storage.url !== after.storage.url ||
+      !sameRedis(before.storage.redis, after.storage.redis) ||
       before.storage.keyPrefix !== after.storage.keyPrefix
     );
   return false;

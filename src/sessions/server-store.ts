@@ -38,11 +38,28 @@ import { serializeCookie } from './cookies.ts';
 import { DigestCache } from './digest-cache.ts';
 import { Sealer } from './sealer.ts';
 import { isSession, needsRefresh, type Session } from './session.ts';
-import type { Cookies, Redeem, RefreshOutcome, SessionStore } from './store.ts';
+import type {
+  Cookies,
+  Redeem,
+  RefreshOutcome,
+  SessionStore,
+  UserRef,
+  UserSession,
+  UserSessions,
+} from './store.ts';
 
 /** Storage kinds: the session entries and their refresh locks. */
 export const SESSION_KIND = 'GatewaySession';
 export const LOCK_KIND = 'GatewaySessionRefresh';
+/**
+ * The user index: one small entry per session (same key, same expiry), grouped under the user with the
+ * storage's grant mechanism, so Storage.listGrant finds a user's sessions and no session entry changes
+ * shape (session entries stay plain, as Storage.swap requires).
+ */
+export const USER_KIND = 'GatewaySessionUser';
+/** How long the signed-out page can offer "sign out of every device" after a sign-out. */
+export const SIGNED_OUT_AS_SECONDS = 600;
+const SIGNED_OUT_PURPOSE = 'signed-out-as';
 /** The Sealer purpose of the cookie value: never opens as a cookie-store session, nor the other way round. */
 const REF_PURPOSE = 'session-ref';
 const ID_BYTES = 32;
@@ -91,6 +108,11 @@ function storeKey(id: string): string {
   return createHash('sha256').update(id).digest('base64url');
 }
 
+/** The index group of a user's sessions: a digest, so neither the provider nor the user id is a redis key. */
+export function userGroup(user: UserRef): string {
+  return `gateway-user:${createHash('sha256').update(`${user.provider}\u0000${user.sub}`).digest('base64url')}`;
+}
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export function isStoreUnavailable(err: unknown): err is PortcullisError {
@@ -102,8 +124,9 @@ function refreshedSince(seen: Session, current: Session, now: number): boolean {
   return current.refreshToken !== seen.refreshToken || !needsRefresh(current, now);
 }
 
-export class ServerSessionStore implements SessionStore {
+export class ServerSessionStore implements SessionStore, UserSessions {
   readonly type: 'redis' | 'storage';
+  readonly users: UserSessions = this;
   readonly names: CookieNames;
   readonly #storage: Storage;
   readonly #refs: Sealer;
@@ -142,7 +165,7 @@ export class ServerSessionStore implements SessionStore {
   }
 
   owns(name: string): boolean {
-    return this.#cookies.owns(name);
+    return name === this.#signedOutName() || this.#cookies.owns(name);
   }
 
   /** The store key the cookie names, or undefined for no cookie or one that does not open (forged). */
@@ -220,13 +243,18 @@ export class ServerSessionStore implements SessionStore {
     return (await this.#entry(key, now))?.session;
   }
 
-  /** Sign-in: a new entry under a fresh key. */
+  /** Sign-in: a new entry under a fresh key, and its entry in the user's index (same lifetime). */
   async #put(key: string, session: Session, now: number): Promise<void> {
     const ttl = session.expiresAt - now;
     if (ttl <= 0) return;
     const blob = this.#atRest.seal(`session:${key}`, JSON.stringify(session));
     await this.#op('write', () => this.#storage.upsert(SESSION_KIND, key, { s: blob }, { expiresIn: ttl }));
     this.#sessions.set(key, { blob, session });
+    const user = { provider: session.provider, sub: session.identity.sub };
+    const entry = { provider: session.provider, createdAt: session.createdAt, expiresAt: session.expiresAt };
+    await this.#op('write', () =>
+      this.#storage.upsert(USER_KIND, key, entry, { expiresIn: ttl, grantId: userGroup(user) }),
+    );
   }
 
   /** A refresh's write-back: only onto the entry that still holds `blob` (compare-and-set); true when it did. */
@@ -288,6 +316,8 @@ export class ServerSessionStore implements SessionStore {
     // Chunks of a cookie session from before the switch to a server store.
     for (const c of this.#cookies.expireCookies(present))
       if (!c.startsWith(`${this.names.session}=`)) out.push(c);
+    // A previous user's "signed out as" on this browser must not outlive the next sign-in.
+    out.push(...this.expireSignedOutAs(present));
     return out;
   }
 
@@ -297,12 +327,89 @@ export class ServerSessionStore implements SessionStore {
    */
   async clear(present: Cookies): Promise<string[]> {
     const key = this.#key(present);
-    if (key !== undefined) await this.#end(key);
+    if (key !== undefined) {
+      await this.#end(key);
+      await this.#op('delete', () => this.#storage.destroy(USER_KIND, key));
+    }
     return this.#cookies.expireCookies(present);
   }
 
   expireCookies(present: Cookies): string[] {
     return this.#cookies.expireCookies(present);
+  }
+
+  async listUser(user: UserRef, now: number): Promise<UserSession[]> {
+    const members = await this.#op('read', () => this.#storage.listGrant(userGroup(user)));
+    const out: UserSession[] = [];
+    for (const m of members) {
+      if (m.kind !== USER_KIND) continue;
+      // A session signed out on its own device left its index entry only if the index delete failed.
+      if ((await this.#load(m.id, now)) === undefined) continue;
+      const p = m.payload;
+      out.push({
+        ref: m.id.slice(0, 12),
+        provider: String(p['provider']),
+        createdAt: Number(p['createdAt']),
+        expiresAt: Number(p['expiresAt']),
+      });
+    }
+    return out.sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  /**
+   * Sign out everywhere: each indexed session is replaced by a tombstone (as a sign-out does, so a refresh
+   * in flight cannot bring it back), then the index goes. Every instance reads the store at every request,
+   * so the sessions are refused everywhere from the next request on.
+   */
+  async endUser(user: UserRef): Promise<number> {
+    const group = userGroup(user);
+    const members = await this.#op('read', () => this.#storage.listGrant(group));
+    let live = 0;
+    for (const m of members) {
+      if (m.kind !== USER_KIND) continue;
+      const payload = await this.#op('read', () => this.#storage.find(SESSION_KIND, m.id));
+      if (typeof payload?.['s'] === 'string') live++;
+      await this.#end(m.id);
+    }
+    await this.#op('delete', () => this.#storage.revokeGrant(group));
+    return live;
+  }
+
+  signedOutAs(session: Session | undefined): string[] {
+    if (session === undefined) return [];
+    const value = this.#refs.seal(
+      SIGNED_OUT_PURPOSE,
+      JSON.stringify({
+        p: session.provider,
+        s: session.identity.sub,
+        e: Math.floor(Date.now() / 1000) + SIGNED_OUT_AS_SECONDS,
+      }),
+    );
+    return [serializeCookie(this.#signedOutName(), value, SIGNED_OUT_AS_SECONDS, this.#opts)];
+  }
+
+  readSignedOutAs(present: Cookies, now: number): UserRef | undefined {
+    const raw = present.get(this.#signedOutName());
+    const plain = raw === undefined ? undefined : this.#refs.open(SIGNED_OUT_PURPOSE, raw);
+    if (plain === undefined) return undefined;
+    try {
+      const v = JSON.parse(plain) as { p?: unknown; s?: unknown; e?: unknown };
+      if (typeof v.p !== 'string' || typeof v.s !== 'string' || typeof v.e !== 'number' || v.e <= now)
+        return undefined;
+      return { provider: v.p, sub: v.s };
+    } catch {
+      return undefined;
+    }
+  }
+
+  expireSignedOutAs(present: Cookies): string[] {
+    const name = this.#signedOutName();
+    return present.has(name) ? [serializeCookie(name, '', 0, this.#opts)] : [];
+  }
+
+  /** The signed-out-as cookie: next to the session cookie, with the same prefix and attributes. */
+  #signedOutName(): string {
+    return `${this.names.session}_signed_out`;
   }
 
   async refresh(present: Cookies, session: Session, now: number, redeem: Redeem): Promise<RefreshOutcome> {

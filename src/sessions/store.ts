@@ -25,6 +25,41 @@ export interface RefreshOutcome {
   readonly setCookies: readonly string[];
 }
 
+/** One of a user's server-side sessions, as `portcullis sessions list` shows it: no id, no token. */
+export interface UserSession {
+  /** The store key's first 12 characters (SHA-256 of the cookie's id): tells sessions apart in a listing. */
+  readonly ref: string;
+  readonly provider: string;
+  /** Epoch seconds. */
+  readonly createdAt: number;
+  readonly expiresAt: number;
+}
+
+/** A user: sessions are indexed per provider, since user ids are unique per provider only. */
+export interface UserRef {
+  readonly provider: string;
+  readonly sub: string;
+}
+
+/**
+ * Sign out everywhere (server-side stores only): every session of a user is indexed under the user, so
+ * all of them can be listed and ended at once, on every instance (each reads the store at every request).
+ */
+export interface UserSessions {
+  listUser(user: UserRef, now: number): Promise<UserSession[]>;
+  /** Ends every session of the user; returns how many were live. */
+  endUser(user: UserRef): Promise<number>;
+  /**
+   * A short-lived, sealed "signed out as" cookie set by a sign-out, so the signed-out page can still offer
+   * to end the user's other sessions (SIGNED_OUT_AS_SECONDS); undefined when there is no session.
+   */
+  signedOutAs(session: Session | undefined): string[];
+  /** The user the signed-out-as cookie names, if it opens and is still fresh. */
+  readSignedOutAs(present: Cookies, now: number): UserRef | undefined;
+  /** Expires the signed-out-as cookie, when the browser has one. */
+  expireSignedOutAs(present: Cookies): string[];
+}
+
 export interface SessionStore {
   readonly type: SessionStoreType;
   readonly names: CookieNames;
@@ -45,5 +80,7 @@ export interface SessionStore {
   refresh(present: Cookies, session: Session, now: number, redeem: Redeem): Promise<RefreshOutcome>;
   /** Answers when the store does (server store: one lookup); rejects with PCL_SESSION_STORE_UNAVAILABLE. For /ready. */
   ping(): Promise<void>;
+  /** Present on server-side stores: a cookie session cannot be found by its user (it lives in the browser). */
+  readonly users?: UserSessions | undefined;
   close(): Promise<void>;
 }

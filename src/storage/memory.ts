@@ -8,6 +8,7 @@ import {
   type EntryOptions,
   type Expected,
   expiryFrom,
+  type GrantMember,
   type Payload,
   type Storage,
   type SwapOptions,
@@ -140,6 +141,17 @@ export class MemoryStorage implements Storage {
   async revokeGrant(grantId: string): Promise<void> {
     for (const k of [...(this.#grants.get(grantId) ?? [])]) this.#remove(k);
     this.#grants.delete(grantId);
+  }
+
+  async listGrant(grantId: string): Promise<GrantMember[]> {
+    const out: GrantMember[] = [];
+    for (const k of [...(this.#grants.get(grantId) ?? [])]) {
+      const payload = this.#read(this.#live(k));
+      if (payload === undefined) continue;
+      const [kind, id] = k.split('\u0000') as [string, string];
+      out.push({ kind, id, payload });
+    }
+    return out;
   }
 
   async cleanup(): Promise<number> {

@@ -24,7 +24,8 @@ export async function openStorage(config: ResolvedStorage, log: Logger, now?: Cl
     case 'redis': {
       let last = 0;
       return RedisStorage.connect({
-        url: config.url ?? '',
+        connection: config.redis,
+        url: config.url,
         password: config.passwordValue,
         keyPrefix: config.keyPrefix,
         onError: (err) => {

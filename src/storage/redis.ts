@@ -7,13 +7,23 @@
  *   <prefix>g:<grant id>              set: the entry keys issued under that grant
  *
  * Expiry is Redis's own (PEXPIRE), so there is nothing to sweep. A lookup key can outlive a replaced
- * entry; reads check that the entry still carries that lookup. Standalone Redis (or Sentinel) only: the
- * multi-key transactions here are not Cluster-safe.
+ * entry; reads check that the entry still carries that lookup.
+ *
+ * Three shapes (docs/scaling.md): one server, a primary watched by Sentinel, or a Redis Cluster. On a
+ * Cluster every multi-key operation (the CREATE script, the MULTI of upsert, the DEL of #remove) must stay
+ * in one hash slot or Redis refuses it with CROSSSLOT (redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#hash-tags).
+ * A lookup key is found by its value alone and a grant set by the grant id alone, so no per-entry tag
+ * can put them in the entry's slot; instead the whole prefix is the hash tag (`{portcullis:}e:…`), and
+ * one deployment's keys live in one slot: on a Cluster, Portcullis gets failover by replica promotion, not
+ * sharding (its load is one small read per request; docs/scaling.md has the figures). Standalone and
+ * Sentinel keep the untagged layout, so an upgrade keeps every stored key.
  */
-import { Redis, type RedisOptions } from 'ioredis';
+import { type ChainableCommander, Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
+import { describeRedis, type RedisConnection } from '../config/redis.ts';
 import {
   type EntryOptions,
   type Expected,
+  type GrantMember,
   type Payload,
   type Storage,
   type SwapOptions,
@@ -21,8 +31,11 @@ import {
 } from './storage.ts';
 
 export interface RedisStorageOptions {
-  readonly url: string;
+  /** Standalone shortcut (tests); `connection` names any shape. */
+  readonly url?: string | undefined;
   readonly password?: string | undefined;
+  /** Standalone, Sentinel or Cluster, from src/config/redis.ts; wins over url and password. */
+  readonly connection?: RedisConnection | undefined;
   /** Prefix of every key (default `portcullis:`). */
   readonly keyPrefix?: string;
   /** Connection problems after start-up (Redis reconnects by itself). */
@@ -77,27 +90,97 @@ redis.call('hset', KEYS[1], 'p', ARGV[3])
 if ARGV[4] ~= '' then redis.call('pexpire', KEYS[1], ARGV[4]) end
 return 1`;
 
+/**
+ * The key prefix as laid out on this shape: on a Cluster the prefix is the hash tag of every key (kept as
+ * it is when it already holds one, e.g. `{platform-a}:`), elsewhere unchanged.
+ */
+export function layoutPrefix(prefix: string, cluster: boolean): string {
+  if (!cluster) return prefix;
+  // Redis hashes the part between the first '{' and the first '}' after it, when that part is not empty.
+  const open = prefix.indexOf('{');
+  const close = open === -1 ? -1 : prefix.indexOf('}', open + 1);
+  return close > open + 1 ? prefix : `{${prefix}}`;
+}
+
+/** The ioredis client for a connection's shape (not yet connected: lazyConnect). */
+export function redisClient(c: RedisConnection): Redis | Cluster {
+  const common: RedisOptions = {
+    lazyConnect: true,
+    connectTimeout: 5_000,
+    // A request waits for at most a few reconnection attempts, then fails (instead of hanging): the
+    // session store answers 503 and the client retries, rather than piling requests up during a failover.
+    maxRetriesPerRequest: 3,
+    // After a failover the old primary may come back as a replica and answer writes with READONLY:
+    // reconnect (and ask Sentinel or the slot map again) and resend the command (ioredis README,
+    // "Reconnect on error").
+    reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),
+  };
+  if (c.username !== undefined) common.username = c.username;
+  if (c.password !== undefined) common.password = c.password;
+  if (c.tls !== undefined) common.tls = { ...c.tls };
+  const s = c.shape;
+  switch (s.kind) {
+    case 'standalone':
+      // A rediss:// URL turns TLS on by itself; explicit tls settings add to it.
+      return new Redis(s.url, { ...common, enableAutoPipelining: true });
+    case 'sentinel':
+      return new Redis({
+        ...common,
+        enableAutoPipelining: true,
+        sentinels: s.sentinels.map((n) => ({ host: n.host, port: n.port })),
+        name: s.masterName,
+        ...(s.sentinelUsername !== undefined ? { sentinelUsername: s.sentinelUsername } : {}),
+        ...(s.sentinelPassword !== undefined ? { sentinelPassword: s.sentinelPassword } : {}),
+        ...(c.tls !== undefined ? { enableTLSForSentinelMode: true, sentinelTLS: { ...c.tls } } : {}),
+        // Subscribe to +switch-master on the sentinels, so a failover is followed as soon as Sentinel
+        // announces it rather than when the old primary's connection finally breaks.
+        failoverDetector: true,
+      });
+    case 'cluster': {
+      const options: ClusterOptions = {
+        lazyConnect: true,
+        enableAutoPipelining: true,
+        redisOptions: common,
+        // While a replica is promoted the slot's primary is unreachable or CLUSTERDOWN: retry the
+        // command after the slot map is refreshed (ioredis "Cluster" options).
+        retryDelayOnClusterDown: 200,
+        retryDelayOnFailover: 200,
+        retryDelayOnTryAgain: 100,
+        slotsRefreshTimeout: 2_000,
+      };
+      // With TLS the certificates name the hosts, not the addresses ioredis would resolve them to.
+      if (c.tls !== undefined) options.dnsLookup = (address, done) => done(null, address);
+      return new Cluster(
+        s.nodes.map((n) => ({ host: n.host, port: n.port })),
+        options,
+      );
+    }
+  }
+}
+
 export class RedisStorage implements Storage {
   readonly type = 'redis' as const;
-  readonly redis: Redis;
+  readonly redis: Redis | Cluster;
   readonly #prefix: string;
 
-  private constructor(redis: Redis, prefix: string) {
+  private constructor(redis: Redis | Cluster, prefix: string) {
     this.redis = redis;
     this.#prefix = prefix;
   }
 
+  /** The prefix every key starts with (on a Cluster: the hash tag; see layoutPrefix). */
+  get keyPrefix(): string {
+    return this.#prefix;
+  }
+
   /** Connects (failing fast with a clear message when Redis does not answer) and returns the storage. */
   static async connect(o: RedisStorageOptions): Promise<RedisStorage> {
-    const options: RedisOptions = {
-      lazyConnect: true,
-      connectTimeout: 5_000,
-      // A request waits for at most a few reconnection attempts, then fails (instead of hanging).
-      maxRetriesPerRequest: 3,
-      enableAutoPipelining: true,
+    const connection: RedisConnection = o.connection ?? {
+      shape: { kind: 'standalone', url: o.url ?? '' },
+      password: o.password,
     };
-    if (o.password !== undefined) options.password = o.password;
-    const redis = new Redis(o.url, options);
+    const redis = redisClient(connection);
+    const cluster = connection.shape.kind === 'cluster';
     let first: Error | undefined;
     redis.on('error', (err: Error) => {
       first ??= err;
@@ -108,14 +191,12 @@ export class RedisStorage implements Storage {
       await redis.ping();
     } catch (err) {
       redis.disconnect();
-      const where = new URL(o.url);
-      where.password = '';
-      where.username = '';
-      throw new Error(`storage: cannot reach redis at ${where.href} (${(first ?? (err as Error)).message})`, {
-        cause: err,
-      });
+      throw new Error(
+        `storage: cannot reach redis at ${describeRedis(connection)} (${(first ?? (err as Error)).message})`,
+        { cause: err },
+      );
     }
-    return new RedisStorage(redis, o.keyPrefix ?? 'portcullis:');
+    return new RedisStorage(redis, layoutPrefix(o.keyPrefix ?? 'portcullis:', cluster));
   }
 
   #entryKey(kind: string, id: string): string {
@@ -139,13 +220,7 @@ export class RedisStorage implements Storage {
   }
 
   /** Queues the expiry, lookups and grant membership of an entry just written. */
-  #extras(
-    m: ReturnType<Redis['multi']>,
-    kind: string,
-    id: string,
-    ms: number | undefined,
-    o: EntryOptions,
-  ): void {
+  #extras(m: ChainableCommander, kind: string, id: string, ms: number | undefined, o: EntryOptions): void {
     const ek = this.#entryKey(kind, id);
     if (ms !== undefined) m.pexpire(ek, ms);
     for (const [name, value] of Object.entries(o.lookups ?? {})) {
@@ -262,12 +337,28 @@ export class RedisStorage implements Storage {
     const gk = this.#grantKey(grantId);
     const members = await this.redis.smembers(gk);
     const entries = members.flatMap((ek) => {
-      // <prefix>e:<kind>:<id>; kinds never contain ':', ids may.
-      const rest = ek.slice(this.#prefix.length + 2);
-      const colon = rest.indexOf(':');
-      return colon === -1 ? [] : [{ kind: rest.slice(0, colon), id: rest.slice(colon + 1), ek }];
+      const parsed = this.#parseEntryKey(ek);
+      return parsed === undefined ? [] : [{ ...parsed, ek }];
     });
     await this.#remove(entries, [gk]);
+  }
+
+  async listGrant(grantId: string): Promise<GrantMember[]> {
+    const members = await this.redis.smembers(this.#grantKey(grantId));
+    const out: GrantMember[] = [];
+    for (const ek of members) {
+      const parsed = this.#parseEntryKey(ek);
+      const entry = parsed && (await this.#read(ek));
+      if (parsed && entry) out.push({ ...parsed, payload: entry.payload });
+    }
+    return out;
+  }
+
+  /** <prefix>e:<kind>:<id> → kind and id; kinds never contain ':', ids may. */
+  #parseEntryKey(ek: string): { kind: string; id: string } | undefined {
+    const rest = ek.slice(this.#prefix.length + 2);
+    const colon = rest.indexOf(':');
+    return colon === -1 ? undefined : { kind: rest.slice(0, colon), id: rest.slice(colon + 1) };
   }
 
   async cleanup(): Promise<number> {
@@ -279,12 +370,15 @@ export class RedisStorage implements Storage {
     try {
       await this.redis.quit();
     } catch {
-      this.redis.disconnect();
+      // already gone: disconnect below
     }
+    // With Sentinel's failover detector, QUIT leaves the client connected (ioredis 5): end it for good,
+    // or the process never exits.
+    if ((this.redis.status as string) !== 'end') this.redis.disconnect();
   }
 }
 
-async function exec(m: ReturnType<Redis['multi']>): Promise<void> {
+async function exec(m: ChainableCommander): Promise<void> {
   const results = await m.exec();
   for (const [err] of results ?? []) if (err) throw err;
 }

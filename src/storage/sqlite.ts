@@ -13,6 +13,7 @@ import {
   type EntryOptions,
   type Expected,
   expiryFrom,
+  type GrantMember,
   type Payload,
   type Storage,
   type SwapOptions,
@@ -81,6 +82,7 @@ export class SqliteStorage implements Storage {
     | 'destroy'
     | 'revoke'
     | 'revokeLookups'
+    | 'members'
     | 'expire'
     | 'orphanLookups',
     StatementSync
@@ -135,6 +137,7 @@ export class SqliteStorage implements Storage {
         'DELETE FROM lookups WHERE EXISTS (SELECT 1 FROM entries e WHERE e.grant_id = ? AND e.kind = lookups.kind AND e.id = lookups.id)',
       ),
       revoke: db.prepare('DELETE FROM entries WHERE grant_id = ?'),
+      members: db.prepare(`SELECT kind, id, payload, consumed FROM entries WHERE grant_id = ? AND ${LIVE}`),
       expire: db.prepare('DELETE FROM entries WHERE expires_at IS NOT NULL AND expires_at <= ?'),
       orphanLookups: db.prepare(
         'DELETE FROM lookups WHERE NOT EXISTS (SELECT 1 FROM entries e WHERE e.kind = lookups.kind AND e.id = lookups.id)',
@@ -245,6 +248,20 @@ export class SqliteStorage implements Storage {
       this.#q.revokeLookups.run(grantId);
       this.#q.revoke.run(grantId);
     });
+  }
+
+  async listGrant(grantId: string): Promise<GrantMember[]> {
+    const rows = this.#q.members.all(grantId, this.#now()) as {
+      kind: string;
+      id: string;
+      payload: string;
+      consumed: number | null;
+    }[];
+    return rows.map((r) => ({
+      kind: r.kind,
+      id: r.id,
+      payload: withConsumed(JSON.parse(r.payload) as Payload, r.consumed ?? undefined),
+    }));
   }
 
   #sweep(): number {

@@ -58,9 +58,20 @@ export interface Storage {
   destroy(kind: string, id: string): Promise<void>;
   /** Removes every entry stored with this grant id, whatever its kind. */
   revokeGrant(grantId: string): Promise<void>;
+  /**
+   * The live entries stored with this grant id, whatever their kind (an index: a user's sessions, an
+   * account's grants). Not atomic with later writes: callers act on each entry by its own key.
+   */
+  listGrant(grantId: string): Promise<GrantMember[]>;
   /** Removes expired entries now; returns how many (redis expires keys itself and returns 0). */
   cleanup(): Promise<number>;
   close(): Promise<void>;
+}
+
+export interface GrantMember {
+  readonly kind: string;
+  readonly id: string;
+  readonly payload: Payload;
 }
 
 /** Epoch milliseconds; injected so tests can move time instead of sleeping. */

@@ -271,6 +271,8 @@ describe('defaults', () => {
       bodyTimeout: 30,
       sendTimeout: 60,
       idleTimeout: 65,
+      shutdownDelay: 5,
+      drainTimeout: 20,
     });
     assert.throws(
       () => resolveConfig({ ...base, server: { headersTimeout: 60, requestTimeout: 30 } } as RawConfig),

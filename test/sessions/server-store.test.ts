@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { request } from 'undici';
+import { sessionsCommand } from '../../src/cli/sessions.ts';
 import { ConfigError } from '../../src/config/errors.ts';
 import { resolveConfig } from '../../src/config/load.ts';
 import type { RawConfig } from '../../src/config/schema.ts';
@@ -44,7 +45,14 @@ async function redisDump(prefix: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for (const key of await r.keys(`${prefix}*`)) {
     const type = await r.type(key);
-    out.set(key, type === 'hash' ? JSON.stringify(await r.hgetall(key)) : String(await r.get(key)));
+    out.set(
+      key,
+      type === 'hash'
+        ? JSON.stringify(await r.hgetall(key))
+        : type === 'set'
+          ? JSON.stringify(await r.smembers(key))
+          : String(await r.get(key)),
+    );
   }
   await r.quit();
   return out;
@@ -77,6 +85,7 @@ class Probe implements Storage {
   consume: Storage['consume'] = (...a) => this.#go(() => this.inner.consume(...a));
   destroy: Storage['destroy'] = (...a) => this.#go(() => this.inner.destroy(...a));
   revokeGrant: Storage['revokeGrant'] = (...a) => this.#go(() => this.inner.revokeGrant(...a));
+  listGrant: Storage['listGrant'] = (...a) => this.#go(() => this.inner.listGrant(...a));
   cleanup = () => this.inner.cleanup();
   close = () => this.inner.close();
 }
@@ -218,7 +227,7 @@ describe('server session store', () => {
       const s = session({ expiresAt: NOW + 600, idToken: 'eyJ.id-token-secret' });
       const jar = apply(new Map(), await st.write(s, new Map(), NOW));
       const dump = await redisDump(prefix);
-      const keys = [...dump.keys()].filter((k) => k.includes(SESSION_KIND));
+      const keys = [...dump.keys()].filter((k) => k.includes(`e:${SESSION_KIND}:`));
       assert.equal(keys.length, 1);
       const text = [...dump].join('\n');
       for (const secret of [
@@ -291,7 +300,7 @@ describe('configuration', () => {
 
   test('store redis needs a redis URL; the message names the key and the fix', () => {
     assert.deepEqual(problems({ store: 'redis' }), [
-      'sessions.url: store redis needs a URL, e.g. redis://127.0.0.1:6379/0 (or set sessions.store: storage to keep sessions in the storage section)',
+      'sessions.url: store redis needs a URL, e.g. redis://127.0.0.1:6379/0 (or sentinels + sentinelMasterName for Sentinel, or cluster for a Redis Cluster)',
     ]);
     assert.match(
       problems({ store: 'redis', url: 'http://user:pw@redis:6379' })[0]!,
@@ -459,6 +468,118 @@ describe('through the gateway (real Redis, real IdP)', () => {
       const page = await get(base, '/y', cookie, 'text/html');
       assert.equal(page.status, 302);
       assert.match(page.headers.get('location') ?? '', /^\/oauth2\/sign_in\?rd=/);
+    }
+  });
+
+  /** A sign-out form POSTed from Portcullis's own page (Fetch Metadata same-origin), or from elsewhere. */
+  const postForm = async (base: string, cookie: string | undefined, form: string, site = 'same-origin') => {
+    const r = await request(`${base}/oauth2/sign_out`, {
+      method: 'POST',
+      headers: {
+        accept: 'text/html',
+        'content-type': 'application/x-www-form-urlencoded',
+        'sec-fetch-site': site,
+        'sec-fetch-mode': 'navigate',
+        ...(cookie ? { cookie } : {}),
+      },
+      body: form,
+    });
+    await r.body.dump();
+    const set = r.headers['set-cookie'];
+    return {
+      status: r.statusCode,
+      location: String(r.headers['location'] ?? ''),
+      setCookies: set === undefined ? [] : Array.isArray(set) ? set : [set],
+    };
+  };
+  const carol = { provider: 'test', sub: 'carol' };
+
+  test('sign out everywhere: every session of the user ends on both instances at once; another user stays signed in', async () => {
+    const laptop = await signedIn('carol');
+    const phone = await signedIn('carol');
+    const other = await signedIn('alice');
+    const users = stack.gw.ctx.sessions.users!;
+    assert.equal((await users.listUser(carol, stack.gw.ctx.now())).length, 2);
+    for (const c of [laptop, phone]) assert.equal((await get(second.url, '/api/e', c)).status, 200);
+    // From another site: refused, nothing ended.
+    const cross = await postForm(second.url, `portcullis=${laptop}`, 'everywhere=1', 'cross-site');
+    assert.equal(cross.status, 403);
+    assert.equal((await get(stack.url, '/api/e', phone)).status, 200);
+
+    const out = await postForm(second.url, `portcullis=${laptop}`, 'everywhere=1');
+    assert.equal(out.status, 303);
+    assert.equal(out.location, `${stack.gw.ctx.config.public.origin}/oauth2/signed_out?everywhere=1`);
+    for (const base of [stack.url, second.url])
+      for (const c of [laptop, phone]) {
+        const r = await get(base, '/api/e', c);
+        await r.body?.cancel();
+        assert.equal(r.status, 401, `${base}: a session of carol survived`);
+      }
+    assert.equal((await get(stack.url, '/api/e', other)).status, 200, 'alice is still signed in');
+    assert.deepEqual(await users.listUser(carol, stack.gw.ctx.now()), []);
+  });
+
+  test('the signed-out page offers "every device" after a sign-out, and that button ends the other sessions', async () => {
+    const laptop = await signedIn('carol');
+    const phone = await signedIn('carol');
+    const out = await postForm(stack.url, `portcullis=${laptop}`, '');
+    assert.equal(out.status, 303);
+    const marker = out.setCookies.find((c) => c.startsWith('portcullis_signed_out='));
+    assert.ok(marker, 'a signed-out-as cookie');
+    assert.match(marker, /HttpOnly/);
+    const jar = marker.split(';')[0]!;
+    const page = await request(`${stack.url}/oauth2/signed_out`, { headers: { cookie: jar } });
+    assert.match(await page.body.text(), /Sign out of every device/);
+    const bare = await request(`${stack.url}/oauth2/signed_out`);
+    assert.doesNotMatch(await bare.body.text(), /every device/);
+    assert.equal((await get(second.url, '/api/e', phone)).status, 200, 'the phone is still signed in');
+    const all = await postForm(second.url, jar, 'everywhere=1');
+    assert.equal(all.status, 303);
+    assert.equal((await get(second.url, '/api/e', phone)).status, 401, 'the phone is signed out');
+    assert.ok(all.setCookies.some((c) => /^portcullis_signed_out=;.*Max-Age=0/.test(c)));
+  });
+
+  test('portcullis sessions list|revoke --user: lists the sessions of a user and ends them on every instance', async () => {
+    const laptop = await signedIn('carol');
+    const phone = await signedIn('carol');
+    const other = await signedIn('alice');
+    const dir = mkdtempSync(join(tmpdir(), 'pcl-sessions-cli-'));
+    try {
+      const file = join(dir, 'portcullis.yaml');
+      const c = stack.gw.ctx.config;
+      writeFileSync(
+        file,
+        JSON.stringify({
+          publicUrl: c.public.href,
+          cookie: { secret: c.cookieKeys[0]!.toString('base64url') },
+          providers: [{ id: 'test', type: 'oidc', issuer: 'https://idp.invalid', clientId: 'x' }],
+          upstreams: [{ path: '/', url: 'http://127.0.0.1:9' }],
+          sessions:
+            c.sessions.store === 'redis' ? { store: 'redis', url: c.sessions.url, keyPrefix: prefix } : {},
+        }),
+      );
+      let text = '';
+      const out = new Writable({
+        write: (chunk, _e, cb) => {
+          text += chunk;
+          cb();
+        },
+      });
+      await sessionsCommand(['list', '--user', 'carol', '--config', file], out);
+      assert.match(text, /^carol at test: 2 session\(s\)\n {2}session \S{12} {2}signed in \d{4}-/);
+      text = '';
+      await sessionsCommand(['revoke', '--user=carol', '--provider', 'test', '--config', file], out);
+      assert.match(text, /carol at test: ended 2 session\(s\)/);
+      for (const base of [stack.url, second.url])
+        for (const cookie of [laptop, phone]) {
+          const r = await get(base, '/api/e', cookie);
+          await r.body?.cancel();
+          assert.equal(r.status, 401);
+        }
+      assert.equal((await get(second.url, '/api/e', other)).status, 200);
+      await assert.rejects(sessionsCommand(['list', '--config', file], out), /needs --user/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -158,6 +158,31 @@ export function storageContract(name: string, open: () => Promise<ContractHarnes
       await s.revokeGrant(id('never-used'));
     });
 
+    test('listGrant lists the live entries of a grant, any kind, with their payloads; none expired, destroyed or revoked', async () => {
+      const g = id('index');
+      const [a, b, gone, dead] = [id('la'), id('lb'), id('lgone'), id('ldead')];
+      await s.upsert('GatewaySessionUser', a, { at: 1 }, { expiresIn: 60, grantId: g });
+      await s.create('Grant', b, { accountId: 'x' }, { expiresIn: 60, grantId: g });
+      await s.upsert('GatewaySessionUser', gone, { at: 3 }, { expiresIn: 60, grantId: g });
+      await s.upsert('GatewaySessionUser', dead, { at: 4 }, { expiresIn: 1, grantId: g });
+      await s.upsert(
+        'GatewaySessionUser',
+        id('other'),
+        { at: 5 },
+        { expiresIn: 60, grantId: id('index-other') },
+      );
+      await s.destroy('GatewaySessionUser', gone);
+      await h.advance(1.1);
+      const listed = (await s.listGrant(g)).sort((x, y) => x.kind.localeCompare(y.kind));
+      assert.deepEqual(listed, [
+        { kind: 'GatewaySessionUser', id: a, payload: { at: 1 } },
+        { kind: 'Grant', id: b, payload: { accountId: 'x' } },
+      ]);
+      await s.revokeGrant(g);
+      assert.deepEqual(await s.listGrant(g), []);
+      assert.deepEqual(await s.listGrant(id('never-used')), []);
+    });
+
     test('create stores only when absent (or expired), and says whether it did', async () => {
       const k = id('f');
       assert.equal(await s.create('Keys', k, { v: 1 }), true);

@@ -34,6 +34,7 @@ test('configuring memory storage logs a start-up warning', async () => {
       keyPrefix: 'x:',
       cleanupInterval: 600,
       passwordValue: undefined,
+      redis: undefined,
     },
     createLogger('info', sink),
   );

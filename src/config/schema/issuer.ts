@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { duration } from './duration.ts';
+import { redisConnectionFields } from './redis.ts';
 import { absoluteUrl, webUrl } from './url.ts';
 
 /** The scopes the issuer knows, and the claims each releases (docs/issuer.md lists them for service owners). */
@@ -146,7 +147,9 @@ export const storageSchema = z
     url: z
       .string()
       .optional()
-      .describe('redis URL, e.g. redis://redis:6379/0 or rediss:// for TLS; required with type redis')
+      .describe(
+        'redis URL, e.g. redis://redis:6379/0 or rediss:// for TLS; type redis needs url, sentinels or cluster',
+      )
       .meta({ examples: ['redis://127.0.0.1:6379/0'] }),
     password: z
       .string()
@@ -164,8 +167,11 @@ export const storageSchema = z
       .string()
       .min(1)
       .default('portcullis:')
-      .describe('prefix of every redis key, so instances of different deployments can share a server')
+      .describe(
+        'prefix of every redis key, so instances of different deployments can share a server; on a Cluster it is also the hash tag of every key (docs/scaling.md)',
+      )
       .meta({ examples: ['platform-a:'] }),
+    ...redisConnectionFields('type redis'),
     cleanupInterval: duration
       .default(600)
       .describe('how often expired entries are removed (sqlite; redis expires keys itself)')

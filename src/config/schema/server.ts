@@ -48,6 +48,19 @@ export const serverSchema = z
         'client connections open at once, WebSocket tunnels included; past it a new connection gets 503 with Retry-After and is closed. Default: half the open-file limit less 64 (each proxied request needs an upstream socket too), at most 4096',
       )
       .meta({ examples: [1024] }),
+    shutdownDelay: z
+      .union([z.literal(0), duration])
+      .default(5)
+      .describe(
+        'on SIGTERM, how long (0: none) /ready answers 503 while the listener still serves, before it stops accepting: time for a load balancer (or Kubernetes endpoints) to stop sending new requests, like a preStop sleep. SIGINT skips it',
+      )
+      .meta({ examples: ['5s'] }),
+    drainTimeout: duration
+      .default(20)
+      .describe(
+        'after the listener closed, how long requests in flight and open WebSocket tunnels may take to finish; at the deadline the rest are cut and the process exits 0. Keep shutdownDelay + drainTimeout under the orchestrator’s grace period (Kubernetes: terminationGracePeriodSeconds, 30 s by default; the defaults take 25 s)',
+      )
+      .meta({ examples: ['25s'] }),
     tls: z
       .object({
         certFile: z

@@ -1,0 +1,431 @@
+/**
+ * npm run chaos: several Portcullis instances behind HAProxy (round robin, health check on /ready) on one
+ * Redis, steady load across many signed-in sessions, and faults during the load; a report per run with the
+ * figures issue 13 asks for, and a non-zero exit when a session is lost, a sign-out is undone, or a fault's
+ * window of non-2xx answers exceeds what docs/scaling.md promises.
+ *
+ * Shapes: `--shape standalone` (the control: one redis-server) is implemented; Sentinel and Cluster runs
+ * are not yet (the contract suites and the failover tests in test/storage/ cover those shapes).
+ *
+ * Real processes only, all on loopback: redis-server, HAProxy (Debian's), three `portcullis serve`. The
+ * sessions are written into Redis through the server-side session store with the gateway's cookie secret
+ * (as a sign-in would write them), so 1,000 sessions take a second instead of 1,000 browser logins; the
+ * requests then go through HAProxy and the whole gateway pipeline with those cookies.
+ *
+ *   npm run chaos                               # 60 s, 1,000 sessions, 32 concurrent clients
+ *   npm run chaos -- --duration 300 --sessions 2000 --concurrency 64
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { cpus, hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import { Agent, request } from 'undici';
+import { cookieNames } from '../../src/sessions/cookie-store.ts';
+import { ServerSessionStore } from '../../src/sessions/server-store.ts';
+import { RedisStorage } from '../../src/storage/redis.ts';
+
+const REPO = new URL('../..', import.meta.url).pathname;
+const { values: args } = parseArgs({
+  options: {
+    shape: { type: 'string', default: 'standalone' },
+    duration: { type: 'string', default: '60' },
+    sessions: { type: 'string', default: '1000' },
+    concurrency: { type: 'string', default: '32' },
+    instances: { type: 'string', default: '3' },
+  },
+});
+if (args.shape !== 'standalone') {
+  process.stderr.write(`chaos: --shape ${args.shape} is not implemented yet (standalone only)\n`);
+  process.exit(2);
+}
+const DURATION_S = Number(args.duration);
+const SESSIONS = Number(args.sessions);
+const CONCURRENCY = Number(args.concurrency);
+const INSTANCES = Number(args.instances);
+/** What docs/scaling.md promises behind a load balancer that checks /ready (see the thresholds there). */
+const PROMISE = { killWindowMs: 2_000, rollingErrors: 0 };
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const dir = mkdtempSync(join(tmpdir(), 'portcullis-chaos-'));
+const children = new Set<ChildProcess>();
+const log = (m: string) => process.stderr.write(`[${((Date.now() - T0) / 1000).toFixed(1)}s] ${m}\n`);
+let T0 = Date.now();
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+function start(cmd: string, argv: string[], name: string): ChildProcess {
+  const p = spawn(cmd, argv, { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
+  p.stderr?.on('data', (d: Buffer) => {
+    const text = d.toString().trim();
+    if (text && !/shutting down/.test(text)) log(`${name}: ${text.slice(0, 300)}`);
+  });
+  children.add(p);
+  p.once('exit', () => children.delete(p));
+  return p;
+}
+
+async function until(what: string, check: () => Promise<boolean>, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await sleep(100);
+  }
+  throw new Error(`chaos: ${what} not ready within ${ms} ms`);
+}
+
+async function status(url: string, headers: Record<string, string> = {}): Promise<number> {
+  const r = await request(url, { headers, headersTimeout: 5_000, bodyTimeout: 5_000 });
+  await r.body.dump();
+  return r.statusCode;
+}
+
+function procStats(pid: number | undefined): { rssMb: number; fds: number } {
+  if (pid === undefined) return { rssMb: Number.NaN, fds: Number.NaN };
+  const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  return { rssMb: Number(rss) / 1024, fds: readdirSync(`/proc/${pid}/fd`).length };
+}
+
+// --- the parts -----------------------------------------------------------------------------------
+interface Instance {
+  readonly port: number;
+  proc: ChildProcess;
+  startStats?: { rssMb: number; fds: number };
+}
+
+const redisPort = await freePort();
+start(
+  'redis-server',
+  ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+  'redis',
+);
+const redisUrl = `redis://127.0.0.1:${redisPort}/0`;
+const admin = new Redis(redisUrl, { lazyConnect: true });
+await until('redis', async () => {
+  if (admin.status === 'wait') await admin.connect();
+  return (await admin.ping()) === 'PONG';
+});
+
+const upstream = http.createServer((req, res) => {
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ user: req.headers['x-forwarded-user'] ?? null }));
+});
+await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
+const upstreamUrl = `http://127.0.0.1:${(upstream.address() as net.AddressInfo).port}`;
+
+const lbPort = await freePort();
+const publicUrl = `http://127.0.0.1:${lbPort}`;
+const secret = Buffer.from(execFileSync('openssl', ['rand', '32'])).toString('base64url');
+const configFile = join(dir, 'portcullis.yaml');
+writeFileSync(
+  configFile,
+  `publicUrl: ${publicUrl}
+cookie: { secret: ${secret} }
+providers: [{ id: gh, type: github, clientId: chaos, clientSecret: chaos }]
+upstreams: [{ path: /, url: ${upstreamUrl} }]
+routes: [{ path: /api/, api: true }]
+sessions: { store: redis, url: ${redisUrl}, keyPrefix: 'chaos:' }
+server: { shutdownDelay: 2s, drainTimeout: 10s }
+metrics: { enabled: false }
+logging: { level: warn, format: json }
+`,
+);
+
+const instances: Instance[] = [];
+for (let i = 0; i < INSTANCES; i++) instances.push({ port: await freePort(), proc: undefined as never });
+function startInstance(inst: Instance): void {
+  inst.proc = start(
+    join(REPO, 'node_modules/.bin/node'),
+    ['src/cli/main.ts', 'serve', '--config', configFile, '--listen', `127.0.0.1:${inst.port}`],
+    `portcullis:${inst.port}`,
+  );
+}
+const ready = (inst: Instance) =>
+  until(
+    `portcullis on ${inst.port}`,
+    async () => (await status(`http://127.0.0.1:${inst.port}/ready`)) === 200,
+  );
+for (const inst of instances) startInstance(inst);
+for (const inst of instances) await ready(inst);
+
+writeFileSync(
+  join(dir, 'haproxy.cfg'),
+  `global
+  maxconn 4096
+defaults
+  mode http
+  timeout connect 1s
+  timeout client 30s
+  timeout server 30s
+  retries 3
+  option redispatch
+  # A refused or dropped connection (an instance killed, a listener closed) is retried on another server.
+  retry-on conn-failure empty-response
+frontend fe
+  bind 127.0.0.1:${lbPort}
+  default_backend portcullis
+backend portcullis
+  balance roundrobin
+  option httpchk GET /ready
+  http-check expect status 200
+${instances.map((inst, i) => `  server p${i} 127.0.0.1:${inst.port} check inter 500ms fall 1 rise 2`).join('\n')}
+`,
+);
+start('/usr/sbin/haproxy', ['-f', join(dir, 'haproxy.cfg'), '-db'], 'haproxy');
+await until('haproxy', async () => (await status(`${publicUrl}/ping`)) === 200);
+
+// --- sessions ----------------------------------------------------------------------------------------
+const memBefore = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))?.[1]);
+const storage = await RedisStorage.connect({ url: redisUrl, keyPrefix: 'chaos:' });
+const names = cookieNames('portcullis', false, undefined);
+const store = new ServerSessionStore({
+  storage,
+  type: 'redis',
+  cookieKeys: [Buffer.from(secret, 'base64url')],
+  names,
+  cookieOptions: { secure: false },
+  ownsStorage: false,
+});
+const now = Math.floor(Date.now() / 1000);
+const cookies: string[] = [];
+for (let i = 0; i < SESSIONS; i++) {
+  const set = await store.write(
+    {
+      v: 1,
+      provider: 'gh',
+      identity: { sub: `user-${i}`, email: `user-${i}@example.com`, groups: ['staff'] },
+      createdAt: now,
+      expiresAt: now + 12 * 3600,
+    },
+    new Map(),
+    now,
+  );
+  cookies.push(set[0]!.split(';')[0]!);
+}
+const memAfter = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))?.[1]);
+const bytesPerSession = (memAfter - memBefore) / SESSIONS;
+log(`${SESSIONS} sessions written; ${bytesPerSession.toFixed(0)} bytes of Redis memory each`);
+for (const inst of instances) inst.startStats = procStats(inst.proc.pid);
+
+// --- load --------------------------------------------------------------------------------------------
+interface Sample {
+  readonly t: number;
+  readonly ms: number;
+  readonly status: number;
+  readonly session: number;
+}
+const samples: Sample[] = [];
+const signedOut = new Map<number, number>(); // session → when its sign-out was answered
+/** Sessions whose sign-out was sent: a 401 racing it is the sign-out, not a loss. */
+const signingOut = new Set<number>();
+const lost = new Set<number>();
+const undone = new Set<number>();
+const agent = new Agent({ connections: CONCURRENCY, keepAliveTimeout: 10_000 });
+let running = true;
+T0 = Date.now();
+async function worker(): Promise<void> {
+  while (running) {
+    const i = Math.floor(Math.random() * SESSIONS);
+    const startedAt = Date.now();
+    let code = 0;
+    try {
+      const r = await request(`${publicUrl}/api/x`, {
+        dispatcher: agent,
+        headers: { cookie: cookies[i]!, accept: 'application/json' },
+        headersTimeout: 10_000,
+      });
+      await r.body.dump();
+      code = r.statusCode;
+    } catch {
+      code = 0; // connection error
+    }
+    const out = signedOut.get(i);
+    if (out !== undefined && startedAt > out && code === 200) undone.add(i);
+    if (out === undefined && code === 401 && !signingOut.has(i)) lost.add(i);
+    samples.push({ t: startedAt - T0, ms: Date.now() - startedAt, status: code, session: i });
+  }
+}
+const workers = Array.from({ length: CONCURRENCY }, () => worker());
+
+// --- faults ------------------------------------------------------------------------------------------
+interface Fault {
+  readonly name: string;
+  start: number;
+  end: number;
+}
+const faults: Fault[] = [];
+async function fault(name: string, run: () => Promise<void>): Promise<void> {
+  const f: Fault = { name, start: Date.now() - T0, end: 0 };
+  faults.push(f);
+  log(`fault: ${name}`);
+  await run();
+  f.end = Date.now() - T0;
+}
+const stopped = (p: ChildProcess) =>
+  new Promise<void>((r) => (p.exitCode !== null || p.signalCode !== null ? r() : p.once('exit', () => r())));
+
+const at = (s: number) => sleep(Math.max(0, T0 + s * 1000 - Date.now()));
+const schedule = (async () => {
+  const d = DURATION_S;
+  await at(d * 0.15);
+  await fault('kill -9 of one instance, restarted 3 s later', async () => {
+    const victim = instances[1]!;
+    victim.proc.kill('SIGKILL');
+    await stopped(victim.proc);
+    await sleep(3_000);
+    startInstance(victim);
+    await ready(victim);
+  });
+  await at(d * 0.35);
+  await fault('rolling restart of every instance by SIGTERM', async () => {
+    for (const inst of instances) {
+      inst.proc.kill('SIGTERM');
+      await stopped(inst.proc);
+      startInstance(inst);
+      await ready(inst);
+      // Let HAProxy see it healthy again (rise 2 × 500 ms) before the next one goes.
+      await sleep(1_500);
+    }
+  });
+  await at(d * 0.7);
+  await fault('sign-out of 100 sessions on random instances', async () => {
+    const picks = new Set<number>();
+    while (picks.size < Math.min(100, SESSIONS / 2)) picks.add(Math.floor(Math.random() * SESSIONS));
+    await Promise.all(
+      [...picks].map(async (i) => {
+        const inst = instances[Math.floor(Math.random() * instances.length)]!;
+        signingOut.add(i);
+        const r = await request(`http://127.0.0.1:${inst.port}/oauth2/sign_out`, {
+          method: 'POST',
+          headers: { cookie: cookies[i]!, origin: publicUrl },
+        });
+        await r.body.dump();
+        if (r.statusCode === 303) signedOut.set(i, Date.now());
+        else log(`sign-out of session ${i} answered ${r.statusCode}`);
+      }),
+    );
+  });
+})();
+await at(DURATION_S);
+await schedule;
+running = false;
+await Promise.all(workers);
+
+// --- after: every session checked on every instance ------------------------------------------------
+for (let i = 0; i < SESSIONS; i++) {
+  for (const inst of instances) {
+    const code = await status(`http://127.0.0.1:${inst.port}/api/check`, { cookie: cookies[i]! });
+    if (signedOut.has(i) && code !== 401) undone.add(i);
+    if (!signedOut.has(i) && code !== 200) lost.add(i);
+  }
+}
+const endStats = instances.map((inst) => procStats(inst.proc.pid));
+
+// --- report ------------------------------------------------------------------------------------------
+const pct = (xs: number[], p: number) => {
+  if (xs.length === 0) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+};
+const okFor = (s: Sample) => s.status === 200 || (s.status === 401 && signingOut.has(s.session));
+/** The longest run of time in which requests that should have succeeded did not (ms). */
+function longestWindow(from: number, to: number): number {
+  let longest = 0;
+  let openAt: number | undefined;
+  for (const s of samples.filter((x) => x.t >= from && x.t <= to).sort((a, b) => a.t - b.t)) {
+    if (!okFor(s)) {
+      openAt ??= s.t;
+      longest = Math.max(longest, s.t + s.ms - openAt);
+    } else openAt = undefined;
+  }
+  return longest;
+}
+const byStatus = new Map<number, number>();
+for (const s of samples) byStatus.set(s.status, (byStatus.get(s.status) ?? 0) + 1);
+const lat = (from: number, to: number) => {
+  const xs = samples.filter((s) => s.t >= from && s.t < to).map((s) => s.ms);
+  return `${pct(xs, 50)} / ${pct(xs, 99)}`;
+};
+const lines: string[] = [];
+const w = (l = '') => lines.push(l);
+w(`# npm run chaos — ${args.shape} Redis, ${new Date().toISOString()}`);
+w();
+w(
+  `Machine: ${hostname()}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${execFileSync('redis-server', ['--version']).toString().split(' ')[2]}, HAProxy 2.6 round robin with /ready checks every 500 ms.`,
+);
+w(
+  `Run: ${INSTANCES} instances, ${SESSIONS} sessions, ${CONCURRENCY} concurrent clients, ${DURATION_S} s. Every instance shares the machine (and its cores) with the load generator, HAProxy and Redis.`,
+);
+w();
+w('| figure | value |');
+w('|---|---|');
+w(`| requests | ${samples.length} (${(samples.length / DURATION_S).toFixed(0)}/s) |`);
+w(
+  `| responses by status | ${[...byStatus]
+    .sort((a, b) => a[0] - b[0])
+    .map(([k, v]) => `${k === 0 ? 'connection error' : k}: ${v}`)
+    .join(', ')} |`,
+);
+w(`| sessions lost | ${lost.size} |`);
+w(`| sign-outs undone | ${undone.size} (of ${signedOut.size}) |`);
+w(`| longest window of non-2xx (whole run) | ${longestWindow(0, Number.POSITIVE_INFINITY)} ms |`);
+w(
+  `| Redis memory per session | ${bytesPerSession.toFixed(0)} bytes (≈ ${((1 << 30) / bytesPerSession / 1e6).toFixed(2)} M sessions per GB) |`,
+);
+w();
+w(
+  '| fault | start–end (s) | failed requests during | longest non-2xx window | p50 / p99 ms before | during | after |',
+);
+w('|---|---|---|---|---|---|---|');
+const verdicts: string[] = [];
+for (const f of faults) {
+  const during = samples.filter((s) => s.t >= f.start && s.t <= f.end);
+  const failed = during.filter((s) => !okFor(s)).length;
+  const window = longestWindow(f.start, f.end + 2_000);
+  w(
+    `| ${f.name} | ${(f.start / 1000).toFixed(1)}–${(f.end / 1000).toFixed(1)} | ${failed} of ${during.length} | ${window} ms | ${lat(f.start - 5_000, f.start)} | ${lat(f.start, f.end)} | ${lat(f.end, f.end + 5_000)} |`,
+  );
+  if (f.name.startsWith('kill') && window > PROMISE.killWindowMs)
+    verdicts.push(`${f.name}: window ${window} ms > ${PROMISE.killWindowMs} ms promised`);
+  if (f.name.startsWith('rolling') && failed > PROMISE.rollingErrors)
+    verdicts.push(`${f.name}: ${failed} failed requests > ${PROMISE.rollingErrors} promised`);
+}
+w();
+w('| instance | RSS MB start → end | open descriptors start → end |');
+w('|---|---|---|');
+instances.forEach((inst, i) => {
+  const a = inst.startStats!;
+  const b = endStats[i]!;
+  w(`| ${inst.port} | ${a.rssMb.toFixed(0)} → ${b.rssMb.toFixed(0)} | ${a.fds} → ${b.fds} |`);
+});
+w();
+w('(Every instance was restarted during the run: "end" is the process running at the end.)');
+if (lost.size > 0) verdicts.push(`${lost.size} sessions lost`);
+if (undone.size > 0) verdicts.push(`${undone.size} sign-outs undone`);
+w();
+w(verdicts.length === 0 ? '**Verdict: pass.**' : `**Verdict: FAIL** — ${verdicts.join('; ')}`);
+const report = `${lines.join('\n')}\n`;
+process.stdout.write(report);
+mkdirSync(join(REPO, 'bench/results'), { recursive: true });
+const out = join(REPO, `bench/results/chaos-${args.shape}-${new Date().toISOString().slice(0, 10)}.md`);
+writeFileSync(out, report);
+log(`report written to ${out}`);
+
+// --- teardown ----------------------------------------------------------------------------------------
+await storage.close();
+admin.disconnect();
+await agent.close();
+upstream.close();
+for (const p of children) p.kill('SIGKILL');
+rmSync(dir, { recursive: true, force: true });
+process.exit(verdicts.length === 0 ? 0 : 1);

@@ -1,0 +1,161 @@
+/**
+ * The storage contract (test/storage/contract.ts) and the session-store contract
+ * (test/sessions/store-contract.ts) on a Redis shape the test file starts (test/support/redis-shapes.ts),
+ * plus the checks every shape owes: each key in the one slot of its prefix's hash tag on a Cluster.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { test } from 'node:test';
+import { Cluster } from 'ioredis';
+import { cookieNames } from '../../src/sessions/cookie-store.ts';
+import { isStoreUnavailable, ServerSessionStore } from '../../src/sessions/server-store.ts';
+import { RedisStorage } from '../../src/storage/redis.ts';
+import { apply, session, sessionStoreContract } from '../sessions/store-contract.ts';
+import type { Cleanup } from '../support/cleanup.ts';
+import { type RedisShape, removeKeys } from '../support/redis-shapes.ts';
+import { storageContract } from './contract.ts';
+
+export function shapeSuites(
+  name: string,
+  start: () => Promise<RedisShape>,
+  parts: Cleanup,
+): () => Promise<RedisShape> {
+  let started: Promise<RedisShape> | undefined;
+  const shape = () => {
+    started ??= start().then((s) => parts.add(s));
+    return started;
+  };
+  const connect = async (keyPrefix: string) =>
+    RedisStorage.connect({ connection: (await shape()).connection, keyPrefix });
+
+  storageContract(`redis ${name}`, async () => {
+    const prefix = `portcullis-test:${randomBytes(6).toString('hex')}:`;
+    const storage = await connect(prefix);
+    return {
+      storage,
+      // Redis owns expiry (PEXPIRE): time moves for real, the contract uses 1 s lifetimes.
+      advance: (seconds) => new Promise((resolve) => setTimeout(resolve, seconds * 1000 + 50)),
+      reopen: async () => {
+        await storage.close();
+        return connect(prefix);
+      },
+      dispose: async () => removeKeys(await shape(), `*${prefix}*`),
+    };
+  });
+
+  const names = cookieNames('portcullis', false, undefined);
+  const prefix = `portcullis-test:${randomBytes(6).toString('hex')}:sessions:`;
+  let storage: Promise<RedisStorage> | undefined;
+  sessionStoreContract(`server on redis ${name}`, {
+    serverSide: true,
+    async open(secrets, o = {}) {
+      storage ??= connect(prefix);
+      return new ServerSessionStore({
+        storage: await storage,
+        type: 'redis',
+        cookieKeys: secrets,
+        names,
+        cookieOptions: { secure: false },
+        ownsStorage: false,
+        ...o,
+      });
+    },
+    async dispose() {
+      await (await storage)?.close();
+      await removeKeys(await shape(), `*${prefix}*`);
+    },
+  });
+
+  test(`redis ${name}: an entry with lookups and a grant, its lookup keys and its grant set share one slot`, async () => {
+    const p = `portcullis-test:${randomBytes(6).toString('hex')}:`;
+    const s = await connect(p);
+    try {
+      await s.create(
+        'Session',
+        'sid-1',
+        { uid: 'u' },
+        { expiresIn: 60, lookups: { uid: 'u-1' }, grantId: 'g-1' },
+      );
+      await s.upsert('AccessToken', 'at-1', { grantId: 'g-1' }, { expiresIn: 60, grantId: 'g-1' });
+      assert.deepEqual(await s.findBy('Session', 'uid', 'u-1'), { uid: 'u' });
+      await s.revokeGrant('g-1');
+      assert.equal(await s.find('AccessToken', 'at-1'), undefined);
+      assert.equal(await s.find('Session', 'sid-1'), undefined);
+      if (s.redis instanceof Cluster) {
+        const keys = [
+          `${s.keyPrefix}e:Session:sid-1`,
+          `${s.keyPrefix}l:Session:uid:u-1`,
+          `${s.keyPrefix}g:g-1`,
+        ];
+        const slots = new Set(await Promise.all(keys.map((k) => s.redis.cluster('KEYSLOT', k))));
+        assert.equal(slots.size, 1, `keys in slots ${[...slots].join(', ')}`);
+      }
+    } finally {
+      await s.close();
+      await removeKeys(await shape(), `*${p}*`);
+    }
+  });
+  // Last in the file: it kills a primary, so the shape is degraded afterwards.
+  test(`redis ${name}: primary killed — reads answer "store unavailable" (503), never "signed out", until the failover; the session is there after`, async (t) => {
+    const p = `portcullis-test:${randomBytes(6).toString('hex')}:sessions:`;
+    const s = await connect(p);
+    const store = new ServerSessionStore({
+      storage: s,
+      type: 'redis',
+      cookieKeys: [randomBytes(32)],
+      names,
+      cookieOptions: { secure: false },
+      ownsStorage: false,
+    });
+    try {
+      const now = Date.now();
+      const set = await store.write(session({ expiresAt: now + 3600_000 }), new Map(), now);
+      const jar = apply(new Map(), set);
+      assert.ok(await store.read(jar, Date.now()));
+      // Replication is asynchronous: let the replica catch up before the crash (docs/scaling.md).
+      await new Promise((r) => setTimeout(r, 500));
+      const sh = await shape();
+      let victim: number;
+      if (s.redis instanceof Cluster) {
+        const slot = (await s.redis.cluster('KEYSLOT', `${s.keyPrefix}x`)) as number;
+        const ranges = (await s.redis.cluster('SLOTS')) as unknown as [number, number, [string, number]][];
+        victim = ranges.find(([a, b]) => slot >= a && slot <= b)?.[2][1] ?? 0;
+      } else victim = (await sh.primaries())[0] ?? 0;
+      sh.kill(victim);
+      const killed = Date.now();
+      let unavailable = 0;
+      let back: number | undefined;
+      while (Date.now() - killed < 30_000) {
+        try {
+          const got = await store.read(jar, Date.now());
+          assert.ok(got, 'the session read as absent during the failover: a user would be signed out');
+          back = Date.now();
+          break;
+        } catch (err) {
+          assert.ok(isStoreUnavailable(err), String(err));
+          unavailable++;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      assert.ok(back !== undefined, 'no failover within 30 s');
+      const window = back - killed;
+      t.diagnostic(
+        `${name}: ${unavailable} reads answered 503; sessions readable again ${window} ms after the kill`,
+      );
+      // The tests' timeouts: Sentinel down-after 1 s, cluster-node-timeout 2 s; the rest is the election and
+      // the client finding the new primary.
+      assert.ok(window < 15_000, `failover window ${window} ms`);
+      const later = Date.now();
+      assert.ok(
+        await store.read(
+          apply(new Map(), await store.write(session({ expiresAt: later + 60_000 }), new Map(), later)),
+          later,
+        ),
+      );
+    } finally {
+      await store.close();
+      await s.close();
+    }
+  });
+  return shape;
+}
