@@ -116,47 +116,7 @@ export async function startGateway(
       socket.destroy();
     });
   });
-  const host = opts.host ?? config.host;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? config.port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  }).catch(async (err: unknown) => {
-    limits.close();
-    ctx.authz.close();
-    assertions?.close();
-    keys?.close();
-    await issuer?.close();
-    await closeSessionStorage();
-    await storage?.close();
-    throw err;
-  });
-  const addr = server.address() as AddressInfo;
-  const url = baseUrl(addr, tlsMaterial ? 'https' : 'http');
   let metricsServer: http.Server | undefined;
-  if (config.metrics.enabled && !config.metrics.insecureOnMainListener) {
-    try {
-      metricsServer = await startMetricsServer(config.metrics.listen, metrics);
-    } catch (err) {
-      // Nothing stays half-started: a second instance on the same host must not keep the main port.
-      limits.close();
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-      assertions?.close();
-      await issuer?.close();
-      await closeSessionStorage();
-      await storage?.close();
-      throw new Error(
-        `metrics.listen ${config.metrics.listen}: cannot listen (${(err as NodeJS.ErrnoException).code ?? String(err)}); set metrics.listen to a free address`,
-        { cause: err },
-      );
-    }
-  }
-  const metricsUrl = metricsServer ? baseUrl(metricsServer.address() as AddressInfo) : undefined;
-  // Only now can the issuer be reached: announced after the listeners, never before a failed listen.
-  issuer?.announce();
   /** Everything behind the listener, once it is closed; once only. */
   let finished: Promise<void> | undefined;
   function finish(): Promise<void> {
@@ -176,6 +136,36 @@ export async function startGateway(
     await closeSessionStorage();
     await storage?.close();
   }
+  const host = opts.host ?? config.host;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? config.port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  }).catch(async (err: unknown) => {
+    await finish();
+    throw err;
+  });
+  const addr = server.address() as AddressInfo;
+  const url = baseUrl(addr, tlsMaterial ? 'https' : 'http');
+  if (config.metrics.enabled && !config.metrics.insecureOnMainListener) {
+    try {
+      metricsServer = await startMetricsServer(config.metrics.listen, metrics);
+    } catch (err) {
+      // Nothing stays half-started: a second instance on the same host must not keep the main port.
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await finish();
+      throw new Error(
+        `metrics.listen ${config.metrics.listen}: cannot listen (${(err as NodeJS.ErrnoException).code ?? String(err)}); set metrics.listen to a free address`,
+        { cause: err },
+      );
+    }
+  }
+  const metricsUrl = metricsServer ? baseUrl(metricsServer.address() as AddressInfo) : undefined;
+  // Only now can the issuer be reached: announced after the listeners, never before a failed listen.
+  issuer?.announce();
   return {
     server,
     url,

@@ -258,9 +258,10 @@ describe('one poller', () => {
     const secret = [randomBytes(32)];
     const store = new KeyStore(storage, secret);
     const old = signingKey(await store.load(T0), 'ES256', T0)!.kid;
-    // Rotated long enough ago that the new key activates one second from now.
+    // Rotated long enough ago that the new key activates five seconds from now (room for a loaded
+    // machine to start the poller before then; the period it must beat is 60 s).
     const wall = Math.floor(Date.now() / 1000);
-    const r = await store.rotate(wall + 1 - ACTIVATION_DELAY_SECONDS, KEEP, {
+    const r = await store.rotate(wall + 5 - ACTIVATION_DELAY_SECONDS, KEEP, {
       delay: ACTIVATION_DELAY_SECONDS,
     });
     const poller = await KeyPoller.start(storage, secret, log); // the real timer, 60 s period
@@ -269,7 +270,7 @@ describe('one poller', () => {
     t.after(() => signer.close());
     assert.equal(signer.kid, old);
     const newKid = r.added.find((k) => k.alg === 'ES256')!.kid;
-    const deadline = Date.now() + 4_000;
+    const deadline = Date.now() + 20_000;
     while (signer.kid !== newKid && Date.now() < deadline) await new Promise((f) => setTimeout(f, 50));
     assert.equal(signer.kid, newKid, 'switched at the activation time by its own timer');
   });
