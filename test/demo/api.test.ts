@@ -4,7 +4,7 @@
  * work as printed (done here with fetch, the same requests).
  */
 import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { demoBanner, type RunningDemo, startDemo } from '../../src/demo/run.ts';
 import { runDoctor } from '../../src/doctor/run.ts';
@@ -121,4 +121,14 @@ test('the sample app verifies X-Portcullis-Assertion against /oauth2/jwks and sa
     /assertion verified: signature by key [^ ]+ from http:\/\/127\.0\.0\.1:\d+\/oauth2\/jwks/,
   );
   assert.match(back.body, /sub alice/);
+});
+
+test('the configuration file with the secrets is removed when the demo stops', async () => {
+  const other = await startDemo(
+    { host: '127.0.0.1', port: 0, idpPort: 0, appPort: 0 },
+    createLogger('silent'),
+  );
+  assert.ok(existsSync(other.configFile));
+  await other.close();
+  assert.equal(existsSync(other.configFile), false);
 });
