@@ -9,7 +9,7 @@ import { describeConfig, formatSettings } from '../config/describe.ts';
 import { ConfigError } from '../config/errors.ts';
 import { loadConfig } from '../config/load.ts';
 import { demoBanner, startDemo } from '../demo/run.ts';
-import { createLogger } from '../observability/log.ts';
+import { openLogger } from '../observability/log.ts';
 import { CHECK_USAGE, checkCommand } from './check.ts';
 import { KEYS_USAGE, keysCommand, newClientSecret, SECRET_USAGE } from './keys.ts';
 import { CONFIG_USAGE, parseConfigArgs, UsageError } from './options.ts';
@@ -22,7 +22,7 @@ commands:
   serve [options]            run the gateway (reloads on SIGHUP and when its files change)
   config [options] [--json]  print the effective configuration and where each value came from
 ${CHECK_USAGE}
-  demo [--port N] [--idp-port N] [--app-port N] [--host H]
+  demo [--port N] [--idp-port N] [--app-port N] [--service-port N] [--host H]
                              run the demo: a development IdP, a sample app and Portcullis in front
 ${SECRET_USAGE}
 ${KEYS_USAGE}
@@ -87,6 +87,7 @@ async function main(argv: string[]): Promise<void> {
             port: { type: 'string' },
             'idp-port': { type: 'string' },
             'app-port': { type: 'string' },
+            'service-port': { type: 'string' },
             host: { type: 'string' },
           },
           strict: true,
@@ -94,13 +95,19 @@ async function main(argv: string[]): Promise<void> {
       } catch (err) {
         usage((err as Error).message);
       }
-      const log = createLogger(process.env['PORTCULLIS_LOGGING_LEVEL'] ?? 'info');
+      // Pretty lines on a terminal (pino-pretty, an optional dependency), JSON when piped or asked for.
+      const format = process.env['PORTCULLIS_LOGGING_FORMAT'];
+      const log = await openLogger(
+        process.env['PORTCULLIS_LOGGING_LEVEL'] ?? 'info',
+        format === 'json' || format === 'pretty' ? format : 'auto',
+      );
       const demo = await startDemo(
         {
           host: values['host'] ?? '127.0.0.1',
           port: port(values['port'] ?? process.env['PORT'], 4180, '--port'),
           idpPort: port(values['idp-port'], 4181, '--idp-port'),
           appPort: port(values['app-port'], 4182, '--app-port'),
+          servicePort: port(values['service-port'], 4183, '--service-port'),
         },
         log,
       );

@@ -10,7 +10,19 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { createRemoteJWKSet, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import { html } from '../http/html.ts';
+
+/**
+ * How the app checks X-Portcullis-Assertion, as an upstream should (docs/assertion.md): the signature
+ * against Portcullis's key set, `iss` (the origin of publicUrl) and `aud` (this app's origin).
+ */
+export interface AssertionCheck {
+  readonly jwksUrl: string;
+  readonly issuer: string;
+  /** Default this app's own origin, which is the upstream's default assertion audience. */
+  readonly audience?: string;
+}
 
 export interface SampleApp {
   url: string;
@@ -18,10 +30,14 @@ export interface SampleApp {
   close(): Promise<void>;
 }
 
-export async function startSampleApp(opts: { host?: string; port?: number } = {}): Promise<SampleApp> {
+export async function startSampleApp(
+  opts: { host?: string; port?: number; assertion?: AssertionCheck } = {},
+): Promise<SampleApp> {
   const sockets = new Set<Duplex>();
+  // Set once listening: the default audience is the app's own origin.
+  let verifier: Verifier | undefined;
   const server = http.createServer({ keepAliveTimeout: 120_000 }, (req, res) => {
-    handle(req, res).catch(() => {
+    handle(req, res, verifier).catch(() => {
       if (!res.headersSent) res.writeHead(500).end();
       else res.destroy();
     });
@@ -45,6 +61,14 @@ export async function startSampleApp(opts: { host?: string; port?: number } = {}
   });
   const { port } = server.address() as AddressInfo;
   const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  const check = opts.assertion;
+  if (check !== undefined) {
+    verifier = {
+      ...check,
+      audience: check.audience ?? `http://${urlHost}:${port}`,
+      keys: createRemoteJWKSet(new URL(check.jwksUrl)),
+    };
+  }
   return {
     url: `http://${urlHost}:${port}`,
     port,
@@ -57,7 +81,29 @@ export async function startSampleApp(opts: { host?: string; port?: number } = {}
   };
 }
 
-async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+type Verifier = AssertionCheck & { readonly audience: string; readonly keys: JWTVerifyGetKey };
+
+/** What the identity page says of the assertion: verified (by whom, for whom) or why not. */
+async function verifyAssertion(req: http.IncomingMessage, v: Verifier | undefined): Promise<string> {
+  const token = req.headers['x-portcullis-assertion'];
+  if (v === undefined) return 'not checked by this app';
+  if (typeof token !== 'string') return 'not verified: no assertion was sent';
+  try {
+    const { payload, protectedHeader } = await jwtVerify(token, v.keys, {
+      issuer: v.issuer,
+      audience: v.audience,
+    });
+    return `assertion verified: signature by key ${protectedHeader.kid ?? '?'} from ${v.jwksUrl}, iss ${v.issuer}, aud ${v.audience}, sub ${String(payload.sub)}`;
+  } catch (err) {
+    return `not verified: ${(err as Error).message}`;
+  }
+}
+
+async function handle(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  verifier: Verifier | undefined,
+): Promise<void> {
   const target = req.url ?? '/';
   const { pathname, searchParams } = new URL(target, 'http://sample.invalid');
 
@@ -92,7 +138,7 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse): Prom
   }
 
   res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-  res.end(identityPage(req, target));
+  res.end(identityPage(req, target, await verifyAssertion(req, verifier)));
 }
 
 function sendJson(res: http.ServerResponse, status: number, value: unknown): void {
@@ -116,7 +162,7 @@ function prefersJson(accept: string | undefined): boolean {
   return json > html;
 }
 
-function identityPage(req: http.IncomingMessage, target: string): string {
+function identityPage(req: http.IncomingMessage, target: string, assertion: string): string {
   const header = (name: string) => {
     const value = req.headers[name];
     return Array.isArray(value) ? value.join(', ') : value;
@@ -133,6 +179,7 @@ function identityPage(req: http.IncomingMessage, target: string): string {
     ['Groups (X-Forwarded-Groups)', header('x-forwarded-groups') ?? '—'],
     ['Authorization', presence('authorization')],
     ['X-Portcullis-Assertion', presence('x-portcullis-assertion')],
+    ['Assertion check', assertion],
     ['Request', `${req.method ?? ''} ${target}`],
   ];
   return html`<!DOCTYPE html>

@@ -41,6 +41,8 @@ export interface DevClient {
   post_logout_redirect_uris?: string[];
   /** Defaults to `client_secret_basic` with a secret, `none` (public client, PKCE required) without. */
   token_endpoint_auth_method?: 'client_secret_basic' | 'client_secret_post' | 'none';
+  /** Defaults to authorization_code and refresh_token; client_credentials needs the feature enabled too. */
+  grant_types?: string[];
 }
 
 export interface DevIdpOptions {
@@ -365,9 +367,10 @@ function toClientMetadata(client: DevClient): UnknownObject {
     client_id: client.client_id,
     redirect_uris: client.redirect_uris,
     token_endpoint_auth_method: method,
-    grant_types: ['authorization_code', 'refresh_token'],
-    response_types: ['code'],
+    grant_types: client.grant_types ?? ['authorization_code', 'refresh_token'],
+    response_types: client.grant_types?.includes('authorization_code') === false ? [] : ['code'],
   };
+  if (client.grant_types?.includes('authorization_code') === false) metadata['redirect_uris'] = [];
   if (method !== 'none') {
     if (!client.client_secret)
       throw new TypeError(`demo idp: client ${client.client_id} needs a client_secret`);

@@ -55,7 +55,7 @@ export const endpoints: Check<ProviderScope> = {
 };
 
 /** RFC 6749 §2.3.1: client_id and secret are form-encoded before Basic; the same bytes openid-client sends. */
-function formUrlEncode(value: string): string {
+export function formUrlEncode(value: string): string {
   return encodeURIComponent(value).replace(/(?:[-_.!~*'()]|%20)/g, (c) =>
     c === '%20' ? '+' : `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
   );

@@ -5,7 +5,7 @@
  */
 import { ConfigError, isNote } from '../config/errors.ts';
 import { type LoadOptions, loadConfig, type ResolvedConfig } from '../config/load.ts';
-import { CONFIG_CHECKS, PROVIDER_CHECKS, STORE_CHECKS, UPSTREAM_CHECKS } from './checks.ts';
+import { BEARER_CHECKS, CONFIG_CHECKS, PROVIDER_CHECKS, STORE_CHECKS, UPSTREAM_CHECKS } from './checks.ts';
 import {
   type Check,
   type DoctorIo,
@@ -18,7 +18,7 @@ import {
   warn,
 } from './finding.ts';
 import { type Location, providerKind, providerView } from './providers.ts';
-import type { ConfigScope, ProviderScope, StoreScope, UpstreamScope } from './scope.ts';
+import type { BearerScope, ConfigScope, ProviderScope, StoreScope, UpstreamScope } from './scope.ts';
 
 export interface DoctorOptions {
   /** Only the checks that need no network. */
@@ -121,6 +121,10 @@ export async function checkConfig(config: ResolvedConfig, o: DoctorOptions = {})
   const parts = await Promise.all([
     runTable(CONFIG_CHECKS, configScope, () => 'configuration', io, offline),
     ...providers.map((s) => runTable(PROVIDER_CHECKS, s, () => s.provider.subject, io, offline)),
+    ...config.bearer.issuers.map((source, index) => {
+      const scope: BearerScope = { config, source, index };
+      return runTable(BEARER_CHECKS, scope, () => `bearer.issuers[${index}] ${source.id}`, io, offline);
+    }),
     ...config.upstreams.map((upstream, index) => {
       const scope: UpstreamScope = { config, upstream, index };
       return runTable(UPSTREAM_CHECKS, scope, () => `upstreams[${index}] ${upstream.name}`, io, offline);

@@ -3,6 +3,7 @@
  * fill in what the later ones need (discovery → endpoints → keys), like a request scope in a pipeline.
  */
 import type { ResolvedConfig, ResolvedUpstream } from '../config/load.ts';
+import type { BearerIssuerConfig } from '../config/schema.ts';
 import type { DateSample } from './http.ts';
 import type { Endpoints, Location, ProviderKind, ProviderView } from './providers.ts';
 
@@ -38,6 +39,13 @@ export interface ProviderScope {
 export interface UpstreamScope {
   readonly config: ResolvedConfig;
   readonly upstream: ResolvedUpstream;
+  readonly index: number;
+}
+
+/** One `bearer.issuers` entry: an issuer trusted for bearer tokens only. */
+export interface BearerScope {
+  readonly config: ResolvedConfig;
+  readonly source: BearerIssuerConfig;
   readonly index: number;
 }
 

@@ -7,7 +7,7 @@ import type { GatewayContext } from './context.ts';
 import { authorizeScope, forwardAuthPaths, sendForbidden } from './forbidden.ts';
 import { sendError, sendJson } from './respond.ts';
 import type { Scope } from './scope.ts';
-import { loadSession } from './session.ts';
+import { bearerToken, insufficientScope, loadBearer, loadSession } from './session.ts';
 import { readTarget, targetError } from './target.ts';
 
 async function withSession(ctx: GatewayContext, s: Scope): Promise<Session | undefined> {
@@ -16,13 +16,34 @@ async function withSession(ctx: GatewayContext, s: Scope): Promise<Session | und
   return s.session;
 }
 
+/**
+ * The bearer sources every named path's route accepts (routes[].bearer: true or ids), or undefined when a
+ * path's route takes no tokens, or no path is named: the proxy must name the original request for its
+ * route to decide. A path whose route accepts other ids than another's narrows the set to both.
+ */
+function bearerRoutes(ctx: GatewayContext, paths: readonly string[]): true | readonly string[] | undefined {
+  let accepted: true | readonly string[] | undefined;
+  for (const p of paths) {
+    const b = ctx.routes.match(p)?.bearer;
+    if (b === undefined || b === false) return undefined;
+    accepted =
+      accepted === undefined || accepted === true
+        ? b
+        : b === true
+          ? accepted
+          : accepted.filter((id) => b.includes(id));
+  }
+  return accepted;
+}
+
 /** The forward-auth endpoint; `/oauth2/auth/<original path>` is the same for Envoy (authPrefixed). */
 export const AUTH_PATH = '/oauth2/auth';
 
 /**
  * Forward-auth for nginx auth_request, Traefik forwardAuth, Caddy forward_auth: 202 with X-Auth-Request-*
  * for a valid session the access rules allow, 403 for one they deny (the page for a browser navigation,
- * else JSON), 401 JSON without one. Route rules apply to
+ * else JSON), 401 JSON without one. On routes that take bearer tokens, `Authorization: Bearer` is decided
+ * instead of the cookie: 401 `invalid_token` or 403 `insufficient_scope` (RFC 6750 §3.1). Route rules apply to
  * the paths the request names for the original request (forwardAuthPaths), all of which must be allowed.
  */
 export function auth(ctx: GatewayContext, s: Scope): Promise<void> {
@@ -55,12 +76,22 @@ async function forwardAuth(
   ok: 200 | 202,
   envoyPaths: readonly string[] | undefined,
 ): Promise<void> {
-  const session = await withSession(ctx, s);
+  const named = forwardAuthPaths(s, envoyPaths);
+  // A token is the credential where every route the request names takes bearer tokens, as on the proxied
+  // path (gateway.ts): the cookie is then not read (RFC 6750 §2: one method). Elsewhere the header is the app's.
+  const token = bearerToken(s);
+  const accepted = 'bad' in named ? undefined : bearerRoutes(ctx, named.paths);
+  let session: Session | undefined;
+  if (token !== undefined && accepted !== undefined) {
+    if (await loadBearer(ctx, s, token, accepted)) return;
+    session = s.bearer;
+  } else session = await withSession(ctx, s);
   if (session === undefined) {
-    sendError(ctx.log, s, 'PCL_UNAUTHENTICATED', { json: true });
+    // RFC 6750 §3: a resource that takes bearer tokens says so on a request that sent none.
+    const extraHeaders = accepted !== undefined ? { 'WWW-Authenticate': 'Bearer' } : undefined;
+    sendError(ctx.log, s, 'PCL_UNAUTHENTICATED', { json: true, ...(extraHeaders ? { extraHeaders } : {}) });
     return;
   }
-  const named = forwardAuthPaths(s, envoyPaths);
   if ('bad' in named) {
     const e = named.why ? targetError(named.why) : new PortcullisError('PCL_BAD_REQUEST', 'repeated');
     sendError(ctx.log, s, new PortcullisError(e.code, `${named.bad}: ${e.detail}`), { json: true });
@@ -81,8 +112,17 @@ async function forwardAuth(
   }
   const outcome = authorizeScope(ctx, s, 'forward-auth', session, named.paths, {
     forwardedPaths: named.paths,
+    ...(s.bearer !== undefined ? { credential: 'bearer' } : {}),
   });
   if (outcome.kind === 'denied') {
+    if (s.bearer !== undefined) {
+      // RFC 6750 §3.1: the token is valid but does not grant this; no new sign-in would change that.
+      sendForbidden(ctx, s, outcome.decision, {
+        json: true,
+        extraHeaders: { 'WWW-Authenticate': insufficientScope(outcome.decision.reasons) },
+      });
+      return;
+    }
     // Traefik and Envoy hand this answer to the browser as it is: a navigation gets the explained page.
     sendForbidden(ctx, s, outcome.decision);
     return;

@@ -22,7 +22,7 @@ import { callback, signedOut, signIn, signOut, start } from './login.ts';
 import { redirect, sendError } from './respond.ts';
 import { Scope, type Upgrade } from './scope.ts';
 import { services } from './services.ts';
-import { bearerToken, loadBearer, loadOptionalSession, loadSession } from './session.ts';
+import { bearerToken, insufficientScope, loadBearer, loadOptionalSession, loadSession } from './session.ts';
 import { readTarget, reservedPath, targetError } from './target.ts';
 import { resolveForwarded } from './trust.ts';
 
@@ -201,12 +201,6 @@ const PIPELINE: readonly (readonly [string, Step])[] = [
     },
   ],
 ];
-
-/** RFC 6750 §3.1 `insufficient_scope`, with the rules' reason codes as the description. */
-function insufficientScope(reasons: readonly string[]): string {
-  const description = reasons.join(', ').replace(/[^\x20-\x7e]|["\\]/g, '');
-  return `Bearer error="insufficient_scope", error_description="Access rules refuse this token: ${description}"`;
-}
 
 /**
  * Identity headers, the signed assertion and Authorization, from a session or a bearer token's principal

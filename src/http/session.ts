@@ -141,8 +141,14 @@ const quoted = (v: string) => `"${v.replace(/["\\]/g, '')}"`;
  * request carried a credential. Returns whether the request was answered. The reason is logged, the token
  * never is.
  */
-export async function loadBearer(ctx: GatewayContext, s: Scope, token: string): Promise<boolean> {
-  const accepted = s.route?.bearer === true ? true : (s.route?.bearer as readonly string[]);
+export async function loadBearer(
+  ctx: GatewayContext,
+  s: Scope,
+  token: string,
+  accepted: true | readonly string[] = s.route?.bearer === true
+    ? true
+    : (s.route?.bearer as readonly string[]),
+): Promise<boolean> {
   const r =
     token === ''
       ? ({ ok: false, reason: 'malformed', description: 'The Authorization header has no token' } as const)
@@ -162,4 +168,10 @@ export async function loadBearer(ctx: GatewayContext, s: Scope, token: string): 
     },
   });
   return true;
+}
+
+/** RFC 6750 §3.1 `insufficient_scope`: the token is valid, the access rules refuse it (reason codes only). */
+export function insufficientScope(reasons: readonly string[]): string {
+  const description = reasons.join(', ').replace(/[^\x20-\x7e]|["\\]/g, '');
+  return `Bearer error="insufficient_scope", error_description="Access rules refuse this token: ${description}"`;
 }

@@ -167,6 +167,7 @@ describe('the installed package', () => {
         PORTCULLIS_COOKIE_SECRET: randomBytes(32).toString('base64url'),
         DEMO_CLIENT_SECRET: 'dummy',
         DEMO_CLI_SECRET: randomBytes(32).toString('base64url'),
+        DEMO_SERVICE_SECRET: randomBytes(32).toString('base64url'),
       },
     );
     assert.equal(r.status, 0, r.stdout + r.stderr);
