@@ -31,9 +31,10 @@ export interface ProviderButton {
   readonly icon?: string | undefined;
 }
 
-export function signInPage(providers: readonly ProviderButton[], rd: string): string {
+/** Pages take `base`, publicUrl's path without its trailing slash ('' at the root): their links live under it. */
+export function signInPage(providers: readonly ProviderButton[], rd: string, base = ''): string {
   const buttons = providers.map((p) => {
-    const href = `/oauth2/start?provider=${encodeURIComponent(p.id)}&rd=${encodeURIComponent(rd)}`;
+    const href = `${base}/oauth2/start?provider=${encodeURIComponent(p.id)}&rd=${encodeURIComponent(rd)}`;
     const icon = p.icon && html`<img src="${p.icon}" alt="" width="20" height="20">`;
     return html`<a class="button" href="${href}">${icon}Sign in with ${p.name}</a>`;
   });
@@ -78,24 +79,24 @@ export function errorPage(e: ErrorPageInput): string {
  * and wherever a Portcullis page offers to sign out. `rd` travels as a hidden field.
  */
 export function signOutForm(
-  o: { readonly rd?: string | undefined; readonly secondary?: boolean } = {},
+  o: { readonly rd?: string | undefined; readonly secondary?: boolean; readonly base?: string } = {},
 ): Html {
   const hidden = o.rd !== undefined && html`<input type="hidden" name="rd" value="${o.rd}">`;
   const cls = o.secondary && html` class="secondary"`;
-  return html`<form id="sign-out" method="post" action="/oauth2/sign_out">${hidden}<button type="submit"${cls}>Sign out</button></form>`;
+  return html`<form id="sign-out" method="post" action="${o.base ?? ''}/oauth2/sign_out">${hidden}<button type="submit"${cls}>Sign out</button></form>`;
 }
 
 /** GET /oauth2/sign_out: asks before signing out, so a link or a navigation from another site cannot. */
-export function signOutPage(rd: string | undefined): string {
+export function signOutPage(rd: string | undefined, base = ''): string {
   return layout(
     'Sign out',
-    html`<h1>Sign out?</h1><p>This ends your session here, and at every service that signs you in through it.</p>${signOutForm({ rd })}<p class="meta"><a href="/">Stay signed in</a></p>`,
+    html`<h1>Sign out?</h1><p>This ends your session here, and at every service that signs you in through it.</p>${signOutForm({ rd, base })}<p class="meta"><a href="${base}/">Stay signed in</a></p>`,
   );
 }
 
-export function signedOutPage(): string {
+export function signedOutPage(base = ''): string {
   return layout(
     'Signed out',
-    html`<h1>You are signed out</h1><p>Your session has ended.</p><a class="button secondary" href="/">Sign in again</a>`,
+    html`<h1>You are signed out</h1><p>Your session has ended.</p><a class="button secondary" href="${base}/">Sign in again</a>`,
   );
 }
