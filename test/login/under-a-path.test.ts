@@ -130,6 +130,26 @@ describe('publicUrl with a path: every own endpoint under it, the rest the upstr
   });
 });
 
+describe('publicUrl with a path: X-Auth-Request-Redirect naming an own page under the path is ignored', () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack({ basePath: P });
+  });
+  after(() => stack.close());
+
+  test('nginx sets the header on its /auth/oauth2/ location: /auth/oauth2/… is not a target, /reports is', async () => {
+    const b = stack.browser();
+    const own = await b.get(`${stack.url}${P}/oauth2/sign_in`, {
+      headers: { 'x-auth-request-redirect': `${P}/oauth2/start` },
+    });
+    assert.match(own.body, /rd=%2Fauth%2F"/);
+    const app = await b.get(`${stack.url}${P}/oauth2/sign_in`, {
+      headers: { 'x-auth-request-redirect': '/reports?a=1&b=2' },
+    });
+    assert.match(app.body, /rd=%2Freports%3Fa%3D1%26b%3D2"/);
+  });
+});
+
 describe('publicUrl with a path: a refused sign-in offers to try again under the path', () => {
   let stack: Stack;
   before(async () => {
