@@ -23,7 +23,7 @@ export interface ResolvedIssuerClient extends IssuerClientConfig {
 }
 
 export interface ResolvedIssuer extends Omit<IssuerConfig, 'clients'> {
-  /** `<publicUrl>/oidc`: the issuer identifier (no trailing slash). */
+  /** `<origin><base path>/oidc`: the issuer identifier (no trailing slash); its pathname is the mount. */
   readonly url: URL;
   readonly clients: readonly ResolvedIssuerClient[];
 }
@@ -55,6 +55,8 @@ export function resolveIssuerConfig(
   issuer: IssuerConfig | undefined,
   storage: StorageConfig,
   publicUrl: URL,
+  /** publicUrl's path without its trailing slash ('' at the root): the issuer lives at `<base>/oidc`. */
+  basePath: string,
   problems: string[],
   readSecret: ReadSecret,
 ): { issuer: ResolvedIssuer | undefined; storage: ResolvedStorage } {
@@ -64,8 +66,7 @@ export function resolveIssuerConfig(
   const clients = issuer.clients.map((c, i) =>
     resolveClient(c, `issuer.clients[${i}]`, ids, issuer, problems, readSecret),
   );
-  const url = new URL(publicUrl.href);
-  url.pathname = ISSUER_PATH;
+  const url = new URL(`${publicUrl.origin}${basePath}${ISSUER_PATH}`);
   return { issuer: { ...issuer, url, clients }, storage: storageOut };
 }
 

@@ -12,6 +12,7 @@ import { ConfigError, didYouMean } from './errors.ts';
 import { type ResolvedIssuer, resolveIssuerConfig } from './issuer.ts';
 import { explainIssue } from './messages.ts';
 import { isLoopbackHost } from './net.ts';
+import { readTarget } from './paths.ts';
 import { type ResolvedProvider, resolveProviders, sharedFieldProblems } from './providers.ts';
 import { redirectDomainProblems } from './redirect-domains.ts';
 import { commonProviderSchema } from './schema/providers.ts';
@@ -46,6 +47,12 @@ export interface ResolvedConfig
   readonly issuer: ResolvedIssuer | undefined;
   readonly storage: ResolvedStorage;
   readonly public: URL;
+  /**
+   * The path of publicUrl without its trailing slash: '' at the origin's root, `/auth` for
+   * `https://host/auth/`. Every own endpoint, page link and redirect Portcullis makes lives under it; the
+   * upstream table and routes stay absolute (docs/endpoints.md, "Serving under a path").
+   */
+  readonly basePath: string;
   readonly redirectUri: URL;
   readonly cookieKeys: readonly Buffer[];
   readonly cookieSecure: boolean;
@@ -53,6 +60,29 @@ export interface ResolvedConfig
   readonly upstreams: readonly ResolvedUpstream[];
   readonly host: string;
   readonly port: number;
+}
+
+/**
+ * The path publicUrl puts Portcullis under ('' for none), without its trailing slash. It must read as
+ * exactly itself (src/config/paths.ts): what the gateway matches is the decoded, normalised path, so a
+ * prefix with percent-encodings, dot segments, `//` or `;` would name one path here and another there.
+ */
+function basePathOf(pub: URL, problems: string[]): string {
+  const base = pub.pathname.replace(/\/+$/, '');
+  if (base === '') return '';
+  const read = readTarget(base);
+  if (
+    typeof read === 'string' ||
+    read.path !== base ||
+    read.readings.length > 0 ||
+    !/^[\w\-.~/]+$/.test(base)
+  ) {
+    problems.push(
+      `publicUrl: the path ${pub.pathname} must be plain segments of letters, digits and - . _ ~ (such as https://host/auth/)`,
+    );
+    return '';
+  }
+  return base;
 }
 
 function formatPath(path: readonly PropertyKey[]): string {
@@ -357,11 +387,8 @@ export function resolveConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env
   if (pub.protocol !== 'https:' && pub.protocol !== 'http:')
     problems.push('publicUrl: must be an http(s) URL');
   if (pub.search || pub.hash) problems.push('publicUrl: must not have a query or fragment');
-  if (pub.pathname !== '/')
-    problems.push(
-      `publicUrl: serving under a path (${pub.pathname}) is not supported yet; use the origin only`,
-    );
-  const redirectUri = new URL(c.redirectUrl ?? new URL(CALLBACK_PATH, pub).href);
+  const basePath = basePathOf(pub, problems);
+  const redirectUri = new URL(c.redirectUrl ?? `${pub.origin}${basePath}${CALLBACK_PATH}`);
   if (!redirectUri.pathname.endsWith(CALLBACK_PATH)) {
     problems.push(`redirectUrl: must end with ${CALLBACK_PATH} (got ${redirectUri.pathname})`);
   }
@@ -423,7 +450,7 @@ export function resolveConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env
   problems.push(...trustedProxyProblems(c.trustedProxies));
   problems.push(...assertionProblems(c.upstreams));
   problems.push(...redirectDomainProblems(c.allowedRedirectDomains));
-  const { issuer, storage } = resolveIssuerConfig(c.issuer, c.storage, pub, problems, (file, key) =>
+  const { issuer, storage } = resolveIssuerConfig(c.issuer, c.storage, pub, basePath, problems, (file, key) =>
     readSecretFile(file, key, problems),
   );
 
@@ -445,6 +472,7 @@ export function resolveConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env
   return {
     ...c,
     public: pub,
+    basePath,
     redirectUri,
     cookieKeys,
     cookieSecure,

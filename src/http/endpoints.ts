@@ -58,9 +58,8 @@ export function auth(ctx: GatewayContext, s: Scope): Promise<void> {
 export function authPrefixed(ctx: GatewayContext, s: Scope): Promise<void> {
   // The original path is what follows the prefix in the raw path, read on its own (dot segments were
   // refused with the whole target already); the prefix must be there as written, not through `//` or `%2F`.
-  const raw = s.rawPath.startsWith(`${AUTH_PATH}/`)
-    ? readTarget(s.rawPath.slice(AUTH_PATH.length))
-    : undefined;
+  const prefix = ctx.config.basePath + AUTH_PATH;
+  const raw = s.rawPath.startsWith(`${prefix}/`) ? readTarget(s.rawPath.slice(prefix.length)) : undefined;
   if (raw === undefined || typeof raw === 'string') {
     sendError(ctx.log, s, new PortcullisError('PCL_AMBIGUOUS_PATH', 'ambiguous path after /oauth2/auth'), {
       json: true,

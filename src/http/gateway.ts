@@ -23,7 +23,7 @@ import { redirect, sendError } from './respond.ts';
 import { Scope, type Upgrade } from './scope.ts';
 import { services } from './services.ts';
 import { bearerToken, insufficientScope, loadBearer, loadOptionalSession, loadSession } from './session.ts';
-import { readTarget, reservedPath, targetError } from './target.ts';
+import { ownPath, readTarget, reservedPath, targetError } from './target.ts';
 import { resolveForwarded } from './trust.ts';
 
 type Handler = (ctx: GatewayContext, s: Scope) => void | Promise<void>;
@@ -49,9 +49,13 @@ const ENDPOINTS: ReadonlyMap<string, { handler: Handler; methods?: ReadonlySet<s
   ['/oauth2/jwks', { handler: jwks, methods: READ }],
 ]);
 
-/** The own endpoint answering `path`, if any: the optional ones fall through to the upstream when off. */
+/**
+ * The own endpoint answering `path`, if any: the optional ones fall through to the upstream when off. The
+ * table's paths are below publicUrl's path (`config.basePath`), so only a path under it can match.
+ */
 function ownEndpoint(ctx: GatewayContext, path: string) {
-  const endpoint = ENDPOINTS.get(path);
+  const own = ownPath(ctx.config.basePath, path);
+  const endpoint = own === undefined ? undefined : ENDPOINTS.get(own);
   if (endpoint === undefined) return undefined;
   // /metrics is the metrics listener's; on the main listener only by explicit opt-in (else the upstream's).
   if (endpoint.handler === metricsEndpoint && !ctx.metricsOnMain) return undefined;
@@ -76,24 +80,26 @@ const PIPELINE: readonly (readonly [string, Step])[] = [
   [
     'endpoints',
     (ctx, s) => {
+      const base = ctx.config.basePath;
       // /oidc and everything under it is the issuer's when one is configured: answered here, before the
       // route and session steps, so no upstream shadows it and 'decide' never redirects it.
       if (s.upgrade !== undefined) {
         // An upgrade to the issuer's paths or Portcullis's own endpoints never tunnels to an upstream.
-        if (!reservedPath(s.path) && ownEndpoint(ctx, s.path) === undefined) return false;
+        if (!reservedPath(s.path, base) && ownEndpoint(ctx, s.path) === undefined) return false;
         sendError(ctx.log, s, new PortcullisError('PCL_NO_UPSTREAM', `no upgrade at ${s.path}`));
         return true;
       }
-      if (ctx.issuer !== undefined && (s.path === '/oidc' || s.path.startsWith('/oidc/'))) {
+      const own = ownPath(base, s.path);
+      if (ctx.issuer !== undefined && own !== undefined && (own === '/oidc' || own.startsWith('/oidc/'))) {
         return ctx.issuer.handle(ctx, s).then(() => true);
       }
       const endpoint = ownEndpoint(ctx, s.path);
       if (endpoint === undefined) {
-        // Envoy's ext_authz (path_prefix: /oauth2/auth) asks about the original path below the endpoint.
-        if (s.path.startsWith(`${AUTH_PATH}/`)) return authPrefixed(ctx, s).then(() => true);
-        // Nothing under /oauth2/ or /oidc/ is ever proxied, configured or not (the path decided is the
-        // path served: no upstream may answer for what the gate's own endpoints would).
-        if (!reservedPath(s.path)) return false;
+        // Envoy's ext_authz (path_prefix: <base>/oauth2/auth) asks about the original path below the endpoint.
+        if (own?.startsWith(`${AUTH_PATH}/`)) return authPrefixed(ctx, s).then(() => true);
+        // Nothing under <base>/oauth2/ or <base>/oidc/ is ever proxied, configured or not (the path decided
+        // is the path served: no upstream may answer for what the gate's own endpoints would).
+        if (!reservedPath(s.path, base)) return false;
         sendError(ctx.log, s, new PortcullisError('PCL_NOT_FOUND', `no endpoint ${s.path}`));
         return true;
       }
@@ -165,7 +171,8 @@ const PIPELINE: readonly (readonly [string, Step])[] = [
       }
       const rd = encodeURIComponent(s.rawPath + s.query);
       // With autoLogin and a single provider the sign-in page would only redirect on: skip that hop.
-      redirect(s, ctx.autoStart ? `/oauth2/start?rd=${rd}` : `/oauth2/sign_in?rd=${rd}`);
+      const login = ctx.config.basePath + (ctx.autoStart ? '/oauth2/start' : '/oauth2/sign_in');
+      redirect(s, `${login}?rd=${rd}`);
       return true;
     },
   ],
@@ -273,8 +280,12 @@ function newScope(
  * route (so the same public/api flags and route rules) and the same upstream.
  */
 function sameDestination(ctx: GatewayContext, a: string, b: string): boolean {
-  const endpointOf = (p: string) =>
-    reservedPath(p) ? (ENDPOINTS.has(p) ? p : '/oauth2 or /oidc') : ENDPOINTS.has(p) ? p : '';
+  const base = ctx.config.basePath;
+  const endpointOf = (p: string) => {
+    const own = ownPath(base, p);
+    const known = own !== undefined && ENDPOINTS.has(own);
+    return reservedPath(p, base) ? (known ? p : '/oauth2 or /oidc') : known ? p : '';
+  };
   return (
     endpointOf(a) === endpointOf(b) &&
     ctx.routes.match(a) === ctx.routes.match(b) &&
@@ -304,7 +315,7 @@ export async function handle(
       const r = step(ctx, s);
       if (r instanceof Promise ? await r : r) break;
     }
-    ctx.metrics.request(routeClass(s.path), res.statusCode);
+    ctx.metrics.request(routeClass(ownPath(ctx.config.basePath, s.path) ?? '/'), res.statusCode);
   } catch (err) {
     // Coded failures (a session store that is down: 503) keep their code; anything else is a 500.
     sendError(
@@ -317,7 +328,7 @@ export async function handle(
             err instanceof Error ? (err.stack ?? err.message) : String(err),
           ),
     );
-    ctx.metrics.request(routeClass(s.path), res.statusCode);
+    ctx.metrics.request(routeClass(ownPath(ctx.config.basePath, s.path) ?? '/'), res.statusCode);
   }
 }
 

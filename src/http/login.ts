@@ -14,6 +14,7 @@ import { signedOutPage, signInPage, signOutPage } from './pages.ts';
 import { redirect, sendError, sendHtml } from './respond.ts';
 import { crossSiteReason } from './same-origin.ts';
 import type { Scope } from './scope.ts';
+import { ownPath } from './target.ts';
 
 /** The validated post-login target, logging rejected ones with the reason. */
 function target(ctx: GatewayContext, s: Scope, rd: string | null): string {
@@ -25,7 +26,7 @@ function target(ctx: GatewayContext, s: Scope, rd: string | null): string {
       'redirect target rejected; using /',
     );
   }
-  return new URL('/', ctx.redirects.origin).href;
+  return new URL(`${ctx.config.basePath}/`, ctx.redirects.origin).href;
 }
 
 /** The header oauth2-proxy reads the post-login target from when the query names none. */
@@ -41,7 +42,7 @@ export const REDIRECT_HEADER = 'x-auth-request-redirect';
  * query would not. A header naming one of Portcullis's own /oauth2/ pages is ignored: nginx sets it on
  * every request of its /oauth2/ location, and `/oauth2/start` as the target after sign-in would loop.
  */
-function requestedTarget(s: Scope): string | null {
+function requestedTarget(ctx: GatewayContext, s: Scope): string | null {
   const rd = s.searchParams().get('rd');
   if (rd !== null) return rd;
   const header = s.req.headers[REDIRECT_HEADER];
@@ -52,14 +53,16 @@ function requestedTarget(s: Scope): string | null {
   } catch {
     return header; // refused by the validation, with its reason logged
   }
-  return path === '/oauth2' || path.startsWith('/oauth2/') ? null : header;
+  const own = ownPath(ctx.config.basePath, path);
+  return own === '/oauth2' || own?.startsWith('/oauth2/') ? null : header;
 }
 
 export function signIn(ctx: GatewayContext, s: Scope): void {
-  const rd = requestedTarget(s) ?? '/';
+  const base = ctx.config.basePath;
+  const rd = requestedTarget(ctx, s) ?? `${base}/`;
   if (ctx.config.autoLogin && ctx.providers.size === 1) {
     const [only] = ctx.providers.keys();
-    redirect(s, `/oauth2/start?provider=${encodeURIComponent(only!)}&rd=${encodeURIComponent(rd)}`);
+    redirect(s, `${base}/oauth2/start?provider=${encodeURIComponent(only!)}&rd=${encodeURIComponent(rd)}`);
     return;
   }
   const buttons = [...ctx.providers.values()].map((p) => ({ id: p.id, name: p.displayName, icon: p.icon }));
@@ -67,21 +70,22 @@ export function signIn(ctx: GatewayContext, s: Scope): void {
   const imgSrc = new Set<string>();
   for (const b of buttons)
     if (b.icon) imgSrc.add(b.icon.startsWith('data:') ? 'data:' : new URL(b.icon).origin);
-  sendHtml(s, 200, signInPage(buttons, rd), { imgSrc: [...imgSrc] });
+  sendHtml(s, 200, signInPage(buttons, rd, base), { imgSrc: [...imgSrc] });
 }
 
 export async function start(ctx: GatewayContext, s: Scope): Promise<void> {
   const params = s.searchParams();
   const id = params.get('provider') ?? (ctx.providers.size === 1 ? [...ctx.providers.keys()][0] : undefined);
-  const rd = requestedTarget(s);
+  const base = ctx.config.basePath;
+  const rd = requestedTarget(ctx, s);
   if (id === undefined) {
-    redirect(s, `/oauth2/sign_in?rd=${encodeURIComponent(rd ?? '/')}`);
+    redirect(s, `${base}/oauth2/sign_in?rd=${encodeURIComponent(rd ?? `${base}/`)}`);
     return;
   }
   const provider = ctx.providers.get(id);
   if (provider === undefined) {
     sendError(ctx.log, s, new PortcullisError('PCL_PROVIDER_UNKNOWN', `no provider "${id.slice(0, 64)}"`), {
-      retryHref: '/oauth2/sign_in',
+      retryHref: `${base}/oauth2/sign_in`,
     });
     return;
   }
@@ -114,6 +118,7 @@ export async function start(ctx: GatewayContext, s: Scope): Promise<void> {
 }
 
 export async function callback(ctx: GatewayContext, s: Scope): Promise<void> {
+  const base = ctx.config.basePath;
   const params = s.searchParams();
   const state = params.get('state');
   const flow = state === null ? undefined : ctx.flows.find(state, s.cookies, ctx.now());
@@ -125,11 +130,11 @@ export async function callback(ctx: GatewayContext, s: Scope): Promise<void> {
           'PCL_STATE_UNKNOWN',
           state === null ? 'callback without state' : 'no flow cookie for this state',
         );
-    sendError(ctx.log, s, err, { retryHref: '/oauth2/sign_in', userDetail: idpError ?? undefined });
+    sendError(ctx.log, s, err, { retryHref: `${base}/oauth2/sign_in`, userDetail: idpError ?? undefined });
     return;
   }
   s.setCookies.push(ctx.flows.clear(state));
-  const retryHref = `/oauth2/start?provider=${encodeURIComponent(flow.provider)}&rd=${encodeURIComponent(flow.rd)}`;
+  const retryHref = `${base}/oauth2/start?provider=${encodeURIComponent(flow.provider)}&rd=${encodeURIComponent(flow.rd)}`;
   if (idpError !== null) {
     const description = params.get('error_description');
     ctx.metrics.signIn(flow.provider, 'failure');
@@ -148,7 +153,7 @@ export async function callback(ctx: GatewayContext, s: Scope): Promise<void> {
   // issuer (the RFC 9207 iss parameter and the ID token's iss) against the response.
   if (provider === undefined || provider.issuer !== flow.issuer) {
     sendError(ctx.log, s, new PortcullisError('PCL_STATE_UNKNOWN', 'flow provider no longer configured'), {
-      retryHref: '/oauth2/sign_in',
+      retryHref: `${base}/oauth2/sign_in`,
     });
     return;
   }
@@ -178,7 +183,7 @@ export async function callback(ctx: GatewayContext, s: Scope): Promise<void> {
     const outcome = authorizeScope(ctx, s, 'sign-in', session);
     if (outcome.kind === 'denied') {
       ctx.metrics.signIn(provider.id, 'denied');
-      sendForbidden(ctx, s, outcome.decision, { retryHref: '/oauth2/sign_in' });
+      sendForbidden(ctx, s, outcome.decision, { retryHref: `${base}/oauth2/sign_in` });
       return;
     }
     s.setCookies.push(...(await ctx.sessions.write(session, s.cookies, now)));
@@ -214,7 +219,11 @@ export async function callback(ctx: GatewayContext, s: Scope): Promise<void> {
  */
 function confirmSignOut(ctx: GatewayContext, s: Scope): void {
   const rd = s.searchParams().get('rd');
-  sendHtml(s, 200, signOutPage(rd ? target(ctx, s, rd) : undefined, ctx.sessions.users !== undefined));
+  sendHtml(
+    s,
+    200,
+    signOutPage(rd ? target(ctx, s, rd) : undefined, ctx.sessions.users !== undefined, ctx.config.basePath),
+  );
 }
 
 /**
@@ -227,11 +236,12 @@ export async function signOut(ctx: GatewayContext, s: Scope): Promise<void> {
     confirmSignOut(ctx, s);
     return;
   }
+  const signOutPath = `${ctx.config.basePath}/oauth2/sign_out`;
   const refused = crossSiteReason(s, ctx.config.public.origin);
   if (refused !== undefined) {
     const rd = s.searchParams().get('rd');
     sendError(ctx.log, s, new PortcullisError('PCL_CROSS_SITE', `sign-out refused: ${refused}`), {
-      retryHref: rd ? `/oauth2/sign_out?rd=${encodeURIComponent(rd)}` : '/oauth2/sign_out',
+      retryHref: rd ? `${signOutPath}?rd=${encodeURIComponent(rd)}` : signOutPath,
     });
     return;
   }
@@ -254,7 +264,9 @@ export async function signOut(ctx: GatewayContext, s: Scope): Promise<void> {
     );
   }
   const provider = session ? ctx.providers.get(session.provider) : undefined;
-  const after = rd ? target(ctx, s, rd) : new URL('/oauth2/signed_out', ctx.config.public).href;
+  const after = rd
+    ? target(ctx, s, rd)
+    : new URL(`${ctx.config.basePath}/oauth2/signed_out`, ctx.config.public).href;
   // With the issuer mounted, the browser passes through it on the way out: it ends the issuer's session and
   // the services' grants there (its cookie is scoped to /oidc, so this request does not carry it). The stop
   // is bound to this browser (a cookie set with this answer), so nobody else's sign-out can be replayed.
@@ -311,7 +323,10 @@ async function signOutEverywhere(
     );
   }
   s.setCookies.push(...(await ctx.sessions.clear(s.cookies)), ...users.expireSignedOutAs(s.cookies));
-  const after = new URL(`/oauth2/signed_out${user ? '?everywhere=1' : ''}`, ctx.config.public).href;
+  const after = new URL(
+    `${ctx.config.basePath}/oauth2/signed_out${user ? '?everywhere=1' : ''}`,
+    ctx.config.public,
+  ).href;
   redirect(s, ctx.issuer ? ctx.issuer.signOutVia(after, s) : after, 303);
 }
 
@@ -323,6 +338,7 @@ export function signedOut(ctx: GatewayContext, s: Scope): void {
     signedOutPage({
       everywhere: s.searchParams().get('everywhere') === '1',
       offerEverywhere: users?.readSignedOutAs(s.cookies, ctx.now()) !== undefined,
+      base: ctx.config.basePath,
     }),
   );
 }

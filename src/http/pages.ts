@@ -31,9 +31,10 @@ export interface ProviderButton {
   readonly icon?: string | undefined;
 }
 
-export function signInPage(providers: readonly ProviderButton[], rd: string): string {
+/** Pages take `base`, publicUrl's path without its trailing slash ('' at the root): their links live under it. */
+export function signInPage(providers: readonly ProviderButton[], rd: string, base = ''): string {
   const buttons = providers.map((p) => {
-    const href = `/oauth2/start?provider=${encodeURIComponent(p.id)}&rd=${encodeURIComponent(rd)}`;
+    const href = `${base}/oauth2/start?provider=${encodeURIComponent(p.id)}&rd=${encodeURIComponent(rd)}`;
     const icon = p.icon && html`<img src="${p.icon}" alt="" width="20" height="20">`;
     return html`<a class="button" href="${href}">${icon}Sign in with ${p.name}</a>`;
   });
@@ -78,41 +79,45 @@ export function errorPage(e: ErrorPageInput): string {
  * and wherever a Portcullis page offers to sign out. `rd` travels as a hidden field.
  */
 export function signOutForm(
-  o: { readonly rd?: string | undefined; readonly secondary?: boolean } = {},
+  o: { readonly rd?: string | undefined; readonly secondary?: boolean; readonly base?: string } = {},
 ): Html {
   const hidden = o.rd !== undefined && html`<input type="hidden" name="rd" value="${o.rd}">`;
   const cls = o.secondary && html` class="secondary"`;
-  return html`<form id="sign-out" method="post" action="/oauth2/sign_out">${hidden}<button type="submit"${cls}>Sign out</button></form>`;
+  return html`<form id="sign-out" method="post" action="${o.base ?? ''}/oauth2/sign_out">${hidden}<button type="submit"${cls}>Sign out</button></form>`;
 }
 
 /**
  * "Sign out of every device": the same POST with `everywhere=1` (same-origin rules as any sign-out). Shown
  * only with a server-side session store, the one kind whose sessions can be found by their user.
  */
-export function signOutEverywhereForm(): Html {
-  return html`<form id="sign-out-everywhere" method="post" action="/oauth2/sign_out"><input type="hidden" name="everywhere" value="1"><button type="submit" class="secondary">Sign out of every device</button></form>`;
+export function signOutEverywhereForm(base = ''): Html {
+  return html`<form id="sign-out-everywhere" method="post" action="${base}/oauth2/sign_out"><input type="hidden" name="everywhere" value="1"><button type="submit" class="secondary">Sign out of every device</button></form>`;
 }
 
 /** GET /oauth2/sign_out: asks before signing out, so a link or a navigation from another site cannot. */
-export function signOutPage(rd: string | undefined, everywhere = false): string {
+export function signOutPage(rd: string | undefined, everywhere = false, base = ''): string {
   return layout(
     'Sign out',
-    html`<h1>Sign out?</h1><p>This ends your session here, and at every service that signs you in through it.</p>${signOutForm({ rd })}${everywhere && signOutEverywhereForm()}<p class="meta"><a href="/">Stay signed in</a></p>`,
+    html`<h1>Sign out?</h1><p>This ends your session here, and at every service that signs you in through it.</p>${signOutForm({ rd, base })}${everywhere && signOutEverywhereForm(base)}<p class="meta"><a href="${base}/">Stay signed in</a></p>`,
   );
 }
 
 /**
  * /oauth2/signed_out. `offerEverywhere`: the browser just signed out of a server-side session (its
  * signed-out-as cookie is fresh), so its other devices can be signed out too. `everywhere`: that was done.
+ * `base`: the path Portcullis is served under ('' at the root).
  */
-export function signedOutPage(o: { offerEverywhere?: boolean; everywhere?: boolean } = {}): string {
+export function signedOutPage(
+  o: { offerEverywhere?: boolean; everywhere?: boolean; base?: string } = {},
+): string {
+  const base = o.base ?? '';
   if (o.everywhere)
     return layout(
       'Signed out everywhere',
-      html`<h1>You are signed out everywhere</h1><p>Every session of yours has ended, on every device, and the services you signed in to through this gateway have lost their access.</p><a class="button secondary" href="/">Sign in again</a>`,
+      html`<h1>You are signed out everywhere</h1><p>Every session of yours has ended, on every device, and the services you signed in to through this gateway have lost their access.</p><a class="button secondary" href="${base}/">Sign in again</a>`,
     );
   return layout(
     'Signed out',
-    html`<h1>You are signed out</h1><p>Your session has ended.</p>${o.offerEverywhere && html`<p>Signed in somewhere else too, or on a device you no longer have?</p>${signOutEverywhereForm()}`}<a class="button secondary" href="/">Sign in again</a>`,
+    html`<h1>You are signed out</h1><p>Your session has ended.</p>${o.offerEverywhere && html`<p>Signed in somewhere else too, or on a device you no longer have?</p>${signOutEverywhereForm(base)}`}<a class="button secondary" href="${base}/">Sign in again</a>`,
   );
 }

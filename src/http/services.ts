@@ -29,7 +29,7 @@ export function serviceEntries(ctx: GatewayContext): ServiceEntry[] {
   return out.sort((a, b) => a.name.localeCompare(b.name));
 }
 
-export function servicesPage(entries: readonly ServiceEntry[], user: string): string {
+export function servicesPage(entries: readonly ServiceEntry[], user: string, base = ''): string {
   const items = entries.map(
     (e) =>
       html`<li><a href="${e.url}">${e.name}</a>${e.description && html`<br><small>${e.description}</small>`}</li>`,
@@ -40,7 +40,7 @@ export function servicesPage(entries: readonly ServiceEntry[], user: string): st
       : html`<p>No services are listed yet. The operator adds them with <code>display.url</code> in <code>issuer.clients</code>.</p>`;
   return layout(
     'Services',
-    html`<h1>Services</h1><p>Signed in as <strong>${user}</strong>. These services sign you in with the same account.</p>${list}${signOutForm({ secondary: true })}`,
+    html`<h1>Services</h1><p>Signed in as <strong>${user}</strong>. These services sign you in with the same account.</p>${list}${signOutForm({ secondary: true, base })}`,
   );
 }
 
@@ -50,7 +50,11 @@ export async function services(ctx: GatewayContext, s: Scope): Promise<void> {
   const session = s.session;
   if (session === undefined) {
     if (s.wantsJson()) sendError(ctx.log, s, 'PCL_UNAUTHENTICATED', { json: true });
-    else redirect(s, `${ctx.autoStart ? '/oauth2/start' : '/oauth2/sign_in'}?rd=%2Foauth2%2Fservices`);
+    else {
+      const base = ctx.config.basePath;
+      const login = `${base}${ctx.autoStart ? '/oauth2/start' : '/oauth2/sign_in'}`;
+      redirect(s, `${login}?rd=${encodeURIComponent(`${base}/oauth2/services`)}`);
+    }
     return;
   }
   const outcome = authorizeScope(ctx, s, 'services', session);
@@ -64,5 +68,5 @@ export async function services(ctx: GatewayContext, s: Scope): Promise<void> {
     return;
   }
   const i = session.identity;
-  sendHtml(s, 200, servicesPage(entries, i.preferredUsername ?? i.email ?? i.sub));
+  sendHtml(s, 200, servicesPage(entries, i.preferredUsername ?? i.email ?? i.sub, ctx.config.basePath));
 }

@@ -13,7 +13,7 @@
 
 import { createHash, createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import type { Interaction, Provider } from 'oidc-provider';
-import { ISSUER_PATH, type ResolvedIssuerClient } from '../config/issuer.ts';
+import type { ResolvedIssuerClient } from '../config/issuer.ts';
 import { PortcullisError } from '../errors/codes.ts';
 import type { GatewayContext } from '../http/context.ts';
 import { authorizeScope, sendForbidden } from '../http/forbidden.ts';
@@ -27,10 +27,13 @@ import type { Storage } from '../storage/storage.ts';
 import type { Accounts } from './accounts.ts';
 import { consentPage } from './pages.ts';
 
-/** /oidc/interaction/<uid>, /oidc/interaction/<uid>/confirm, /oidc/interaction/<uid>/abort */
-export const INTERACTION_PATH = new RegExp(
-  `^${ISSUER_PATH}/interaction/([A-Za-z0-9_-]{1,64})(?:/(confirm|abort))?$`,
-);
+/**
+ * <mount>/interaction/<uid>, …/confirm, …/abort, where the mount is the issuer identifier's path
+ * (`/oidc`, or `<base>/oidc` under a publicUrl path; made only of plain characters, src/config/load.ts).
+ */
+export function interactionPath(mount: string): RegExp {
+  return new RegExp(`^${mount}/interaction/([A-Za-z0-9_-]{1,64})(?:/(confirm|abort))?$`);
+}
 
 /** Notes for prompt=login (which gate session the browser had), kept as long as an interaction lives. */
 const REAUTH_KIND = 'PortcullisReauth';
@@ -209,7 +212,8 @@ async function login(
       { requestId: s.id, event: 'issuer.sign-in-upstream', client: clientId, fresh: tooOld || stale },
       'service sign-in needs a Portcullis sign-in first',
     );
-    redirect(s, ctx.providers.size === 1 ? `/oauth2/start?rd=${rd}` : `/oauth2/sign_in?rd=${rd}`);
+    const login = ctx.config.basePath + (ctx.providers.size === 1 ? '/oauth2/start' : '/oauth2/sign_in');
+    redirect(s, `${login}?rd=${rd}`);
     return;
   }
   const outcome = authorizeScope(ctx, s, 'issuer.authorization', session, undefined, { client: clientId });
@@ -278,6 +282,7 @@ async function showConsent(
   clientId: string,
 ): Promise<void> {
   const uid = details.uid;
+  const mount = ctx.config.issuer?.url.pathname;
   const scopes = [...new Set(String(details.params['scope'] ?? '').split(' '))].filter((x) => x !== '');
   const html = consentPage({
     service: client?.name ?? clientId,
@@ -285,8 +290,8 @@ async function showConsent(
     description: client?.display?.description,
     scopes,
     user: describe((await ctx.sessions.read(s.cookies, ctx.now()))?.identity),
-    confirmAction: `${ISSUER_PATH}/interaction/${uid}/confirm`,
-    abortAction: `${ISSUER_PATH}/interaction/${uid}/abort`,
+    confirmAction: `${mount}/interaction/${uid}/confirm`,
+    abortAction: `${mount}/interaction/${uid}/abort`,
     csrf: deps.csrf.token(uid),
   });
   // The Allow/Deny answer redirects on to the service's redirect URI; Chromium applies form-action to

@@ -16,7 +16,7 @@ import type { IncomingMessage } from 'node:http';
 import type Provider from 'oidc-provider';
 import type { Session as IssuerSession, KoaContextWithOIDC } from 'oidc-provider';
 import type { MachineToken } from '../bearer/verify.ts';
-import { ISSUER_PATH, type ResolvedIssuer } from '../config/issuer.ts';
+import type { ResolvedIssuer } from '../config/issuer.ts';
 import type { ResolvedConfig } from '../config/load.ts';
 import { sameRedis } from '../config/redis.ts';
 import { PortcullisError } from '../errors/codes.ts';
@@ -34,7 +34,7 @@ import { openStorage } from '../storage/open.ts';
 import type { Storage } from '../storage/storage.ts';
 import { revokeAccountGrants } from './account-grants.ts';
 import { Accounts, accountIdOf } from './accounts.ts';
-import { Csrf, INTERACTION_PATH, interaction } from './interactions.ts';
+import { Csrf, interaction, interactionPath } from './interactions.ts';
 import { type Binding, buildProvider } from './provider.ts';
 
 const SIGN_OUT_PURPOSE = 'issuer sign-out';
@@ -49,6 +49,8 @@ interface Built {
   readonly accounts: Accounts;
   readonly config: ResolvedConfig;
   readonly issuer: ResolvedIssuer;
+  /** The interaction pages' paths under this mount (src/issuer/interactions.ts). */
+  readonly interactionPath: RegExp;
 }
 
 export interface IssuerStartOptions {
@@ -199,7 +201,12 @@ export class Issuer implements IssuerMount {
     s.setCookies.push(
       serializeCookie(this.#signOutCookie(), binding, SIGN_OUT_TTL, this.#signOutCookieOptions()),
     );
-    return `${ISSUER_PATH}/sign_out?next=${encodeURIComponent(sealed)}`;
+    return `${this.#mount()}/sign_out?next=${encodeURIComponent(sealed)}`;
+  }
+
+  /** Where the issuer is mounted: the identifier's path, `/oidc` or `<base>/oidc` (src/config/issuer.ts). */
+  #mount(): string {
+    return this.#built.issuer.url.pathname;
   }
 
   #signOutCookie(): string {
@@ -210,7 +217,7 @@ export class Issuer implements IssuerMount {
   #signOutCookieOptions() {
     return {
       secure: this.#built.config.public.protocol === 'https:',
-      path: `${ISSUER_PATH}/sign_out`,
+      path: `${this.#mount()}/sign_out`,
       sameSite: 'Lax' as const,
     };
   }
@@ -231,7 +238,8 @@ export class Issuer implements IssuerMount {
   async handle(ctx: GatewayContext, s: Scope): Promise<void> {
     // Only the canonical spelling reaches oidc-provider: its router sees the raw path, Portcullis matched
     // the normalised one, and the two must name the same endpoint.
-    if (s.rawPath !== ISSUER_PATH && !s.rawPath.startsWith(`${ISSUER_PATH}/`)) {
+    const mount = this.#mount();
+    if (s.rawPath !== mount && !s.rawPath.startsWith(`${mount}/`)) {
       sendError(
         ctx.log,
         s,
@@ -242,7 +250,7 @@ export class Issuer implements IssuerMount {
     const built = this.#built;
     this.#bindings.set(s.req, { ctx, s });
     trustedForwarding(s, ctx.config.public);
-    const m = INTERACTION_PATH.exec(s.path);
+    const m = this.#built.interactionPath.exec(s.path);
     if (m) {
       await interaction(
         {
@@ -259,13 +267,13 @@ export class Issuer implements IssuerMount {
       );
       return;
     }
-    if (s.path === `${ISSUER_PATH}/sign_out`) {
+    if (s.path === `${mount}/sign_out`) {
       await this.#gateSignOut(built, ctx, s);
       return;
     }
     // The logout confirmation is a state change: from Portcullis's own logout page only, like the gate's
     // sign-out (oidc-provider's xsrf token already ties it to the session; this refuses it before that).
-    if (s.path === `${ISSUER_PATH}/session/end/confirm` && s.req.method === 'POST') {
+    if (s.path === `${mount}/session/end/confirm` && s.req.method === 'POST') {
       const refused = crossSiteReason(s, ctx.config.public.origin);
       if (refused !== undefined) {
         sendError(
@@ -276,12 +284,12 @@ export class Issuer implements IssuerMount {
         return;
       }
     }
-    if (s.path === `${ISSUER_PATH}/auth` && (s.req.method === 'GET' || s.req.method === 'POST')) {
+    if (s.path === `${mount}/auth` && (s.req.method === 'GET' || s.req.method === 'POST')) {
       await this.#followGate(built, ctx, s);
     }
     const req = s.req as IncomingMessage & { originalUrl?: string };
     req.originalUrl = s.rawPath + s.query;
-    req.url = (s.rawPath.slice(ISSUER_PATH.length) || '/') + s.query;
+    req.url = (s.rawPath.slice(mount.length) || '/') + s.query;
     await built.callback(req, s.res);
   }
 
@@ -313,7 +321,7 @@ export class Issuer implements IssuerMount {
     koa.cookies.set(built.provider.cookieName('session'), null, {
       httpOnly: true,
       sameSite: 'lax',
-      path: ISSUER_PATH,
+      path: this.#mount(),
     });
   }
 
@@ -338,7 +346,7 @@ export class Issuer implements IssuerMount {
         },
         'issuer sign-out not started by this browser: nothing ended, sent to the sign-out confirmation',
       );
-      redirect(s, '/oauth2/sign_out');
+      redirect(s, `${ctx.config.basePath}/oauth2/sign_out`);
       return;
     }
     const koa = built.provider.createContext(s.req, s.res);
@@ -400,6 +408,7 @@ function build(
     cookieBase: config.cookie.name,
     secure: config.public.protocol === 'https:',
     sessionTtl: config.sessions.lifetime,
+    basePath: config.basePath,
     accounts,
     log,
     bindingOf,
@@ -412,6 +421,7 @@ function build(
     accounts,
     config,
     issuer,
+    interactionPath: interactionPath(issuer.url.pathname),
   };
 }
 

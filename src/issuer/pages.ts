@@ -71,15 +71,15 @@ export function logoutPage(form: string, service: string | undefined): string {
 }
 
 /** After RP-initiated logout; `stillSignedIn`: the gate session was kept (nothing was confirmed). */
-export function issuerSignedOutPage(stillSignedIn = false): string {
+export function issuerSignedOutPage(stillSignedIn = false, base = ''): string {
   if (stillSignedIn) {
     return layout(
       'Signed out of the service',
-      html`<h1>Signed out of the service</h1><p>You are still signed in to Portcullis.</p>${signOutForm({ secondary: true })}`,
+      html`<h1>Signed out of the service</h1><p>You are still signed in to Portcullis.</p>${signOutForm({ secondary: true, base })}`,
     );
   }
   return layout(
     'Signed out',
-    html`<h1>You are signed out</h1><p>Your session has ended.</p><a class="button secondary" href="/">Sign in again</a>`,
+    html`<h1>You are signed out</h1><p>Your session has ended.</p><a class="button secondary" href="${base}/">Sign in again</a>`,
   );
 }

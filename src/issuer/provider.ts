@@ -14,7 +14,7 @@ import Provider, {
   type KoaContextWithOIDC,
   type UnknownObject,
 } from 'oidc-provider';
-import { ISSUER_PATH, type ResolvedIssuer, type ResolvedIssuerClient } from '../config/issuer.ts';
+import type { ResolvedIssuer, ResolvedIssuerClient } from '../config/issuer.ts';
 import { errorPage } from '../http/pages.ts';
 import type { Logger } from '../observability/log.ts';
 import type { Storage } from '../storage/storage.ts';
@@ -39,6 +39,8 @@ export interface ProviderOptions {
   readonly secure: boolean;
   /** Lifetime of the issuer's browser session: the gate session's (`sessions.lifetime`). */
   readonly sessionTtl: number;
+  /** publicUrl's path without its trailing slash ('' at the root): the gate's pages live under it. */
+  readonly basePath: string;
   readonly accounts: Accounts;
   readonly log: Logger;
   readonly bindingOf: (req: IncomingMessage) => Binding | undefined;
@@ -124,6 +126,8 @@ export function buildProvider(o: ProviderOptions): Provider {
     ),
   );
 
+  // The issuer identifier's path: `/oidc`, or `<base>/oidc` under a publicUrl path.
+  const mount = o.issuer.url.pathname;
   const provider = new Provider(o.issuer.url.href, {
     adapter: adapterFor(o.storage),
     clients: o.issuer.clients.map(clientMetadata),
@@ -139,7 +143,7 @@ export function buildProvider(o: ProviderOptions): Provider {
       names: issuerCookieNames(o.cookieBase, o.secure),
       // The session cookie is scoped to the issuer's path, so it never reaches upstreams; interaction
       // cookies are scoped further by oidc-provider itself (Path=/oidc/interaction/<uid>, /oidc/auth/<uid>).
-      long: { httpOnly: true, sameSite: 'lax', path: ISSUER_PATH },
+      long: { httpOnly: true, sameSite: 'lax', path: mount },
       short: { httpOnly: true, sameSite: 'lax' },
     },
     scopes: SCOPES,
@@ -217,14 +221,14 @@ export function buildProvider(o: ProviderOptions): Provider {
           } catch {
             // The session store is down: the plain signed-out page (the gate answers 503 on the next request).
           }
-          html(ctx, 200, issuerSignedOutPage(gate));
+          html(ctx, 200, issuerSignedOutPage(gate, o.basePath));
         },
       },
     },
     interactions: {
       policy,
       url: async (_ctx: KoaContextWithOIDC, interaction: { uid: string }) =>
-        `${ISSUER_PATH}/interaction/${interaction.uid}`,
+        `${mount}/interaction/${interaction.uid}`,
     },
     // First-party services (skipConsent) get a grant for what they ask, within their allowed scopes, so
     // the consent prompt never comes up for them (oidc-provider docs, "Skipping consent").
@@ -410,7 +414,7 @@ function wireEvents(provider: Provider, o: ProviderOptions): void {
   provider.on('end_session.success', (ctx: KoaContextWithOIDC) => {
     const b = o.bindingOf(ctx.req);
     const back = ctx.oidc.session?.state?.postLogoutRedirectUri;
-    if (back !== undefined && URL.parse(back)?.pathname.startsWith(`${ISSUER_PATH}/auth/`)) return;
+    if (back !== undefined && URL.parse(back)?.pathname.startsWith(`${o.issuer.url.pathname}/auth/`)) return;
     if (b === undefined) return;
     // Only a logout the user confirmed ends the gate session. oidc-provider asks (logoutSource, the button
     // on logoutPage) only when its session has an account (lib/actions/end_session.js, renderLogout);

@@ -66,6 +66,33 @@ describe('resolveConfig', () => {
     assert.equal(c.upstreams[0]!.preserveHost, true);
   });
 
+  test('publicUrl with a path: the base path without its slash, the callback and the issuer under it', () => {
+    const issuer = {
+      clients: [{ id: 'svc', secret: 'x'.repeat(32), redirectUris: ['https://svc.example.com/cb'] }],
+    };
+    for (const publicUrl of ['https://platform.example.com/auth/', 'https://platform.example.com/auth']) {
+      const c = resolveConfig({ ...minimal(), publicUrl, issuer }, {});
+      assert.equal(c.basePath, '/auth', publicUrl);
+      assert.equal(c.redirectUri.href, 'https://platform.example.com/auth/oauth2/callback');
+      assert.equal(c.issuer?.url.href, 'https://platform.example.com/auth/oidc');
+    }
+    const deep = resolveConfig({ ...minimal(), publicUrl: 'https://h.example.com/services/portcullis/' }, {});
+    assert.equal(deep.basePath, '/services/portcullis');
+    const root = resolveConfig({ ...minimal(), issuer }, {});
+    assert.equal(root.basePath, '');
+    assert.equal(root.issuer?.url.href, 'https://platform.example.com/oidc');
+    // A path that does not read as itself (src/config/paths.ts) is refused.
+    for (const path of ['/a%20b/', '/a;x/', '/a//b/', '/a%2Fb/', '/a./']) {
+      assert.deepEqual(
+        problems({ ...minimal(), publicUrl: `https://platform.example.com${path}` }),
+        [
+          `publicUrl: the path ${path} must be plain segments of letters, digits and - . _ ~ (such as https://host/auth/)`,
+        ],
+        path,
+      );
+    }
+  });
+
   test('http on loopback is allowed and turns Secure cookies off', () => {
     const c = resolveConfig(
       {

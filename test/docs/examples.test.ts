@@ -57,6 +57,8 @@ test('the examples are there', () => {
     'dispatch-spa-bearer.yaml',
     'spinnaker-oauth2.yaml',
     'jupyterhub-services.yaml',
+    // Serving under a path (issue 11).
+    'under-a-path.yaml',
   ]) {
     assert.ok(files.includes(expected), `examples/${expected} is missing`);
   }
@@ -111,4 +113,15 @@ test('secrets in the examples come from the environment or files, never inline',
       .filter((s) => s !== undefined);
     for (const s of secrets) assert.match(String(s), /^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/, `examples/${name}`);
   }
+});
+
+test('examples/under-a-path.yaml puts the callback and the issuer under /auth', () => {
+  const name = 'under-a-path.yaml';
+  const text = readFileSync(join(EXAMPLES, name), 'utf8');
+  const env: NodeJS.ProcessEnv = {};
+  for (const variable of referencedVariables(text)) env[variable] = randomBytes(32).toString('base64url');
+  const config = resolveConfig(pointSecretFilesAtTemp(parseConfigText(text, name), name), env);
+  assert.equal(config.basePath, '/auth');
+  assert.equal(config.redirectUri.href, 'https://platform.example.com/auth/oauth2/callback');
+  assert.equal(config.issuer?.url.href, 'https://platform.example.com/auth/oidc');
 });

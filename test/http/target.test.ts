@@ -1,7 +1,7 @@
 /** readTarget: one path per request target, or a refusal naming why (src/http/target.ts). */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { readTarget, reservedPath } from '../../src/http/target.ts';
+import { ownPath, readTarget, reservedPath } from '../../src/http/target.ts';
 
 // target | path (or refusal) | other readings
 const rows: [string, string, string[]?][] = [
@@ -71,4 +71,24 @@ test('reserved prefixes are whole segments', () => {
   for (const p of ['/oauth2', '/oauth2/', '/oauth2/x', '/oidc', '/oidc/.well-known/x'])
     assert.ok(reservedPath(p), p);
   for (const p of ['/oauth2x', '/oidcx/y', '/', '/app/oauth2/']) assert.ok(!reservedPath(p), p);
+});
+
+test('under a base path, the reserved prefixes are <base>/oauth2 and <base>/oidc, whole segments', () => {
+  for (const p of ['/auth/oauth2', '/auth/oauth2/x', '/auth/oidc', '/auth/oidc/.well-known/x'])
+    assert.ok(reservedPath(p, '/auth'), p);
+  for (const p of [
+    '/oauth2/x',
+    '/oidc/x',
+    '/auth',
+    '/auth/',
+    '/authx/oauth2/x',
+    '/auth/oauth2x',
+    '/x/auth/oauth2/',
+  ])
+    assert.ok(!reservedPath(p, '/auth'), p);
+  assert.equal(ownPath('/auth', '/auth/ping'), '/ping');
+  assert.equal(ownPath('/auth', '/auth'), '');
+  assert.equal(ownPath('/auth', '/authx/ping'), undefined);
+  assert.equal(ownPath('/auth', '/ping'), undefined);
+  assert.equal(ownPath('', '/ping'), '/ping');
 });

@@ -288,13 +288,14 @@ export class Browser {
 
   /**
    * Signs out of a Portcullis gateway as a user does: the confirmation page (GET /oauth2/sign_out, with `rd`
-   * if given), then its button — a POST from that page, with its Origin.
+   * if given), then its button — a POST from that page, with its Origin. `gateway` is the public URL:
+   * the origin, or the origin and the path Portcullis is served under.
    */
   async signOut(
     gateway: string,
     o: { rd?: string; followRedirects?: boolean } = {},
   ): Promise<BrowserResponse> {
-    const url = new URL('/oauth2/sign_out', gateway);
+    const url = new URL(`${gateway.replace(/\/+$/, '')}/oauth2/sign_out`);
     if (o.rd !== undefined) url.searchParams.set('rd', o.rd);
     const page = await this.get(url);
     if (page.status !== 200) {

@@ -102,6 +102,8 @@ export interface IssuerStackOptions {
   readonly instances?: number;
   /** Changes to the configuration (after the issuer section is in). */
   readonly config?: (base: Record<string, unknown>) => Record<string, unknown>;
+  /** Serve Portcullis under this path (`/auth`: publicUrl `http://127.0.0.1:PORT/auth/`). */
+  readonly basePath?: string;
 }
 
 export interface IssuerStack {
@@ -109,9 +111,11 @@ export interface IssuerStack {
   readonly app: SampleApp;
   readonly sink: ServiceSink;
   readonly gws: RunningGateway[];
-  /** The public URL (the first instance). */
+  /** The public URL's origin (the first instance). */
   readonly url: string;
-  /** `<url>/oidc` */
+  /** The path publicUrl puts Portcullis under, without its trailing slash ('' by default). */
+  readonly base: string;
+  /** `<url><base>/oidc` */
   readonly issuer: string;
   readonly logs: LogLine[];
   rawLogs(): string;
@@ -132,7 +136,9 @@ export function startIssuerStack(o: IssuerStackOptions = {}): Promise<IssuerStac
 async function start(o: IssuerStackOptions, parts: Cleanup): Promise<IssuerStack> {
   const sink = parts.add(await startServiceSink());
   const port = await freePort();
-  const publicUrl = `http://127.0.0.1:${port}`;
+  const origin = `http://127.0.0.1:${port}`;
+  const basePath = o.basePath ?? '';
+  const publicUrl = `${origin}${basePath}`;
   const clientSecret = randomBytes(16).toString('hex');
   const idp = parts.add(
     await startTestIdp({
@@ -148,7 +154,7 @@ async function start(o: IssuerStackOptions, parts: Cleanup): Promise<IssuerStack
   );
   const app = parts.add(await startSampleApp());
   const base: Record<string, unknown> = {
-    publicUrl,
+    publicUrl: basePath === '' ? publicUrl : `${publicUrl}/`,
     listen: `127.0.0.1:${port}`,
     cookie: { secret: randomBytes(32).toString('base64url') },
     providers: [
@@ -195,7 +201,8 @@ async function start(o: IssuerStackOptions, parts: Cleanup): Promise<IssuerStack
     app,
     sink,
     gws,
-    url: publicUrl,
+    url: origin,
+    base: basePath,
     issuer: `${publicUrl}/oidc`,
     logs,
     rawLogs: () => text,

@@ -25,7 +25,10 @@ export interface Stack {
   readonly idp: TestIdp;
   readonly app: SampleApp;
   readonly gw: RunningGateway;
+  /** The gateway's origin. */
   readonly url: string;
+  /** The path publicUrl puts Portcullis under, without its trailing slash ('' by default). */
+  readonly base: string;
   readonly clientSecret: string;
   /** Log lines written so far (parsed JSON). */
   readonly logs: LogLine[];
@@ -49,6 +52,8 @@ export interface StackOptions {
   readonly idp?: Partial<Omit<TestIdpOptions, 'clients'>>;
   /** Provider overrides, merged into the single provider entry. */
   readonly provider?: Record<string, unknown>;
+  /** Serve Portcullis under this path (`/auth`: publicUrl `http://127.0.0.1:PORT/auth/`). */
+  readonly basePath?: string;
 }
 
 export function startStack(o: StackOptions = {}): Promise<Stack> {
@@ -61,7 +66,9 @@ async function start(o: StackOptions, parts: Cleanup): Promise<Stack> {
   const clientSecret = randomBytes(16).toString('hex');
   // The gateway's port is needed for the redirect URI before it listens: reserve it first.
   const port = await freePort();
-  const publicUrl = `http://127.0.0.1:${port}`;
+  const origin = `http://127.0.0.1:${port}`;
+  const basePath = o.basePath ?? '';
+  const publicUrl = `${origin}${basePath}`;
   const client: DevClient = {
     client_id: 'portcullis-test',
     redirect_uris: [`${publicUrl}/oauth2/callback`],
@@ -78,7 +85,7 @@ async function start(o: StackOptions, parts: Cleanup): Promise<Stack> {
   );
   const app = parts.add(await startSampleApp());
   const base: Record<string, unknown> = {
-    publicUrl,
+    publicUrl: basePath === '' ? publicUrl : `${publicUrl}/`,
     listen: `127.0.0.1:${port}`,
     cookie: { secret: randomBytes(32).toString('base64url') },
     providers: [
@@ -123,6 +130,7 @@ async function start(o: StackOptions, parts: Cleanup): Promise<Stack> {
     app,
     gw,
     url: gw.url,
+    base: basePath,
     clientSecret,
     logs,
     rawLogs: () => raw,
@@ -132,7 +140,7 @@ async function start(o: StackOptions, parts: Cleanup): Promise<Stack> {
     browser: () => new Browser(),
     async signIn(username = 'alice', path = '/') {
       const b = new Browser();
-      const login = await b.get(`${gw.url}/oauth2/start?rd=${encodeURIComponent(path)}`);
+      const login = await b.get(`${gw.url}${basePath}/oauth2/start?rd=${encodeURIComponent(path)}`);
       const back = await b.signInAtDevIdp(login, username, username);
       if (back.status !== 200)
         throw new Error(`sign-in ended with ${back.status} at ${back.url}: ${back.body.slice(0, 300)}`);
