@@ -98,14 +98,15 @@ async function forwardAuth(
  * same object to every request with that cookie), as the proxy path does for its identity headers.
  */
 function allowHeaders(ctx: GatewayContext, s: Scope, session: Session): string[] {
-  const out = [...authHeadersOf(session), 'Cache-Control', cacheControl(ctx, s, session)];
-  if (s.setCookies.length > 0) {
-    out.push('Set-Cookie', ...s.setCookies);
-  } else if (out[out.length - 1] !== NO_STORE) {
-    // The decision depends on the session in the cookie: a cache keyed without it must not share one
-    // user's 202 with another (RFC 9111 §4.1). The shipped nginx key holds the whole Cookie header anyway.
-    out.push('Vary', 'Cookie');
-  }
+  const cc = cacheControl(ctx, s, session);
+  // Content-Length: 0 said outright: writeHead stores the header block at once, so end() can no longer add
+  // it, and a chunked empty body makes nginx close the keep-alive connection after an auth_request
+  // sub-request (it reads only the header; the connection then has an unread body and cannot be reused).
+  const out = [...authHeadersOf(session), 'Cache-Control', cc, 'Content-Length', '0'];
+  if (s.setCookies.length > 0) out.push('Set-Cookie', ...s.setCookies);
+  // The decision depends on the session in the cookie: a cache keyed without it must not share one user's
+  // 202 with another (RFC 9111 §4.1). The shipped nginx key holds the whole Cookie header anyway.
+  else if (cc !== NO_STORE) out.push('Vary', 'Cookie');
   return out;
 }
 

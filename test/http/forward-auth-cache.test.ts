@@ -10,7 +10,14 @@ async function auth(
   stack: Stack,
   cookie: string | undefined,
   uri: string,
-): Promise<{ status: number; cache: string | null; vary: string | null; setCookie: string | null }> {
+): Promise<{
+  status: number;
+  cache: string | null;
+  vary: string | null;
+  setCookie: string | null;
+  length: string | null;
+  chunked: boolean;
+}> {
   const headers: Record<string, string> = { 'X-Original-URI': uri };
   if (cookie !== undefined) headers['Cookie'] = cookie;
   const r = await fetch(`${stack.url}/oauth2/auth`, { headers });
@@ -20,6 +27,8 @@ async function auth(
     cache: r.headers.get('cache-control'),
     vary: r.headers.get('vary'),
     setCookie: r.headers.get('set-cookie'),
+    length: r.headers.get('content-length'),
+    chunked: r.headers.get('transfer-encoding') !== null,
   };
 }
 
@@ -37,6 +46,10 @@ describe('forward-auth cache headers', () => {
     assert.equal(ok.status, 202);
     assert.equal(ok.cache, 'no-store');
     assert.equal(ok.vary, null);
+    // An empty body said as Content-Length: 0, not chunked: nginx reuses the keep-alive connection of an
+    // auth_request sub-request only when no body is left unread.
+    assert.equal(ok.length, '0');
+    assert.equal(ok.chunked, false);
   });
 
   test('enabled: a 202 carries max-age ≤ cacheSeconds and Vary: Cookie; 401, 403 and 400 stay no-store', async () => {
