@@ -86,6 +86,7 @@ const DESCRIPTIONS: Record<string, string> = {
   nginx: 'nginx proxying the app, no auth (the floor)',
   'nginx-fa': 'nginx auth_request -> Portcullis /oauth2/auth (keep-alive), no cache',
   'nginx-fa-cache': 'the same, nginx caching the 202 (forwardAuth.cacheSeconds)',
+  'nginx-fa-bare': 'nginx-fa asking a bare node:http 202 (bench/servers/bare-auth.ts): the Node floor',
 };
 
 /** Issue 14, goal 1: forward-auth behind nginx as a share of nginx alone's req/s. */
@@ -280,6 +281,16 @@ if (floor) {
         `CPU ${f1(r.cpuUsPerReq)} us/req (${parts}) vs nginx's ${f1(floor.cpuUsPerReq)}`,
     );
   }
+}
+const bare = rows.find((r) => r.target === 'nginx-fa-bare');
+const fa = rows.find((r) => r.target === 'nginx-fa');
+if (bare && fa) {
+  const pc = fa.partsUsPerReq['portcullis'];
+  const node = bare.partsUsPerReq['bare-auth'];
+  if (pc !== undefined && node !== undefined)
+    summary.push(
+      `/oauth2/auth: Portcullis ${f1(pc)} us/req vs a bare node:http 202 ${f1(node)} us/req (${f2(pc / node)}x; ${f1(pc - node)} us of its own)`,
+    );
 }
 const notes = [
   'CPU us/req: user+system CPU of the target process (all threads; /proc/<pid>/stat) during the measured run / requests.',

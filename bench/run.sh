@@ -30,7 +30,7 @@ PROFILE=${PROFILE:-0}           # 1 = run Portcullis with --cpu-prof and summari
 SERVER_CPUS=${SERVER_CPUS:-}    # or explicit taskset CPU lists
 WRK_CPUS=${WRK_CPUS:-}
 # the targets measured, in this order; the nginx ones need nginx (installed with apt-get when missing)
-TARGETS=${TARGETS:-direct baseline portcullis nginx nginx-fa nginx-fa-cache}
+TARGETS=${TARGETS:-direct baseline portcullis nginx nginx-fa nginx-fa-cache nginx-fa-bare}
 NGINX=${NGINX:-/usr/sbin/nginx}
 FA_CACHE_SECONDS=${FA_CACHE_SECONDS:-10} # forwardAuth.cacheSeconds of the Portcullis behind nginx-fa-cache
 
@@ -130,12 +130,12 @@ mkdir -p "$RUN_DIR"
 find "$RUN_DIR" -mindepth 1 -maxdepth 1 -exec rm -rf {} +
 
 # Free loopback ports, picked by the kernel (listen on port 0, note the port, close).
-read -r APP_PORT IDP_PORT BASE_PORT GW_PORT GWC_PORT NGX_PORT FA_PORT FAC_PORT < <("$NODE" -e '
+read -r APP_PORT IDP_PORT BASE_PORT GW_PORT GWC_PORT NGX_PORT FA_PORT FAC_PORT BARE_PORT FAB_PORT < <("$NODE" -e '
   const net = require("node:net");
-  const servers = [0, 1, 2, 3, 4, 5, 6, 7].map(() => net.createServer());
+  const servers = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map(() => net.createServer());
   Promise.all(servers.map((s) => new Promise((r) => s.listen(0, "127.0.0.1", () => r(s.address().port)))))
     .then((ports) => { console.log(ports.join(" ")); servers.forEach((s) => s.close()); });')
-[[ -n ${FAC_PORT:-} ]] || die "could not pick free ports"
+[[ -n ${FAB_PORT:-} ]] || die "could not pick free ports"
 
 random_b64url() { head -c "$1" /dev/urandom | base64 -w0 | tr '+/' '-_' | tr -d '='; }
 CLIENT_ID=portcullis-bench
@@ -220,11 +220,14 @@ example_server() { # listen-port portcullis-port cache-dir|"" -> examples/nginx-
 }
 example_server "$FA_PORT" "$GW_PORT" "" >"$RUN_DIR/nginx-fa-server.conf"
 example_server "$FAC_PORT" "$GWC_PORT" "$RUN_DIR/nginx-fa-cache-tmp/auth" >"$RUN_DIR/nginx-fa-cache-server.conf"
+# nginx-fa-bare: nginx-fa asking bench/servers/bare-auth.ts (node:http's bare 202) instead of Portcullis.
+example_server "$FAB_PORT" "$BARE_PORT" "" >"$RUN_DIR/nginx-fa-bare-server.conf"
 grep -qE '^\s*proxy_cache' "$RUN_DIR/nginx-fa-server.conf" && die "nginx-fa: the cache lines were not removed"
 grep -q 'proxy_cache_key' "$RUN_DIR/nginx-fa-cache-server.conf" || die "nginx-fa-cache: no proxy_cache_key"
 nginx_conf nginx "$RUN_DIR/nginx-server.conf" >"$RUN_DIR/nginx.conf"
 nginx_conf nginx-fa "$RUN_DIR/nginx-fa-server.conf" >"$RUN_DIR/nginx-fa.conf"
 nginx_conf nginx-fa-cache "$RUN_DIR/nginx-fa-cache-server.conf" >"$RUN_DIR/nginx-fa-cache.conf"
+nginx_conf nginx-fa-bare "$RUN_DIR/nginx-fa-bare-server.conf" >"$RUN_DIR/nginx-fa-bare.conf"
 
 # --- start ------------------------------------------------------------------------------------------
 log "node $("$NODE" --version), $(wrk --version 2>&1 | head -n1 | cut -d' ' -f1-2), $ncpu CPUs;" \
@@ -252,6 +255,7 @@ has_target() { [[ $TARGET_LIST == *" $1 "* ]]; }
 if has_target nginx-fa-cache; then
   start_portcullis portcullis-cache "$RUN_DIR/portcullis-cache.yaml" "http://127.0.0.1:$GWC_PORT"
 fi
+if has_target nginx-fa-bare; then start_server bare-auth "$NODE" bench/servers/bare-auth.ts "$BARE_PORT"; fi
 start_nginx() { # name port
   local cmd=() i
   [[ -n $SERVER_CPUS ]] && cmd=(taskset -c "$SERVER_CPUS")
@@ -266,8 +270,8 @@ start_nginx() { # name port
   done
   log "started $1 (pid ${PID_OF[$1]}, $("$NGINX" -v 2>&1 | cut -d' ' -f3))"
 }
-declare -A NGINX_PORT_OF=([nginx]=$NGX_PORT [nginx-fa]=$FA_PORT [nginx-fa-cache]=$FAC_PORT)
-for id in nginx nginx-fa nginx-fa-cache; do
+declare -A NGINX_PORT_OF=([nginx]=$NGX_PORT [nginx-fa]=$FA_PORT [nginx-fa-cache]=$FAC_PORT [nginx-fa-bare]=$FAB_PORT)
+for id in nginx nginx-fa nginx-fa-cache nginx-fa-bare; do
   if has_target "$id"; then start_nginx "$id" "${NGINX_PORT_OF[$id]}"; fi
 done
 
@@ -278,10 +282,12 @@ declare -A URL=(
   [nginx]=http://127.0.0.1:$NGX_PORT$BENCH_PATH
   [nginx-fa]=http://127.0.0.1:$FA_PORT$BENCH_PATH
   [nginx-fa-cache]=http://127.0.0.1:$FAC_PORT$BENCH_PATH
+  [nginx-fa-bare]=http://127.0.0.1:$FAB_PORT$BENCH_PATH
 )
 # The processes whose CPU time is the target's: for forward-auth, nginx and the Portcullis it asks.
 declare -A CPU_PROC=([direct]=app [baseline]=baseline [portcullis]=portcullis [nginx]=nginx
-  [nginx-fa]="nginx-fa portcullis" [nginx-fa-cache]="nginx-fa-cache portcullis-cache")
+  [nginx-fa]="nginx-fa portcullis" [nginx-fa-cache]="nginx-fa-cache portcullis-cache"
+  [nginx-fa-bare]="nginx-fa-bare bare-auth")
 read -r -a TARGETS <<<"$TARGETS"
 for id in "${TARGETS[@]}"; do [[ -n ${URL[$id]:-} ]] || die "unknown target $id (TARGETS)"; done
 
@@ -333,6 +339,13 @@ for id in nginx-fa nginx-fa-cache; do
   EXPECTED_BYTES[$id]=$P_SIZE
   log "checked $id: the sign-in page without the cookie; 200 with it, app sees X-Forwarded-User: alice, forged copy dropped ($P_SIZE bytes)"
 done
+if has_target nginx-fa-bare; then # lets everyone in as alice: only the answer's size is checked
+  probe "${URL[nginx-fa-bare]}" "Cookie: $COOKIE"
+  [[ $P_STATUS == 200 ]] || die "nginx-fa-bare: got $P_STATUS"
+  grep -qF "${USER_ROW}alice</td>" "$RUN_DIR/probe-body.html" || die "nginx-fa-bare: the app did not see alice"
+  EXPECTED_BYTES[nginx-fa-bare]=$P_SIZE
+  log "checked nginx-fa-bare: 200, app sees X-Forwarded-User: alice ($P_SIZE bytes)"
+fi
 
 # --- wrk --------------------------------------------------------------------------------------------
 RESULTS=$RUN_DIR/results.jsonl
