@@ -49,13 +49,41 @@ export function authPrefixed(ctx: GatewayContext, s: Scope): Promise<void> {
   return forwardAuth(ctx, s, 200, [raw.path, ...raw.readings]);
 }
 
-async function forwardAuth(
+const DONE = Promise.resolve();
+
+/**
+ * A cookie session is read synchronously (decrypted once, then from the store's cache): answer in the same
+ * tick, with no async function, await or extra promise per request. A server-side store (or a refresh)
+ * answers with a promise, and the decision waits for it.
+ */
+function forwardAuth(
   ctx: GatewayContext,
   s: Scope,
   ok: 200 | 202,
   envoyPaths: readonly string[] | undefined,
 ): Promise<void> {
-  const session = await withSession(ctx, s);
+  let pending: void | Promise<void>;
+  try {
+    pending = loadSession(ctx, s);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  if (pending) return pending.then(() => decide(ctx, s, ok, envoyPaths));
+  try {
+    decide(ctx, s, ok, envoyPaths);
+  } catch (err) {
+    return Promise.reject(err); // as the async function it replaces: a failure is a rejection, never a throw
+  }
+  return DONE;
+}
+
+function decide(
+  ctx: GatewayContext,
+  s: Scope,
+  ok: 200 | 202,
+  envoyPaths: readonly string[] | undefined,
+): void {
+  const session = s.session;
   if (session === undefined) {
     sendError(ctx.log, s, 'PCL_UNAUTHENTICATED', { json: true });
     return;
