@@ -277,7 +277,7 @@ if (floor) {
       .map(([k, v]) => `${k} ${f1(v)}`)
       .join(' + ');
     summary.push(
-      `${r.target}: ${int(r.rps)} req/s = ${f2(rpsRatio)}x nginx alone's ${int(floor.rps)} (goal >= ${goal}x): ${rpsRatio >= goal ? 'PASS' : 'MISS'}; ` +
+      `${r.target}: ${int(r.rps)} req/s = ${rpsRatio.toFixed(3)}x nginx alone's ${int(floor.rps)} (goal >= ${goal}x): ${rpsRatio >= goal ? 'PASS' : 'MISS'}; ` +
         `CPU ${f1(r.cpuUsPerReq)} us/req (${parts}) vs nginx's ${f1(floor.cpuUsPerReq)}`,
     );
   }
