@@ -43,7 +43,8 @@ interface WrkLine {
   round: number;
   url: string;
   wrk: WrkSummary;
-  cpu_ticks: { target: number; app: number };
+  /** `parts`: the target's processes one by one (nginx and Portcullis for forward-auth), when recorded. */
+  cpu_ticks: { target: number; app: number; parts?: Record<string, number> };
   cpu_proc: string;
   expected_bytes: number;
 }
@@ -57,6 +58,8 @@ interface Run {
   /** CPU time of the target's own process per request: the proxy's for proxies, the app's for direct. */
   cpuUsPerReq: number;
   appCpuUsPerReq: number;
+  /** CPU per request of each of the target's processes. */
+  partsUsPerReq: Record<string, number>;
   avgBytes: number;
   check: string;
 }
@@ -80,7 +83,14 @@ const DESCRIPTIONS: Record<string, string> = {
   direct: 'sample app, no proxy',
   baseline: 'node:http + undici Pool proxy, no auth',
   portcullis: 'Portcullis, valid session cookie',
+  nginx: 'nginx proxying the app, no auth (the floor)',
+  'nginx-fa': 'nginx auth_request -> Portcullis /oauth2/auth (keep-alive), no cache',
+  'nginx-fa-cache': 'the same, nginx caching the 202 (forwardAuth.cacheSeconds)',
+  'nginx-fa-bare': 'nginx-fa asking a bare node:http 202 (bench/servers/bare-auth.ts): the Node floor',
 };
+
+/** Issue 14, goal 1: forward-auth behind nginx as a share of nginx alone's req/s. */
+const FA_TARGETS: Record<string, number> = { 'nginx-fa': 0.55, 'nginx-fa-cache': 0.9 };
 
 const [input, outDir] = process.argv.slice(2);
 if (!input || !outDir) {
@@ -118,6 +128,9 @@ function toRun(l: WrkLine, clkTck: number): Run {
     p99Ms: w.lat_p99_us / 1000,
     cpuUsPerReq: ((l.cpu_ticks.target / clkTck) * 1e6) / requests,
     appCpuUsPerReq: ((l.cpu_ticks.app / clkTck) * 1e6) / requests,
+    partsUsPerReq: Object.fromEntries(
+      Object.entries(l.cpu_ticks.parts ?? {}).map(([k, t]) => [k, ((t / clkTck) * 1e6) / requests]),
+    ),
     avgBytes,
     check: problems.length === 0 ? 'ok' : problems.join('; '),
   };
@@ -246,9 +259,43 @@ if (verdict && baseline && portcullis) {
       `req/s: Portcullis ${f2(portcullis.rps / baseline.rps)}x the baseline, ${f2(portcullis.rps / direct.rps)}x direct; baseline ${f2(baseline.rps / direct.rps)}x direct`,
     );
 }
+const floor = rows.find((r) => r.target === 'nginx');
+const forwardAuth: { target: string; rpsRatio: number; goal: number; pass: boolean; cpuRatio: number }[] = [];
+if (floor) {
+  for (const r of rows) {
+    const goal = FA_TARGETS[r.target];
+    if (goal === undefined) continue;
+    const rpsRatio = r.rps / floor.rps;
+    forwardAuth.push({
+      target: r.target,
+      rpsRatio,
+      goal,
+      pass: rpsRatio >= goal,
+      cpuRatio: r.cpuUsPerReq / floor.cpuUsPerReq,
+    });
+    const parts = Object.entries(r.partsUsPerReq)
+      .map(([k, v]) => `${k} ${f1(v)}`)
+      .join(' + ');
+    summary.push(
+      `${r.target}: ${int(r.rps)} req/s = ${rpsRatio.toFixed(3)}x nginx alone's ${int(floor.rps)} (goal >= ${goal}x): ${rpsRatio >= goal ? 'PASS' : 'MISS'}; ` +
+        `CPU ${f1(r.cpuUsPerReq)} us/req (${parts}) vs nginx's ${f1(floor.cpuUsPerReq)}`,
+    );
+  }
+}
+const bare = rows.find((r) => r.target === 'nginx-fa-bare');
+const fa = rows.find((r) => r.target === 'nginx-fa');
+if (bare && fa) {
+  const pc = fa.partsUsPerReq['portcullis'];
+  const node = bare.partsUsPerReq['bare-auth'];
+  if (pc !== undefined && node !== undefined)
+    summary.push(
+      `/oauth2/auth: Portcullis ${f1(pc)} us/req vs a bare node:http 202 ${f1(node)} us/req (${f2(pc / node)}x; ${f1(pc - node)} us of its own)`,
+    );
+}
 const notes = [
   'CPU us/req: user+system CPU of the target process (all threads; /proc/<pid>/stat) during the measured run / requests.',
   '  For direct it is the app itself (in parentheses); for the proxies it excludes the app (app CPU us/req).',
+  'For nginx-fa and nginx-fa-cache CPU us/req is nginx and the Portcullis it asks together (both listed below).',
   'Reference, CPU per proxied request: nginx ~50 us, Node proxy on undici ~150 us, node:http + http.Agent ~250 us,',
   '  Apache + mod_auth_openidc ~270-330 us.',
 ];
@@ -273,5 +320,5 @@ const md = [
 writeFileSync(join(outDir, 'results.md'), md);
 writeFileSync(
   join(outDir, 'results.json'),
-  `${JSON.stringify({ meta, rows, verdict: verdict ?? null, runs: wrkLines }, null, 2)}\n`,
+  `${JSON.stringify({ meta, rows, verdict: verdict ?? null, forwardAuth, runs: wrkLines }, null, 2)}\n`,
 );

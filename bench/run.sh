@@ -29,6 +29,10 @@ BENCH_PATH=${BENCH_PATH:-/}     # the path requested from every target (the samp
 PROFILE=${PROFILE:-0}           # 1 = run Portcullis with --cpu-prof and summarise it at the end (skews its CPU)
 SERVER_CPUS=${SERVER_CPUS:-}    # or explicit taskset CPU lists
 WRK_CPUS=${WRK_CPUS:-}
+# the targets measured, in this order; the nginx ones need nginx (installed with apt-get when missing)
+TARGETS=${TARGETS:-direct baseline portcullis nginx nginx-fa nginx-fa-cache nginx-fa-bare}
+NGINX=${NGINX:-/usr/sbin/nginx}
+FA_CACHE_SECONDS=${FA_CACHE_SECONDS:-10} # forwardAuth.cacheSeconds of the Portcullis behind nginx-fa-cache
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() {
@@ -47,7 +51,15 @@ if ! command -v wrk >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null
 fi
-for tool in wrk curl taskset getconf; do command -v "$tool" >/dev/null || die "missing $tool"; done
+if [[ " $TARGETS " == *" nginx"* && ! -x $NGINX ]]; then
+  log "installing nginx-light (apt-get) for the nginx targets"
+  [[ $(id -u) == 0 ]] || die "nginx is missing and installing it needs root: apt-get install nginx-light"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light >/dev/null
+  # Debian starts the system service on install: the bench runs its own nginx, not that one.
+  command -v systemctl >/dev/null && systemctl disable --now nginx >/dev/null 2>&1 || true
+fi
+for tool in wrk curl taskset getconf perl; do command -v "$tool" >/dev/null || die "missing $tool"; done
 CLK_TCK=$(getconf CLK_TCK)
 
 ncpu=$(nproc)
@@ -118,12 +130,12 @@ mkdir -p "$RUN_DIR"
 find "$RUN_DIR" -mindepth 1 -maxdepth 1 -exec rm -rf {} +
 
 # Free loopback ports, picked by the kernel (listen on port 0, note the port, close).
-read -r APP_PORT IDP_PORT BASE_PORT GW_PORT < <("$NODE" -e '
+read -r APP_PORT IDP_PORT BASE_PORT GW_PORT GWC_PORT NGX_PORT FA_PORT FAC_PORT BARE_PORT FAB_PORT < <("$NODE" -e '
   const net = require("node:net");
-  const servers = [0, 1, 2, 3].map(() => net.createServer());
+  const servers = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map(() => net.createServer());
   Promise.all(servers.map((s) => new Promise((r) => s.listen(0, "127.0.0.1", () => r(s.address().port)))))
     .then((ports) => { console.log(ports.join(" ")); servers.forEach((s) => s.close()); });')
-[[ -n ${GW_PORT:-} ]] || die "could not pick free ports"
+[[ -n ${FAB_PORT:-} ]] || die "could not pick free ports"
 
 random_b64url() { head -c "$1" /dev/urandom | base64 -w0 | tr '+/' '-_' | tr -d '='; }
 CLIENT_ID=portcullis-bench
@@ -146,7 +158,76 @@ upstreams:
     url: http://127.0.0.1:$APP_PORT
 logging:
   level: warn
+metrics:
+  listen: 127.0.0.1:0 # any free port: the default 9180 is the second instance's, or another run's
 EOF
+# The Portcullis behind nginx-fa-cache: the same (same cookie secret, so alice's cookie is good there too),
+# on a port of its own, letting nginx cache an allow answer (forwardAuth.cacheSeconds). The one behind
+# nginx-fa is the main one, with the default (no-store).
+sed -e "s#^publicUrl: .*#publicUrl: http://127.0.0.1:$GWC_PORT#" -e "s#^listen: .*#listen: 127.0.0.1:$GWC_PORT#" \
+  "$RUN_DIR/portcullis.yaml" >"$RUN_DIR/portcullis-cache.yaml"
+printf 'forwardAuth:\n  cacheSeconds: %d\n' "$FA_CACHE_SECONDS" >>"$RUN_DIR/portcullis-cache.yaml"
+
+# nginx, one process per target (master_process off: the PID is the only process serving, so its CPU
+# time is the target's), each with keep-alive connections to the app like the peer bench's nginx.
+# nginx (the floor): proxies the app, no auth. nginx-fa and nginx-fa-cache: examples/nginx-cached.conf
+# itself (ports substituted), without its cache lines for nginx-fa.
+nginx_conf() { # name server-block-file
+  mkdir -p "$RUN_DIR/$1-tmp"
+  cat <<NGINXCONF
+daemon off;
+master_process off;
+pid $RUN_DIR/$1.pid;
+error_log $RUN_DIR/$1-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_timeout 65s;
+  keepalive_requests 1000000;   # do not recycle wrk's connections mid-run
+  client_body_temp_path $RUN_DIR/$1-tmp/body;
+  proxy_temp_path $RUN_DIR/$1-tmp/proxy;
+  fastcgi_temp_path $RUN_DIR/$1-tmp/fastcgi;
+  uwsgi_temp_path $RUN_DIR/$1-tmp/uwsgi;
+  scgi_temp_path $RUN_DIR/$1-tmp/scgi;
+  upstream bench_app { server 127.0.0.1:$APP_PORT; keepalive 64; }
+$(cat "$2")
+}
+NGINXCONF
+}
+cat >"$RUN_DIR/nginx-server.conf" <<NGINXCONF
+server {
+    listen 127.0.0.1:$NGX_PORT;
+    location / {
+        proxy_pass http://bench_app;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_set_header Host \$host;
+        proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+    }
+}
+NGINXCONF
+example_server() { # listen-port portcullis-port cache-dir|"" -> examples/nginx-cached.conf for the bench
+  local app='proxy_pass http://bench_app; proxy_http_version 1.1; proxy_set_header Connection "";'
+  local conf
+  conf=$(PC=127.0.0.1:$2 LISTEN=127.0.0.1:$1 CACHE=$3 APP=$app perl -pe '
+    s/^(\s*)server 127\.0\.0\.1:4180;/$1server $ENV{PC};/;
+    s/listen 443 ssl;/listen $ENV{LISTEN};/;
+    s#proxy_pass http://127\.0\.0\.1:8080;#$ENV{APP}#;
+    s#/var/cache/nginx/portcullis-auth#$ENV{CACHE}#;' "$REPO/examples/nginx-cached.conf")
+  # nginx-fa: the same without the cache (the proxy_cache_path statement and every proxy_cache* line).
+  [[ -n $3 ]] || conf=$(perl -0pe 's/^proxy_cache_path[^;]*;\n//m; s/^\s*proxy_cache\S*\s[^\n]*\n//mg' <<<"$conf")
+  printf '%s\n' "$conf"
+}
+example_server "$FA_PORT" "$GW_PORT" "" >"$RUN_DIR/nginx-fa-server.conf"
+example_server "$FAC_PORT" "$GWC_PORT" "$RUN_DIR/nginx-fa-cache-tmp/auth" >"$RUN_DIR/nginx-fa-cache-server.conf"
+# nginx-fa-bare: nginx-fa asking bench/servers/bare-auth.ts (node:http's bare 202) instead of Portcullis.
+example_server "$FAB_PORT" "$BARE_PORT" "" >"$RUN_DIR/nginx-fa-bare-server.conf"
+grep -qE '^\s*proxy_cache' "$RUN_DIR/nginx-fa-server.conf" && die "nginx-fa: the cache lines were not removed"
+grep -q 'proxy_cache_key' "$RUN_DIR/nginx-fa-cache-server.conf" || die "nginx-fa-cache: no proxy_cache_key"
+nginx_conf nginx "$RUN_DIR/nginx-server.conf" >"$RUN_DIR/nginx.conf"
+nginx_conf nginx-fa "$RUN_DIR/nginx-fa-server.conf" >"$RUN_DIR/nginx-fa.conf"
+nginx_conf nginx-fa-cache "$RUN_DIR/nginx-fa-cache-server.conf" >"$RUN_DIR/nginx-fa-cache.conf"
+nginx_conf nginx-fa-bare "$RUN_DIR/nginx-fa-bare-server.conf" >"$RUN_DIR/nginx-fa-bare.conf"
 
 # --- start ------------------------------------------------------------------------------------------
 log "node $("$NODE" --version), $(wrk --version 2>&1 | head -n1 | cut -d' ' -f1-2), $ncpu CPUs;" \
@@ -156,23 +237,59 @@ start_server app "$NODE" bench/servers/app.ts "$APP_PORT"
 start_server idp "$NODE" bench/servers/idp.ts "$IDP_PORT" "$CLIENT_ID" "$CLIENT_SECRET" "$GW_URL/oauth2/callback"
 start_server baseline "$NODE" bench/servers/baseline.ts "$BASE_PORT" "http://127.0.0.1:$APP_PORT"
 # Portcullis logs nothing at warn on start-up: wait for /ping instead of a "ready" line.
-[[ -n $SERVER_CPUS ]] && PORTCULLIS_CMD=(taskset -c "$SERVER_CPUS") || PORTCULLIS_CMD=()
-PORTCULLIS_CMD+=("$NODE")
-[[ $PROFILE == 1 ]] && PORTCULLIS_CMD+=(--cpu-prof --cpu-prof-dir="$RUN_DIR/profile")
-PORTCULLIS_CMD+=(src/cli/main.ts serve --config "$RUN_DIR/portcullis.yaml")
-"${PORTCULLIS_CMD[@]}" >"$RUN_DIR/portcullis.log" 2>&1 &
-PID_OF[portcullis]=$!
-STARTED+=("${PID_OF[portcullis]}")
-wait_http portcullis "$GW_URL/ping"
-log "started portcullis (pid ${PID_OF[portcullis]})"
+start_portcullis() { # name config url [profile]
+  local cmd=()
+  [[ -n $SERVER_CPUS ]] && cmd=(taskset -c "$SERVER_CPUS")
+  cmd+=("$NODE")
+  [[ ${4:-0} == 1 ]] && cmd+=(--cpu-prof --cpu-prof-dir="$RUN_DIR/profile")
+  cmd+=(src/cli/main.ts serve --config "$2")
+  "${cmd[@]}" >"$RUN_DIR/$1.log" 2>&1 &
+  PID_OF[$1]=$!
+  STARTED+=("${PID_OF[$1]}")
+  wait_http "$1" "$3/ping"
+  log "started $1 (pid ${PID_OF[$1]})"
+}
+start_portcullis portcullis "$RUN_DIR/portcullis.yaml" "$GW_URL" "$PROFILE"
+TARGET_LIST=" $TARGETS "
+has_target() { [[ $TARGET_LIST == *" $1 "* ]]; }
+if has_target nginx-fa-cache; then
+  start_portcullis portcullis-cache "$RUN_DIR/portcullis-cache.yaml" "http://127.0.0.1:$GWC_PORT"
+fi
+if has_target nginx-fa-bare; then start_server bare-auth "$NODE" bench/servers/bare-auth.ts "$BARE_PORT"; fi
+start_nginx() { # name port
+  local cmd=() i
+  [[ -n $SERVER_CPUS ]] && cmd=(taskset -c "$SERVER_CPUS")
+  cmd+=("$NGINX" -p "$RUN_DIR" -c "$RUN_DIR/$1.conf")
+  "${cmd[@]}" >"$RUN_DIR/$1.log" 2>&1 &
+  PID_OF[$1]=$!
+  STARTED+=("${PID_OF[$1]}")
+  for i in $(seq 1 100); do
+    curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$2/" && break
+    kill -0 "${PID_OF[$1]}" 2>/dev/null || die "$1 exited during start-up: $(tail -n 20 "$RUN_DIR/$1.log")"
+    sleep 0.1
+  done
+  log "started $1 (pid ${PID_OF[$1]}, $("$NGINX" -v 2>&1 | cut -d' ' -f3))"
+}
+declare -A NGINX_PORT_OF=([nginx]=$NGX_PORT [nginx-fa]=$FA_PORT [nginx-fa-cache]=$FAC_PORT [nginx-fa-bare]=$FAB_PORT)
+for id in nginx nginx-fa nginx-fa-cache nginx-fa-bare; do
+  if has_target "$id"; then start_nginx "$id" "${NGINX_PORT_OF[$id]}"; fi
+done
 
 declare -A URL=(
   [direct]=http://127.0.0.1:$APP_PORT$BENCH_PATH
   [baseline]=http://127.0.0.1:$BASE_PORT$BENCH_PATH
   [portcullis]=$GW_URL$BENCH_PATH
+  [nginx]=http://127.0.0.1:$NGX_PORT$BENCH_PATH
+  [nginx-fa]=http://127.0.0.1:$FA_PORT$BENCH_PATH
+  [nginx-fa-cache]=http://127.0.0.1:$FAC_PORT$BENCH_PATH
+  [nginx-fa-bare]=http://127.0.0.1:$FAB_PORT$BENCH_PATH
 )
-declare -A CPU_PROC=([direct]=app [baseline]=baseline [portcullis]=portcullis)
-TARGETS=(direct baseline portcullis)
+# The processes whose CPU time is the target's: for forward-auth, nginx and the Portcullis it asks.
+declare -A CPU_PROC=([direct]=app [baseline]=baseline [portcullis]=portcullis [nginx]=nginx
+  [nginx-fa]="nginx-fa portcullis" [nginx-fa-cache]="nginx-fa-cache portcullis-cache"
+  [nginx-fa-bare]="nginx-fa-bare bare-auth")
+read -r -a TARGETS <<<"$TARGETS"
+for id in "${TARGETS[@]}"; do [[ -n ${URL[$id]:-} ]] || die "unknown target $id (TARGETS)"; done
 
 # --- sign in ----------------------------------------------------------------------------------------
 COOKIE=$("$NODE" bench/login.ts "$GW_URL" alice alice) || die "sign-in through Portcullis failed"
@@ -190,7 +307,8 @@ probe() {
 }
 USER_ROW='<th>User (X-Forwarded-User)</th><td>'
 declare -A EXPECTED_BYTES=()
-for id in direct baseline; do
+for id in direct baseline nginx; do
+  has_target "$id" || continue
   probe "${URL[$id]}" "Cookie: $COOKIE"
   [[ $P_STATUS == 200 ]] || die "$id: got $P_STATUS, expected 200"
   grep -qF "${USER_ROW}—</td>" "$RUN_DIR/probe-body.html" || die "$id: not the sample app's page, or it saw an identity"
@@ -207,6 +325,27 @@ probe "${URL[portcullis]}" "Cookie: $COOKIE"
 [[ $P_STATUS == 200 ]] || die "portcullis with the cookie: got $P_STATUS"
 EXPECTED_BYTES[portcullis]=$P_SIZE
 log "checked portcullis: 302 without the cookie; 200 with it, app sees X-Forwarded-User: alice, forged copy dropped ($P_SIZE bytes)"
+for id in nginx-fa nginx-fa-cache; do
+  has_target "$id" || continue
+  probe "${URL[$id]}"
+  [[ $P_STATUS == 200 ]] || die "$id without the cookie: got $P_STATUS, expected 200 (the sign-in page, error_page 401)"
+  grep -q 'Sign in' "$RUN_DIR/probe-body.html" || die "$id without the cookie: not the sign-in page"
+  probe "${URL[$id]}" "Cookie: $COOKIE" 'X-Forwarded-User: mallory'
+  [[ $P_STATUS == 200 ]] || die "$id with the cookie (and a forged X-Forwarded-User): got $P_STATUS"
+  grep -qF "${USER_ROW}alice</td>" "$RUN_DIR/probe-body.html" ||
+    die "$id: the app did not see X-Forwarded-User: alice ($(grep -o "${USER_ROW}[^<]*" "$RUN_DIR/probe-body.html"))"
+  probe "${URL[$id]}" "Cookie: $COOKIE"
+  [[ $P_STATUS == 200 ]] || die "$id with the cookie: got $P_STATUS"
+  EXPECTED_BYTES[$id]=$P_SIZE
+  log "checked $id: the sign-in page without the cookie; 200 with it, app sees X-Forwarded-User: alice, forged copy dropped ($P_SIZE bytes)"
+done
+if has_target nginx-fa-bare; then # lets everyone in as alice: only the answer's size is checked
+  probe "${URL[nginx-fa-bare]}" "Cookie: $COOKIE"
+  [[ $P_STATUS == 200 ]] || die "nginx-fa-bare: got $P_STATUS"
+  grep -qF "${USER_ROW}alice</td>" "$RUN_DIR/probe-body.html" || die "nginx-fa-bare: the app did not see alice"
+  EXPECTED_BYTES[nginx-fa-bare]=$P_SIZE
+  log "checked nginx-fa-bare: 200, app sees X-Forwarded-User: alice ($P_SIZE bytes)"
+fi
 
 # --- wrk --------------------------------------------------------------------------------------------
 RESULTS=$RUN_DIR/results.jsonl
@@ -224,22 +363,29 @@ wrk_run() { # id duration outfile
 }
 
 bench_target() { # id round
-  local id=$1 round=$2 out=$RUN_DIR/wrk-$1.r$2.txt p0 p1 a0 a1 json
+  local id=$1 round=$2 out=$RUN_DIR/wrk-$1.r$2.txt p0 p1 a0 a1 json proc parts=()
+  local -A c0=()
   log "round $round/$REPEAT: $id: warm-up $WARMUP, then $DURATION ($THREADS threads, $CONNECTIONS connections)"
   wrk_run "$id" "$WARMUP" "$RUN_DIR/wrk-$id.r$round-warmup.txt"
-  p0=$(cpu_ticks "${PID_OF[${CPU_PROC[$id]}]}")
+  for proc in ${CPU_PROC[$id]}; do c0[$proc]=$(cpu_ticks "${PID_OF[$proc]}"); done
   a0=$(cpu_ticks "${PID_OF[app]}")
   wrk_run "$id" "$DURATION" "$out"
-  p1=$(cpu_ticks "${PID_OF[${CPU_PROC[$id]}]}")
   a1=$(cpu_ticks "${PID_OF[app]}")
+  p0=0 p1=0
+  for proc in ${CPU_PROC[$id]}; do # the target's CPU: the sum over its processes, each also recorded
+    p0=$(cpu_ticks "${PID_OF[$proc]}")
+    parts+=("\"$proc\":$((p0 - c0[$proc]))")
+    p1=$((p1 + p0 - c0[$proc]))
+  done
+  p0=0
   json=$(sed -n 's/^WRKJSON //p' "$out")
   [[ -n $json ]] || die "no wrk result for $id (see $out)"
-  if [[ $id == portcullis ]]; then # the session must still be good after the run
+  if [[ $id == portcullis || $id == nginx-fa* ]]; then # the session must still be good after the run
     probe "${URL[$id]}" "Cookie: $COOKIE"
     [[ $P_STATUS == 200 ]] || die "portcullis: the session no longer works after the run ($P_STATUS)"
   fi
-  printf '{"kind":"wrk","target":"%s","round":%d,"url":"%s","wrk":%s,"cpu_ticks":{"target":%d,"app":%d},"cpu_proc":"%s","expected_bytes":%d}\n' \
-    "$id" "$round" "${URL[$id]}" "$json" $((p1 - p0)) $((a1 - a0)) "${CPU_PROC[$id]}" "${EXPECTED_BYTES[$id]}" \
+  printf '{"kind":"wrk","target":"%s","round":%d,"url":"%s","wrk":%s,"cpu_ticks":{"target":%d,"app":%d,"parts":{%s}},"cpu_proc":"%s","expected_bytes":%d}\n' \
+    "$id" "$round" "${URL[$id]}" "$json" $((p1 - p0)) $((a1 - a0)) "$(IFS=,; echo "${parts[*]}")" "${CPU_PROC[$id]}" "${EXPECTED_BYTES[$id]}" \
     >>"$RESULTS"
   sleep 1
 }

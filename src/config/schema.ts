@@ -8,6 +8,7 @@ import { REFUSALS, readTarget } from './paths.ts';
 import { bearerSchema, routeBearerSchema } from './schema/bearer.ts';
 import { corsSchema } from './schema/cors.ts';
 import { duration } from './schema/duration.ts';
+import { forwardAuthSchema } from './schema/forward-auth.ts';
 import { issuerSchema, storageSchema } from './schema/issuer.ts';
 import { allowSchema } from './schema/policy.ts';
 import { providerSchema } from './schema/providers.ts';
@@ -240,6 +241,9 @@ export const configSchema = z
       .describe('the applications behind Portcullis, by path prefix')
       .meta({ examples: [[{ path: '/', url: 'http://127.0.0.1:8080' }]] }),
     routes: z.array(routeSchema).default([]),
+    forwardAuth: forwardAuthSchema
+      .prefault({})
+      .describe('how /oauth2/auth answers nginx auth_request, Traefik, Caddy and Envoy (docs/endpoints.md)'),
     trustedProxies: z
       .array(z.string())
       .default([])
@@ -300,4 +304,5 @@ export type RouteConfig = z.output<typeof routeSchema>;
 export type SessionsConfig = z.output<typeof sessionsSchema>;
 export type { BearerConfig, BearerIssuerConfig, ProviderBearerConfig } from './schema/bearer.ts';
 export type { CorsConfig } from './schema/cors.ts';
+export type { ForwardAuthConfig } from './schema/forward-auth.ts';
 export type { ServerConfig } from './schema/server.ts';

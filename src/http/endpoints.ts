@@ -126,20 +126,68 @@ async function forwardAuth(
     sendForbidden(ctx, s, outcome.decision);
     return;
   }
-  const v = identityHeaderValues(session.identity);
-  const headers: Record<string, string> = {
-    'X-Auth-Request-User': v.user,
-    'X-Auth-Request-Provider': headerValue(session.provider),
-  };
-  if (v.email !== undefined) headers['X-Auth-Request-Email'] = v.email;
-  if (v.preferredUsername !== undefined) headers['X-Auth-Request-Preferred-Username'] = v.preferredUsername;
-  if (v.groups !== undefined) headers['X-Auth-Request-Groups'] = v.groups;
-  s.res.statusCode = ok;
-  for (const k in headers) s.res.setHeader(k, headers[k]!);
-  s.res.setHeader('Cache-Control', 'no-store');
-  if (s.setCookies.length > 0) s.res.setHeader('Set-Cookie', s.setCookies);
+  s.res.writeHead(ok, allowHeaders(ctx, s, session));
   s.res.end();
 }
+
+/**
+ * The headers of an allow answer as one flat [name, value, …] list: writeHead takes it as it is, with no
+ * header object to build and no setHeader per name (the answer has no body, so this is all it costs). The
+ * X-Auth-Request-* values are computed once per session object (the cookie store's decrypt cache hands the
+ * same object to every request with that cookie), as the proxy path does for its identity headers.
+ */
+function allowHeaders(ctx: GatewayContext, s: Scope, session: Session): string[] {
+  const cc = cacheControl(ctx, s, session);
+  // Content-Length: 0 said outright: writeHead stores the header block at once, so end() can no longer add
+  // it, and a chunked empty body makes nginx close the keep-alive connection after an auth_request
+  // sub-request (it reads only the header; the connection then has an unread body and cannot be reused).
+  const out = [...authHeadersOf(session), 'Cache-Control', cc, 'Content-Length', '0'];
+  if (s.setCookies.length > 0) out.push('Set-Cookie', ...s.setCookies);
+  // The decision depends on the session in the cookie: a cache keyed without it must not share one user's
+  // 202 with another (RFC 9111 §4.1). The shipped nginx key holds the whole Cookie header anyway.
+  else if (cc !== NO_STORE) out.push('Vary', 'Cookie');
+  return out;
+}
+
+const NO_STORE = 'no-store';
+
+const authHeaderCache = new WeakMap<Session, readonly string[]>();
+
+function authHeadersOf(session: Session): readonly string[] {
+  let h = authHeaderCache.get(session);
+  if (h !== undefined) return h;
+  const v = identityHeaderValues(session.identity);
+  const out = ['X-Auth-Request-User', v.user, 'X-Auth-Request-Provider', headerValue(session.provider)];
+  if (v.email !== undefined) out.push('X-Auth-Request-Email', v.email);
+  if (v.preferredUsername !== undefined) out.push('X-Auth-Request-Preferred-Username', v.preferredUsername);
+  if (v.groups !== undefined) out.push('X-Auth-Request-Groups', v.groups);
+  h = out;
+  authHeaderCache.set(session, h);
+  return h;
+}
+
+/**
+ * `forwardAuth.cacheSeconds` (default 0: no-store, every request asks). When set, an allow answer may be
+ * cached by the proxy for that long, but never past the moment Portcullis would decide differently on its
+ * own: the session's absolute expiry, and the point where its access token is refreshed (a refresh can end
+ * the session or change its groups; src/http/session.ts refreshes 30 s before expiry). An answer that sets
+ * a cookie (a refresh happened) is never cacheable: the cookie belongs to this browser alone.
+ * `max-age` rather than `private`: the cache is the proxy's, a shared one (RFC 9111 §5.2.2.7), which nginx
+ * skips on `private`; safety comes from the key (cookie + path), see docs/integrations/nginx.md.
+ */
+function cacheControl(ctx: GatewayContext, s: Scope, session: Session): string {
+  const max = ctx.config.forwardAuth?.cacheSeconds ?? 0;
+  if (max === 0 || s.setCookies.length > 0) return NO_STORE;
+  const now = ctx.now();
+  let until = Math.min(now + max, session.expiresAt);
+  if (session.refreshToken !== undefined && session.accessTokenExpiresAt !== undefined)
+    until = Math.min(until, session.accessTokenExpiresAt - REFRESH_SKEW_SECONDS);
+  const age = until - now;
+  return age >= 1 ? `max-age=${age}` : NO_STORE;
+}
+
+/** needsRefresh's default skew (src/sessions/session.ts). */
+const REFRESH_SKEW_SECONDS = 30;
 
 export async function userinfo(ctx: GatewayContext, s: Scope): Promise<void> {
   const session = await withSession(ctx, s);
