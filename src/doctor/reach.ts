@@ -4,8 +4,9 @@
  */
 import { accessSync, constants, existsSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { Redis } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { request as undiciRequest } from 'undici';
+import type { RedisConnection } from '../config/redis.ts';
 import { type Check, fail, ok, type Result, warn } from './finding.ts';
 import { describeNetworkError } from './http.ts';
 import type { StoreScope, UpstreamScope } from './scope.ts';
@@ -47,51 +48,100 @@ export function redactUrl(url: string): string {
   return u.href;
 }
 
-/** Connects, PINGs and disconnects; never throws. ioredis gets no retries, so a dead server fails fast. */
-export async function pingRedis(
-  url: string,
-  password: string | undefined,
+/** Where a connection points, for messages (no credentials). */
+export function describeConnection(c: RedisConnection): string {
+  const s = c.shape;
+  const nodes = (n: readonly { host: string; port: number }[]) =>
+    n.map((x) => `${x.host}:${x.port}`).join(',');
+  if (s.kind === 'standalone') return `redis at ${redactUrl(s.url)}`;
+  if (s.kind === 'sentinel') return `redis primary "${s.masterName}" through sentinels ${nodes(s.sentinels)}`;
+  return `redis cluster (seeds ${nodes(s.nodes)})`;
+}
+
+/**
+ * Connects, PINGs and disconnects; never throws. Every shape the runtime uses (src/storage/redis.ts) —
+ * standalone, Sentinel (asks the sentinels for the primary, then PINGs it) and Cluster (loads the slot map,
+ * then PINGs) — with no retries, so a dead server fails fast.
+ */
+export async function pingConnection(
+  c: RedisConnection,
   timeoutMs: number,
 ): Promise<{ ok: true; ms: number } | { ok: false; error: string }> {
   const started = performance.now();
-  const redis = new Redis(url, {
+  const common: RedisOptions = {
     lazyConnect: true,
     connectTimeout: timeoutMs,
     commandTimeout: timeoutMs,
     maxRetriesPerRequest: 0,
     enableOfflineQueue: false,
     retryStrategy: () => null,
-    ...(password !== undefined ? { password } : {}),
-  });
+    ...(c.username !== undefined ? { username: c.username } : {}),
+    ...(c.password !== undefined ? { password: c.password } : {}),
+    ...(c.tls !== undefined ? { tls: { ...c.tls } } : {}),
+  };
+  const s = c.shape;
+  const redis: Redis | Cluster =
+    s.kind === 'standalone'
+      ? new Redis(s.url, common)
+      : s.kind === 'sentinel'
+        ? new Redis({
+            ...common,
+            sentinels: s.sentinels.map((n) => ({ host: n.host, port: n.port })),
+            name: s.masterName,
+            sentinelRetryStrategy: () => null,
+            ...(s.sentinelUsername !== undefined ? { sentinelUsername: s.sentinelUsername } : {}),
+            ...(s.sentinelPassword !== undefined ? { sentinelPassword: s.sentinelPassword } : {}),
+            ...(c.tls !== undefined ? { enableTLSForSentinelMode: true, sentinelTLS: { ...c.tls } } : {}),
+          })
+        : new Cluster(
+            s.nodes.map((n) => ({ host: n.host, port: n.port })),
+            {
+              lazyConnect: true,
+              enableOfflineQueue: false,
+              redisOptions: common,
+              clusterRetryStrategy: () => null,
+              slotsRefreshTimeout: timeoutMs,
+            },
+          );
   let first: Error | undefined;
   redis.on('error', (err: Error) => {
     first ??= err;
   });
+  let timer: NodeJS.Timeout | undefined;
   try {
-    await redis.connect();
-    const pong = await redis.ping();
+    const pong = await Promise.race([
+      redis.connect().then(() => redis.ping()),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
     if (pong !== 'PONG') return { ok: false, error: `PING answered ${JSON.stringify(pong)}` };
     return { ok: true, ms: Math.round(performance.now() - started) };
   } catch (err) {
     return { ok: false, error: (first ?? (err as Error)).message };
   } finally {
+    clearTimeout(timer);
     redis.disconnect();
   }
 }
 
+/** A standalone Redis by URL (what `sessions.url` / `storage.url` name). */
+export function pingRedis(url: string, password: string | undefined, timeoutMs: number) {
+  return pingConnection({ shape: { kind: 'standalone', url }, password }, timeoutMs);
+}
+
 async function redisResult(
   what: string,
-  url: string,
-  password: string | undefined,
+  c: RedisConnection,
   timeoutMs: number,
   key: string,
 ): Promise<Result> {
-  const r = await pingRedis(url, password, timeoutMs);
-  const where = redactUrl(url);
-  if (r.ok) return ok(`${what}: redis at ${where} answers PING (${r.ms} ms)`);
-  return fail(`${what}: redis at ${where} does not answer: ${r.error}`, {
+  const r = await pingConnection(c, timeoutMs);
+  const where = describeConnection(c);
+  if (r.ok) return ok(`${what}: ${where} answers PING (${r.ms} ms)`);
+  return fail(`${what}: ${where} does not answer: ${r.error}`, {
     fix: /NOAUTH|WRONGPASS|invalid password/i.test(r.error)
-      ? `check the redis password (${key})`
+      ? `check the redis user and password (${key})`
       : `start redis, or correct ${key}`,
   });
 }
@@ -106,13 +156,13 @@ export const sessionStore: Check<StoreScope> = {
       case 'cookie':
         return ok('sessions live in the encrypted cookie: nothing to reach');
       case 'redis':
-        if (sessions.url === undefined) return fail('sessions.store is redis but sessions.url is not set');
+        if (sessions.redis === undefined)
+          return fail('sessions.store is redis but no connection is set (url, sentinels or cluster)');
         return redisResult(
           'sessions',
-          sessions.url,
-          sessions.passwordValue,
+          sessions.redis,
           io.timeoutMs,
-          'sessions.url / sessions.password',
+          'sessions.url (or sentinels, cluster) / sessions.username, password',
         );
       case 'storage':
         return ok(`sessions live in the storage section (${config.storage.type}): see storage.reach`);
@@ -142,8 +192,14 @@ export const storage: Check<StoreScope> = {
           },
         );
       case 'redis':
-        if (s.url === undefined) return fail('storage.type is redis but storage.url is not set');
-        return redisResult('storage', s.url, s.passwordValue, io.timeoutMs, 'storage.url / storage.password');
+        if (s.redis === undefined)
+          return fail('storage.type is redis but no connection is set (url, sentinels or cluster)');
+        return redisResult(
+          'storage',
+          s.redis,
+          io.timeoutMs,
+          'storage.url (or sentinels, cluster) / storage.username, password',
+        );
       case 'sqlite': {
         // SqliteStorage creates missing directories: the nearest one that exists must be writable.
         let target = s.file;

@@ -7,6 +7,14 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { Cluster } from 'ioredis';
+import type { RedisConnection } from '../../src/config/redis.ts';
+import type { Result } from '../../src/doctor/finding.ts';
+import {
+  pingConnection,
+  sessionStore as sessionStoreCheck,
+  storage as storageReach,
+} from '../../src/doctor/reach.ts';
+import type { StoreScope } from '../../src/doctor/scope.ts';
 import { cookieNames } from '../../src/sessions/cookie-store.ts';
 import { isStoreUnavailable, ServerSessionStore } from '../../src/sessions/server-store.ts';
 import { RedisStorage } from '../../src/storage/redis.ts';
@@ -96,6 +104,39 @@ export function shapeSuites(
     }
   });
   // Last in the file: it kills a primary, so the shape is degraded afterwards.
+  test(`redis ${name}: portcullis check PINGs it the way the runtime connects (sessions.store, storage.reach)`, async () => {
+    const c = (await shape()).connection;
+    const io = { fetch, now: Date.now, timeoutMs: 5_000 };
+    const sessions = (await sessionStoreCheck.run(
+      { config: { sessions: { store: 'redis', redis: c } } } as unknown as StoreScope,
+      io,
+    )) as Result;
+    assert.equal(sessions.status, 'ok', sessions.message);
+    assert.match(sessions.message, name === 'sentinel' ? /through sentinels/ : /redis cluster/);
+    const storage = (await storageReach.run(
+      {
+        config: { issuer: {}, sessions: { store: 'cookie' }, storage: { type: 'redis', redis: c } },
+      } as unknown as StoreScope,
+      io,
+    )) as Result;
+    assert.equal(storage.status, 'ok', storage.message);
+    // Control: the same shape pointed at a port nobody listens on fails, and fast.
+    const closed = { host: '127.0.0.1', port: 1 };
+    const dead: RedisConnection = {
+      ...c,
+      shape:
+        c.shape.kind === 'sentinel'
+          ? { ...c.shape, sentinels: [closed] }
+          : c.shape.kind === 'cluster'
+            ? { ...c.shape, nodes: [closed] }
+            : c.shape,
+    };
+    const t0 = performance.now();
+    const down = await pingConnection(dead, 2_000);
+    assert.equal(down.ok, false);
+    assert.ok(performance.now() - t0 < 5_000, 'fails within the timeout');
+  });
+
   test(`redis ${name}: primary killed — reads answer "store unavailable" (503), never "signed out", until the failover; the session is there after`, async (t) => {
     const p = `portcullis-test:${randomBytes(6).toString('hex')}:sessions:`;
     const s = await connect(p);
