@@ -7,7 +7,6 @@ import type { ResolvedConfig } from '../config/load.ts';
 import { sameRedis } from '../config/redis.ts';
 import type { Logger } from '../observability/log.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import { RedisStorage } from '../storage/redis.ts';
 import type { Storage } from '../storage/storage.ts';
 import { type CookieNames, CookieSessionStore } from './cookie-store.ts';
 import type { CookieOptions } from './cookies.ts';
@@ -35,6 +34,8 @@ export async function openSessionStorage(
       throw new TypeError('sessions.store storage: the storage section was not opened');
     return shared;
   }
+  // ioredis is loaded only for a redis store (~20 MB of RSS that cookie sessions do without).
+  const { RedisStorage } = await import('../storage/redis.ts');
   let last = 0;
   try {
     return await RedisStorage.connect({

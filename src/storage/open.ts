@@ -1,10 +1,8 @@
-/** Opens the storage the configuration names (`storage.type`). */
+/** Opens the storage the configuration names (`storage.type`), loading only that adapter. */
 
 import type { ResolvedStorage } from '../config/storage.ts';
 import type { Logger } from '../observability/log.ts';
 import { MemoryStorage } from './memory.ts';
-import { RedisStorage } from './redis.ts';
-import { SqliteStorage } from './sqlite.ts';
 import type { Clock, Storage } from './storage.ts';
 
 export async function openStorage(config: ResolvedStorage, log: Logger, now?: Clock): Promise<Storage> {
@@ -15,13 +13,18 @@ export async function openStorage(config: ResolvedStorage, log: Logger, now?: Cl
         'storage.type is memory: issuer state (sessions, grants, tokens, signing keys) is lost on restart and not shared between instances; use sqlite or redis outside tests',
       );
       return new MemoryStorage({ cleanupIntervalMs: config.cleanupInterval * 1000, ...(now ? { now } : {}) });
-    case 'sqlite':
+    case 'sqlite': {
+      // Loaded only when used (here and for redis below): ioredis alone holds ~20 MB of a process's RSS, and
+      // node:sqlite is loaded on first import; a deployment with cookie sessions needs neither.
+      const { SqliteStorage } = await import('./sqlite.ts');
       return new SqliteStorage({
         file: config.file,
         cleanupIntervalMs: config.cleanupInterval * 1000,
         ...(now ? { now } : {}),
       });
+    }
     case 'redis': {
+      const { RedisStorage } = await import('./redis.ts');
       let last = 0;
       return RedisStorage.connect({
         connection: config.redis,

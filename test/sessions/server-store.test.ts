@@ -729,7 +729,12 @@ describe('through the gateway (real Redis, real IdP)', () => {
     assert.match(okResult?.message ?? '', /redis at redis:\/\/127\.0\.0\.1:\d+\/0 answers PING/);
     const dead = {
       ...stack.gw.ctx.config,
-      sessions: { ...stack.gw.ctx.config.sessions, url: 'redis://127.0.0.1:1/0' },
+      sessions: {
+        ...stack.gw.ctx.config.sessions,
+        url: 'redis://127.0.0.1:1/0',
+        // The check connects the way the gateway does: through the resolved connection.
+        redis: { shape: { kind: 'standalone' as const, url: 'redis://127.0.0.1:1/0' } },
+      },
     };
     const failed = (await sessionStoreCheck.run({ config: dead }, { timeoutMs: 1_000 } as never)) as
       | Result
