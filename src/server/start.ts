@@ -14,6 +14,7 @@ import { KeyPoller } from '../keys/poller.ts';
 import type { Logger } from '../observability/log.ts';
 import { Metrics } from '../observability/metrics.ts';
 import { AssertionSigner, assertionsWanted } from '../proxy/assertion.ts';
+import type { Upstream } from '../proxy/forward.ts';
 import { openSessionStorage, sessionStorageChanged } from '../sessions/open.ts';
 import { openStorage } from '../storage/open.ts';
 import type { Storage } from '../storage/storage.ts';
@@ -117,6 +118,25 @@ export async function startGateway(
     });
   });
   let metricsServer: http.Server | undefined;
+  /**
+   * Upstream pools of contexts a reload replaced. A request that started on the old context may still be
+   * on its way to the forward step (reading its session, re-signing its assertion): closing the old pools
+   * at once made it fail with 502 (seen in `npm run chaos` at a SIGHUP). They close after RETIRE_MS, when
+   * every such request has dispatched (close() then waits for the ones in flight), or with the gateway.
+   */
+  const retired = new Set<Upstream>();
+  const retireTimers = new Set<NodeJS.Timeout>();
+  const retire = (pools: readonly Upstream[]) => {
+    for (const u of pools) retired.add(u);
+    const batch = [...pools];
+    const timer = setTimeout(() => {
+      retireTimers.delete(timer);
+      for (const u of batch) retired.delete(u);
+      void Promise.allSettled(batch.map((u) => u.close()));
+    }, RETIRE_MS);
+    timer.unref();
+    retireTimers.add(timer);
+  };
   /** Everything behind the listener, once it is closed; once only. */
   let finished: Promise<void> | undefined;
   function finish(): Promise<void> {
@@ -125,8 +145,10 @@ export async function startGateway(
   }
   async function finishOnce(): Promise<void> {
     limits.close();
+    for (const t of retireTimers) clearTimeout(t);
     await Promise.allSettled([
       ...ctx.upstreamList.map((u) => u.close()),
+      ...[...retired].map((u) => u.close()),
       new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve())),
     ]);
     ctx.authz.close();
@@ -205,8 +227,8 @@ export async function startGateway(
       if (next.listen !== old.config.listen) {
         log.warn({ from: old.config.listen, to: next.listen }, 'listen changed: restart to apply it');
       }
-      // undici's close() lets requests in flight on the old pools finish first.
-      void Promise.allSettled(old.upstreamList.map((u) => u.close()));
+      // The old pools stay open a while for requests that started on the old context (retire above).
+      retire(old.upstreamList);
     },
     async drain({ delay = true } = {}) {
       if (lifecycle.draining) return;
@@ -257,6 +279,9 @@ export async function startGateway(
     },
   };
 }
+
+/** How long the upstream pools of a replaced context stay open for the requests that started on it. */
+const RETIRE_MS = 30_000;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
