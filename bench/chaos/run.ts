@@ -28,7 +28,8 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { Agent, request } from 'undici';
 import type { RedisConnection } from '../../src/config/redis.ts';
-import { cookieNames } from '../../src/sessions/cookie-store.ts';
+import { CookieSessionStore, cookieNames } from '../../src/sessions/cookie-store.ts';
+import { Sealer } from '../../src/sessions/sealer.ts';
 import { ServerSessionStore } from '../../src/sessions/server-store.ts';
 import { RedisStorage } from '../../src/storage/redis.ts';
 import { type RedisShape, startCluster, startSentinel } from '../../test/support/redis-shapes.ts';
@@ -43,7 +44,7 @@ const { values: args } = parseArgs({
     instances: { type: 'string', default: '3' },
   },
 });
-const SHAPES = ['standalone', 'sentinel', 'cluster'] as const;
+const SHAPES = ['standalone', 'sentinel', 'cluster', 'cookie'] as const;
 if (args.shape === 'all') {
   // One process per shape, so that each run starts from nothing and cleans up after itself.
   let worst = 0;
@@ -74,7 +75,7 @@ const PROMISE = {
    * A Redis primary SIGKILLed: the shapes here detect it after 1 s (Sentinel down-after-milliseconds) or
    * 2 s (cluster-node-timeout), elect, the clients follow, and HAProxy sees /ready 200 again (rise 2 × 500 ms).
    */
-  redisFailoverWindowMs: { standalone: 0, sentinel: 8_000, cluster: 10_000 }[SHAPE],
+  redisFailoverWindowMs: { standalone: 0, sentinel: 8_000, cluster: 10_000, cookie: 0 }[SHAPE],
 };
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -147,10 +148,12 @@ interface Instance {
 }
 
 /** The Redis side: how Portcullis names it in YAML, how the bench connects, and the primary of our keys. */
-let connection: RedisConnection;
-let redisYaml: string;
-let keysPrimary: () => Promise<number>;
-if (SHAPE === 'standalone') {
+let connection: RedisConnection | undefined;
+let redisYaml = '';
+let keysPrimary: () => Promise<number> = async () => 0;
+if (SHAPE === 'cookie') {
+  // No Redis: the session is sealed in the cookie itself (sessions.store: cookie, the default).
+} else if (SHAPE === 'standalone') {
   const redisPort = await freePort();
   start(
     'redis-server',
@@ -190,12 +193,16 @@ if (SHAPE === 'standalone') {
     }
   };
 }
-const admin = new Redis({ host: '127.0.0.1', port: await keysPrimary(), lazyConnect: true });
-admin.on('error', () => {}); // its primary is killed on purpose later; it is only used before that
-await until('redis', async () => {
-  if (admin.status === 'wait') await admin.connect();
-  return (await admin.ping()) === 'PONG';
-});
+const admin =
+  SHAPE === 'cookie'
+    ? undefined
+    : new Redis({ host: '127.0.0.1', port: await keysPrimary(), lazyConnect: true });
+admin?.on('error', () => {}); // its primary is killed on purpose later; it is only used before that
+if (admin)
+  await until('redis', async () => {
+    if (admin.status === 'wait') await admin.connect();
+    return (await admin.ping()) === 'PONG';
+  });
 
 const upstream = http.createServer((req, res) => {
   res.writeHead(200, { 'content-type': 'application/json' });
@@ -207,20 +214,20 @@ const upstreamUrl = `http://127.0.0.1:${(upstream.address() as net.AddressInfo).
 const lbPort = await freePort();
 const publicUrl = `http://127.0.0.1:${lbPort}`;
 const secret = Buffer.from(execFileSync('openssl', ['rand', '32'])).toString('base64url');
-const configFile = join(dir, 'portcullis.yaml');
-writeFileSync(
-  configFile,
-  `publicUrl: ${publicUrl}
-cookie: { secret: ${secret} }
+/** The cookie secret the cookie run rotates to (first in the list, the old one kept second). */
+const newSecret = Buffer.from(execFileSync('openssl', ['rand', '32'])).toString('base64url');
+const configText = (secrets: string) => `publicUrl: ${publicUrl}
+cookie: { secret: ${secrets} }
 providers: [{ id: gh, type: github, clientId: chaos, clientSecret: chaos }]
 upstreams: [{ path: /, url: ${upstreamUrl} }]
 routes: [{ path: /api/, api: true }]
-sessions: { store: redis, ${redisYaml}, keyPrefix: 'chaos:' }
+${SHAPE === 'cookie' ? '' : `sessions: { store: redis, ${redisYaml}, keyPrefix: 'chaos:' }`}
 server: { shutdownDelay: 2s, drainTimeout: 10s }
 metrics: { enabled: false }
 logging: { level: warn, format: json }
-`,
-);
+`;
+const configFile = join(dir, 'portcullis.yaml');
+writeFileSync(configFile, configText(secret));
 
 const instances: Instance[] = [];
 for (let i = 0; i < INSTANCES; i++) instances.push({ port: await freePort(), proc: undefined as never });
@@ -266,17 +273,24 @@ start('/usr/sbin/haproxy', ['-f', join(dir, 'haproxy.cfg'), '-db'], 'haproxy');
 await until('haproxy', async () => (await status(`${publicUrl}/ping`)) === 200);
 
 // --- sessions ----------------------------------------------------------------------------------------
-const memBefore = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))?.[1]);
-const storage = await RedisStorage.connect({ connection, keyPrefix: 'chaos:', onError: () => {} });
+const memUsed = async () => Number(/used_memory:(\d+)/.exec((await admin?.info('memory')) ?? '')?.[1]);
+const memBefore = await memUsed();
+const storage = connection
+  ? await RedisStorage.connect({ connection, keyPrefix: 'chaos:', onError: () => {} })
+  : undefined;
 const names = cookieNames('portcullis', false, undefined);
-const store = new ServerSessionStore({
-  storage,
-  type: 'redis',
-  cookieKeys: [Buffer.from(secret, 'base64url')],
-  names,
-  cookieOptions: { secure: false },
-  ownsStorage: false,
-});
+const sealedStore = (key: string) =>
+  new CookieSessionStore(new Sealer([Buffer.from(key, 'base64url')]), names, { secure: false });
+const store = storage
+  ? new ServerSessionStore({
+      storage,
+      type: 'redis',
+      cookieKeys: [Buffer.from(secret, 'base64url')],
+      names,
+      cookieOptions: { secure: false },
+      ownsStorage: false,
+    })
+  : sealedStore(secret);
 const now = Math.floor(Date.now() / 1000);
 const cookies: string[] = [];
 for (let i = 0; i < SESSIONS; i++) {
@@ -293,10 +307,12 @@ for (let i = 0; i < SESSIONS; i++) {
   );
   cookies.push(set[0]!.split(';')[0]!);
 }
-const memAfter = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))?.[1]);
+const memAfter = await memUsed();
 const bytesPerSession = (memAfter - memBefore) / SESSIONS;
-log(`${SESSIONS} sessions written; ${bytesPerSession.toFixed(0)} bytes of Redis memory each`);
-admin.disconnect();
+log(
+  `${SESSIONS} sessions written${admin ? `; ${bytesPerSession.toFixed(0)} bytes of Redis memory each` : ''}`,
+);
+admin?.disconnect();
 for (const inst of instances) inst.startStats = procStats(inst.proc.pid);
 
 // --- load --------------------------------------------------------------------------------------------
@@ -379,7 +395,7 @@ const schedule = (async () => {
       await sleep(1_500);
     }
   });
-  if (SHAPE !== 'standalone') {
+  if (SHAPE !== 'standalone' && SHAPE !== 'cookie') {
     await at(d * 0.6);
     await sleep(3_000); // a quiet moment after the rolling restart, so each fault's figures are its own
     const primary = await keysPrimary();
@@ -403,6 +419,21 @@ const schedule = (async () => {
         log(`Redis primary now on ${await keysPrimary()} (was ${primary})`);
       },
     );
+  }
+  if (SHAPE === 'cookie') {
+    await at(d * 0.6);
+    await sleep(3_000);
+    await fault('cookie.secret rotated (new first, old second) across a rolling restart', async () => {
+      writeFileSync(configFile, configText(`[${newSecret}, ${secret}]`));
+      for (const inst of instances) {
+        inst.proc.kill('SIGTERM');
+        await stopped(inst.proc);
+        startInstance(inst);
+        await ready(inst);
+        await sleep(1_500);
+      }
+    });
+    return; // a cookie session cannot be revoked on the server: the sign-out fault is for the Redis shapes
   }
   await at(d * (SHAPE === 'standalone' ? 0.7 : 0.8));
   await fault('sign-out of 100 sessions on random instances', async () => {
@@ -436,6 +467,29 @@ for (let i = 0; i < SESSIONS; i++) {
     if (!signedOut.has(i) && code !== 200) lost.add(i);
   }
 }
+if (SHAPE === 'cookie') {
+  // After the rotation a session sealed with the new secret (a sign-in now) works on every instance too.
+  const sealedNew = sealedStore(newSecret);
+  for (let i = 0; i < 20; i++) {
+    const t = Math.floor(Date.now() / 1000);
+    const c = sealedNew
+      .write(
+        {
+          v: 1,
+          provider: 'gh',
+          identity: { sub: `new-${i}`, groups: [] },
+          createdAt: t,
+          expiresAt: t + 3600,
+        },
+        new Map(),
+        t,
+      )[0]!
+      .split(';')[0]!;
+    for (const inst of instances)
+      if ((await status(`http://127.0.0.1:${inst.port}/api/check`, { cookie: c })) !== 200)
+        lost.add(SESSIONS + i);
+  }
+}
 const endStats = instances.map((inst) => procStats(inst.proc.pid));
 
 // --- report ------------------------------------------------------------------------------------------
@@ -466,7 +520,9 @@ const lat = (from: number, to: number) => {
 };
 const lines: string[] = [];
 const w = (l = '') => lines.push(l);
-w(`# npm run chaos — ${SHAPE} Redis, ${new Date().toISOString()}`);
+w(
+  `# npm run chaos — ${SHAPE === 'cookie' ? 'cookie sessions (no Redis)' : `${SHAPE} Redis`}, ${new Date().toISOString()}`,
+);
 w();
 w(
   `Machine: ${hostname()}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${execFileSync('redis-server', ['--version']).toString().split(' ')[2]}, HAProxy 2.6 round robin with /ready checks every 500 ms.`,
@@ -480,6 +536,7 @@ w(
       standalone: 'one redis-server',
       sentinel: 'a primary, a replica and three redis-sentinel (quorum 2, down-after-milliseconds 1000)',
       cluster: 'six nodes, three primaries with a replica each (cluster-node-timeout 2000)',
+      cookie: 'none (sessions.store: cookie: the session is sealed in the cookie)',
     }[SHAPE]
   }.`,
 );
@@ -496,9 +553,10 @@ w(
 w(`| sessions lost | ${lost.size} |`);
 w(`| sign-outs undone | ${undone.size} (of ${signedOut.size}) |`);
 w(`| longest window of non-2xx (whole run) | ${longestWindow(0, Number.POSITIVE_INFINITY)} ms |`);
-w(
-  `| Redis memory per session | ${bytesPerSession.toFixed(0)} bytes (≈ ${((1 << 30) / bytesPerSession / 1e6).toFixed(2)} M sessions per GB) |`,
-);
+if (admin)
+  w(
+    `| Redis memory per session | ${bytesPerSession.toFixed(0)} bytes (≈ ${((1 << 30) / bytesPerSession / 1e6).toFixed(2)} M sessions per GB) |`,
+  );
 w();
 w(
   '| fault | start–end (s) | failed requests during | longest non-2xx window | p50 / p99 ms before | during | after |',
@@ -544,7 +602,7 @@ writeFileSync(out, report);
 log(`report written to ${out}`);
 
 // --- teardown ----------------------------------------------------------------------------------------
-await storage.close();
+await storage?.close();
 await agent.close();
 upstream.close();
 cleanup();
