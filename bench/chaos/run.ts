@@ -18,14 +18,15 @@
  *   npm run chaos                               # 60 s, 1,000 sessions, 32 concurrent clients
  *   npm run chaos -- --duration 300 --sessions 2000 --concurrency 64
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { cpus, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 import { Redis } from 'ioredis';
+import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { Agent, request } from 'undici';
 import type { RedisConnection } from '../../src/config/redis.ts';
 import { CookieSessionStore, cookieNames } from '../../src/sessions/cookie-store.ts';
@@ -204,7 +205,32 @@ if (admin)
     return (await admin.ping()) === 'PONG';
   });
 
-const upstream = http.createServer((req, res) => {
+/**
+ * A signing key rotation needs the upstream to verify X-Portcullis-Assertion (docs/assertion.md): with
+ * storage for the keys (the same Redis) and a run long enough for a staged key to start signing
+ * (ACTIVATION_DELAY_SECONDS, 2 minutes, after `keys rotate`), the instances sign assertions and the
+ * upstream checks each one against <publicUrl>/oauth2/jwks as a real service would (jose's remote set,
+ * refetched on an unknown kid). A refused assertion is a 502, counted apart from a session's 401.
+ */
+const ROTATE = SHAPE !== 'cookie' && DURATION_S >= 150;
+const kidsSeen = new Map<string, number>();
+let assertionsRefused = 0;
+let jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
+const upstream = http.createServer(async (req, res) => {
+  if (ROTATE) {
+    const token = req.headers['x-portcullis-assertion'];
+    try {
+      if (typeof token !== 'string') throw new Error('no assertion');
+      jwks ??= createRemoteJWKSet(new URL('/oauth2/jwks', publicUrl));
+      await jwtVerify(token, jwks, { issuer: publicUrl, audience: upstreamUrl, clockTolerance: 30 });
+      const kid = String(decodeProtectedHeader(token).kid);
+      kidsSeen.set(kid, (kidsSeen.get(kid) ?? 0) + 1);
+    } catch (err) {
+      if (assertionsRefused++ < 5) log(`upstream refused an assertion: ${(err as Error).message}`);
+      res.writeHead(502).end();
+      return;
+    }
+  }
   res.writeHead(200, { 'content-type': 'application/json' });
   res.end(JSON.stringify({ user: req.headers['x-forwarded-user'] ?? null }));
 });
@@ -219,9 +245,10 @@ const newSecret = Buffer.from(execFileSync('openssl', ['rand', '32'])).toString(
 const configText = (secrets: string) => `publicUrl: ${publicUrl}
 cookie: { secret: ${secrets} }
 providers: [{ id: gh, type: github, clientId: chaos, clientSecret: chaos }]
-upstreams: [{ path: /, url: ${upstreamUrl} }]
+upstreams: [{ path: /, url: ${upstreamUrl}${ROTATE ? ', assertion: { lifetime: 30s }' : ''} }]
 routes: [{ path: /api/, api: true }]
 ${SHAPE === 'cookie' ? '' : `sessions: { store: redis, ${redisYaml}, keyPrefix: 'chaos:' }`}
+${ROTATE ? `storage: { type: redis, ${redisYaml}, keyPrefix: 'chaos-keys:' }` : ''}
 server: { shutdownDelay: 2s, drainTimeout: 10s }
 metrics: { enabled: false }
 logging: { level: warn, format: json }
@@ -375,6 +402,17 @@ const stopped = (p: ChildProcess) =>
 const at = (s: number) => sleep(Math.max(0, T0 + s * 1000 - Date.now()));
 const schedule = (async () => {
   const d = DURATION_S;
+  await at(d * 0.04);
+  if (ROTATE)
+    await fault('signing keys rotated (staged), then SIGHUP to every instance', async () => {
+      // Not execFileSync: that would stall the load generator (this process) for the CLI's second.
+      await promisify(execFile)(
+        join(REPO, 'node_modules/.bin/node'),
+        ['src/cli/main.ts', 'keys', 'rotate', '--config', configFile],
+        { cwd: REPO },
+      );
+      for (const inst of instances) inst.proc.kill('SIGHUP');
+    });
   await at(d * 0.15);
   await fault('kill -9 of one instance, restarted 3 s later', async () => {
     const victim = instances[1]!;
@@ -590,6 +628,17 @@ instances.forEach((inst, i) => {
 });
 w();
 w('(Every instance was restarted during the run: "end" is the process running at the end.)');
+if (ROTATE) {
+  w();
+  w(
+    `Assertions verified by the upstream, by signing key: ${[...kidsSeen].map(([k, n]) => `${k.slice(0, 8)}…: ${n}`).join(', ')}; refused: ${assertionsRefused}.`,
+  );
+  if (assertionsRefused > 0) verdicts.push(`${assertionsRefused} assertions refused by the upstream`);
+  if (kidsSeen.size < 2) verdicts.push('the rotated key never signed an assertion during the run');
+} else if (SHAPE !== 'cookie') {
+  w();
+  w('(No key rotation: it needs --duration 150 or more, for a staged key to start signing within the run.)');
+}
 if (lost.size > 0) verdicts.push(`${lost.size} sessions lost`);
 if (undone.size > 0) verdicts.push(`${undone.size} sign-outs undone`);
 w();
