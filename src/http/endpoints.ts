@@ -7,7 +7,7 @@ import type { GatewayContext } from './context.ts';
 import { authorizeScope, forwardAuthPaths, sendForbidden } from './forbidden.ts';
 import { sendError, sendJson } from './respond.ts';
 import type { Scope } from './scope.ts';
-import { bearerToken, insufficientScope, loadBearer, loadSession } from './session.ts';
+import { bearerToken, loadBearer, loadSession } from './session.ts';
 import { readTarget, targetError } from './target.ts';
 
 async function withSession(ctx: GatewayContext, s: Scope): Promise<Session | undefined> {
@@ -114,15 +114,8 @@ async function forwardAuth(
     ...(s.bearer !== undefined ? { credential: 'bearer' } : {}),
   });
   if (outcome.kind === 'denied') {
-    if (s.bearer !== undefined) {
-      // RFC 6750 §3.1: the token is valid but does not grant this; no new sign-in would change that.
-      sendForbidden(ctx, s, outcome.decision, {
-        json: true,
-        extraHeaders: { 'WWW-Authenticate': insufficientScope(outcome.decision.reasons) },
-      });
-      return;
-    }
-    // Traefik and Envoy hand this answer to the browser as it is: a navigation gets the explained page.
+    // Traefik and Envoy hand this answer to the browser as it is: a navigation gets the explained page (a
+    // bearer token's refusal is RFC 6750's insufficient_scope instead: sendForbidden sees the token).
     sendForbidden(ctx, s, outcome.decision);
     return;
   }

@@ -31,20 +31,33 @@ export function authorizeScope<P extends Principal>(
 }
 
 /** Renders a denial the authorize step has already recorded: 403 `PCL_FORBIDDEN`, the reasons in words. */
+/**
+ * Renders a denial the authorize step has already recorded: 403 `PCL_FORBIDDEN`, the reasons in words. A
+ * request that came with a bearer token gets RFC 6750 §3.1's form instead — JSON and
+ * `WWW-Authenticate: Bearer error="insufficient_scope"`: the token is valid, and no sign-in would change it.
+ */
 export function sendForbidden(
   ctx: GatewayContext,
   s: Scope,
   d: Decision,
-  o: Pick<ErrorOptions, 'json' | 'retryHref' | 'extraHeaders'> = {},
+  o: Pick<ErrorOptions, 'json' | 'retryHref'> = {},
 ): void {
+  const bearer = s.bearer !== undefined;
+  const json = bearer ? true : o.json;
   sendError(ctx.log, s, new PortcullisError('PCL_FORBIDDEN', d.reasons.join(', ')), {
-    ...(o.json !== undefined ? { json: o.json } : {}),
+    ...(json !== undefined ? { json } : {}),
     retryHref: o.retryHref,
-    ...(o.extraHeaders !== undefined ? { extraHeaders: o.extraHeaders } : {}),
+    ...(bearer ? { extraHeaders: { 'WWW-Authenticate': insufficientScope(d.reasons) } } : {}),
     explanations: d.explanations,
     reasons: d.reasons,
     logged: true,
   });
+}
+
+/** RFC 6750 §3: the challenge for a valid token the access rules refuse (reasons as the description). */
+export function insufficientScope(reasons: readonly string[]): string {
+  const description = reasons.join(', ').replace(/[^\x20-\x7e]|["\\]/g, '');
+  return `Bearer error="insufficient_scope", error_description="Access rules refuse this token: ${description}"`;
 }
 
 /** The original request's path as forward-auth sees it: the paths to decide for, or the header that is unreadable. */

@@ -22,7 +22,7 @@ import { callback, signedOut, signIn, signOut, start } from './login.ts';
 import { redirect, sendError } from './respond.ts';
 import { Scope, type Upgrade } from './scope.ts';
 import { services } from './services.ts';
-import { bearerToken, insufficientScope, loadBearer, loadOptionalSession, loadSession } from './session.ts';
+import { bearerToken, loadBearer, loadOptionalSession, loadSession } from './session.ts';
 import { ownPath, readTarget, reservedPath, targetError } from './target.ts';
 import { resolveForwarded } from './trust.ts';
 
@@ -142,13 +142,8 @@ const PIPELINE: readonly (readonly [string, Step])[] = [
       if (s.bearer !== undefined) {
         const outcome = authorizeScope(ctx, s, 'bearer', s.bearer, [s.path]);
         if (outcome.kind === 'allowed') return false;
-        if (outcome.kind === 'denied') {
-          // RFC 6750 §3.1: the token is valid but does not grant this; no new sign-in would change that.
-          sendForbidden(ctx, s, outcome.decision, {
-            json: true,
-            extraHeaders: { 'WWW-Authenticate': insufficientScope(outcome.decision.reasons) },
-          });
-        }
+        // A token's refusal is RFC 6750's insufficient_scope (sendForbidden knows the request carried one).
+        if (outcome.kind === 'denied') sendForbidden(ctx, s, outcome.decision);
         return true;
       }
       if (s.session !== undefined) {

@@ -169,9 +169,3 @@ export async function loadBearer(
   });
   return true;
 }
-
-/** RFC 6750 §3.1 `insufficient_scope`: the token is valid, the access rules refuse it (reason codes only). */
-export function insufficientScope(reasons: readonly string[]): string {
-  const description = reasons.join(', ').replace(/[^\x20-\x7e]|["\\]/g, '');
-  return `Bearer error="insufficient_scope", error_description="Access rules refuse this token: ${description}"`;
-}
