@@ -4,12 +4,11 @@
 // copy of the old cookie is let in by the cache until the entry expires (the revocation delay the setting
 // trades for speed, docs/integrations/nginx.md), then refused.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { closeAfter } from '../support/cleanup.ts';
 import { freePort } from '../support/gateway.ts';
-import { example, NGINX, skipWithout, startProcess, substitute, tempDir } from '../support/proxies.ts';
+import { example, NGINX, skipWithout, startNginx, substitute, tempDir } from '../support/proxies.ts';
 import { type Stack, startStack } from '../support/stack.ts';
 
 const SKIP = skipWithout(NGINX, 'nginx-light');
@@ -43,25 +42,7 @@ describe('nginx proxy_cache on auth_request (examples/nginx-cached.conf)', { ski
       ['listen 443 ssl;', `listen 127.0.0.1:${nginxPort};`],
       ['http://127.0.0.1:8080', stack.app.url],
     ]);
-    writeFileSync(
-      join(dir.path, 'nginx.conf'),
-      `daemon off;
-master_process off;
-pid ${dir.path}/nginx.pid;
-error_log stderr warn;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path ${dir.path}/body;
-  proxy_temp_path ${dir.path}/proxy;
-  fastcgi_temp_path ${dir.path}/fastcgi;
-  uwsgi_temp_path ${dir.path}/uwsgi;
-  scgi_temp_path ${dir.path}/scgi;
-${server}
-}
-`,
-    );
-    parts.add(await startProcess(NGINX, ['-p', dir.path, '-c', join(dir.path, 'nginx.conf')], [nginxPort]));
+    parts.add(await startNginx(dir.path, server, nginxPort));
   });
 
   /** How many /oauth2/auth requests Portcullis has answered (its request counter, every status). */

@@ -6,8 +6,6 @@
 // sign-out button (a same-origin POST through nginx) signs out. Screenshots land in test/e2e/artifacts/.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { ARTIFACTS, type ChromiumSession, SKIP as NO_CHROMIUM, openChromium } from '../support/chromium.ts';
@@ -18,7 +16,7 @@ import {
   example,
   NGINX,
   skipWithout,
-  startProcess,
+  startNginx,
   substitute,
   tempDir,
   versionOf,
@@ -74,25 +72,7 @@ describe(`${VERSION} auth_request (examples/nginx.conf) in front of Portcullis, 
       ['http://127.0.0.1:4180', `http://127.0.0.1:${port}`],
       ['http://127.0.0.1:8080', h.app.url],
     ]);
-    writeFileSync(
-      join(dir.path, 'nginx.conf'),
-      `daemon off;
-master_process off;
-pid ${dir.path}/nginx.pid;
-error_log stderr warn;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path ${dir.path}/body;
-  proxy_temp_path ${dir.path}/proxy;
-  fastcgi_temp_path ${dir.path}/fastcgi;
-  uwsgi_temp_path ${dir.path}/uwsgi;
-  scgi_temp_path ${dir.path}/scgi;
-${server}
-}
-`,
-    );
-    parts.add(await startProcess(NGINX, ['-p', dir.path, '-c', join(dir.path, 'nginx.conf')], [nginxPort]));
+    parts.add(await startNginx(dir.path, server, nginxPort));
     chrome = parts.add(await openChromium());
     ({ page } = chrome);
   });

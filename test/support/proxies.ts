@@ -6,7 +6,7 @@
  * `.ci/run` runs, which installs them) a missing proxy is a failure, so these tests cannot pass by not running.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -105,4 +105,30 @@ export async function startProcess(
   }
   await running.close();
   throw new Error(`${binary} did not start (exit ${child.exitCode}): ${out.slice(0, 2000)}`);
+}
+
+/**
+ * nginx in the foreground, one process, every path inside `dir`, with `server` (a `server { … }` block, as
+ * in examples/nginx.conf) in its `http { … }`; resolves once `port` accepts connections.
+ */
+export function startNginx(dir: string, server: string, port: number): Promise<RunningProcess> {
+  writeFileSync(
+    join(dir, 'nginx.conf'),
+    `daemon off;
+master_process off;
+pid ${dir}/nginx.pid;
+error_log stderr warn;
+events { worker_connections 256; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+${server}
+}
+`,
+  );
+  return startProcess(NGINX, ['-p', dir, '-c', join(dir, 'nginx.conf')], [port]);
 }
