@@ -13,6 +13,8 @@ export interface RuleSource {
   readonly routes: readonly RouteConfig[];
   /** Issuers trusted for bearer tokens only (their `allow` is a provider-level block). */
   readonly bearer?: Pick<BearerConfig, 'issuers'> | undefined;
+  /** The operator console's rule (who may use it), a top-level block of its own. */
+  readonly admin?: { readonly allow?: AllowConfig | undefined } | undefined;
 }
 
 /** Every `allow` block with its key, top level first. */
@@ -28,6 +30,7 @@ export function allowBlocks(c: RuleSource): { key: string; allow: AllowConfig }[
   c.bearer?.issuers.forEach((b, i) => {
     if (b.allow) out.push({ key: `bearer.issuers[${i}].allow`, allow: b.allow });
   });
+  if (c.admin?.allow) out.push({ key: 'admin.allow', allow: c.admin.allow });
   return out;
 }
 

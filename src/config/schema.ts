@@ -5,6 +5,7 @@
 
 import { z } from 'zod';
 import { REFUSALS, readTarget } from './paths.ts';
+import { adminSchema } from './schema/admin.ts';
 import { bearerSchema, routeBearerSchema } from './schema/bearer.ts';
 import { corsSchema } from './schema/cors.ts';
 import { duration } from './schema/duration.ts';
@@ -241,6 +242,9 @@ export const configSchema = z
       .describe('the applications behind Portcullis, by path prefix')
       .meta({ examples: [[{ path: '/', url: 'http://127.0.0.1:8080' }]] }),
     routes: z.array(routeSchema).default([]),
+    admin: adminSchema
+      .prefault({})
+      .describe('the operator console at <publicUrl>/oauth2/admin, off by default (docs/console.md)'),
     forwardAuth: forwardAuthSchema
       .prefault({})
       .describe('how /oauth2/auth answers nginx auth_request, Traefik, Caddy and Envoy (docs/endpoints.md)'),

@@ -5,6 +5,7 @@ import type { RouteConfig } from '../config/schema.ts';
 import type { IdentityProvider } from '../idp/provider.ts';
 import type { FlowCookies } from '../login/flow.ts';
 import type { RedirectPolicy } from '../login/redirect.ts';
+import type { TraceStore } from '../login/trace.ts';
 import type { Logger } from '../observability/log.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { Authorizer } from '../policy/authorize.ts';
@@ -58,6 +59,16 @@ export interface GatewayContext {
   readonly assertions?: AssertionSigner | undefined;
   /** The `iss` of assertions: the public URL's origin. */
   readonly assertionIssuer: string;
+  /** Sign-in traces by request id, for the operator console (kept across reloads; absent when it is off). */
+  readonly traces?: TraceStore | undefined;
+  /** The operator console at /oauth2/admin (src/console/), when `admin.enabled`. */
+  readonly console?: ConsoleMount | undefined;
+}
+
+/** What the gateway needs of the operator console, without depending on its module. */
+export interface ConsoleMount {
+  /** Answers a request for /oauth2/admin or below it. */
+  handle(ctx: GatewayContext, s: Scope): Promise<void>;
 }
 
 /** What the gateway and the login endpoints need of the issuer, without depending on its module. */

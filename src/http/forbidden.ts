@@ -26,6 +26,8 @@ export function authorizeScope<P extends Principal>(
     surface,
     principal,
     ...(paths !== undefined ? { paths } : {}),
+    requestId: s.id,
+    client: typeof audit?.['client'] === 'string' ? audit['client'] : undefined,
     audit: () => ({ requestId: s.id, path: s.path, ...audit }),
   });
 }

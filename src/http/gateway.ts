@@ -28,6 +28,9 @@ import { resolveForwarded } from './trust.ts';
 
 type Handler = (ctx: GatewayContext, s: Scope) => void | Promise<void>;
 
+/** The operator console's path (under basePath), answered by ctx.console when it is enabled. */
+const CONSOLE = '/oauth2/admin';
+
 const READ = new Set(['GET', 'HEAD']);
 
 /**
@@ -92,6 +95,10 @@ const PIPELINE: readonly (readonly [string, Step])[] = [
       const own = ownPath(base, s.path);
       if (ctx.issuer !== undefined && own !== undefined && (own === '/oidc' || own.startsWith('/oidc/'))) {
         return ctx.issuer.handle(ctx, s).then(() => true);
+      }
+      // The operator console (src/console/), when admin.enabled: its own sign-in, rule and CSRF checks.
+      if (ctx.console !== undefined && own !== undefined && (own === CONSOLE || own.startsWith(`${CONSOLE}/`))) {
+        return ctx.console.handle(ctx, s).then(() => true);
       }
       const endpoint = ownEndpoint(ctx, s.path);
       if (endpoint === undefined) {

@@ -5,6 +5,7 @@
 import { randomNonce, randomPKCECodeVerifier, randomState } from 'openid-client';
 import { PortcullisError } from '../errors/codes.ts';
 import { validateRedirect } from '../login/redirect.ts';
+import type { SignInTrace } from '../login/trace.ts';
 import type { Session } from '../sessions/session.ts';
 import type { UserSessions } from '../sessions/store.ts';
 import type { GatewayContext } from './context.ts';
@@ -83,6 +84,8 @@ export async function start(ctx: GatewayContext, s: Scope): Promise<void> {
     return;
   }
   const provider = ctx.providers.get(id);
+  const trace = ctx.traces?.begin(s.id, provider?.id);
+  trace?.note('start', provider !== undefined, `provider ${id.slice(0, 64)}`, provider ? undefined : 'PCL_PROVIDER_UNKNOWN');
   if (provider === undefined) {
     sendError(ctx.log, s, new PortcullisError('PCL_PROVIDER_UNKNOWN', `no provider "${id.slice(0, 64)}"`), {
       retryHref: `${base}/oauth2/sign_in`,
@@ -101,7 +104,7 @@ export async function start(ctx: GatewayContext, s: Scope): Promise<void> {
   };
   let url: URL;
   try {
-    url = await provider.authorizationUrl(flow);
+    url = await timed(trace, 'authorization URL (discovery)', () => provider.authorizationUrl(flow));
   } catch (err) {
     sendError(
       ctx.log,
@@ -114,6 +117,10 @@ export async function start(ctx: GatewayContext, s: Scope): Promise<void> {
     return;
   }
   s.setCookies.push(...ctx.flows.start(flow, s.cookies, ctx.now()));
+  if (trace !== undefined) {
+    ctx.traces?.bindState(flow.state, trace);
+    trace.note('redirect to the IdP', true, `${url.origin}${url.pathname}`);
+  }
   redirect(s, url.href);
 }
 
@@ -123,7 +130,14 @@ export async function callback(ctx: GatewayContext, s: Scope): Promise<void> {
   const state = params.get('state');
   const flow = state === null ? undefined : ctx.flows.find(state, s.cookies, ctx.now());
   const idpError = params.get('error');
+  const trace = ctx.traces?.callback(s.id, state);
   if (flow === undefined || state === null) {
+    trace?.note(
+      'callback',
+      false,
+      state === null ? 'no state parameter' : 'no flow cookie for this state (expired, another browser, or cookies blocked)',
+      idpError ? 'PCL_IDP_ERROR' : 'PCL_STATE_UNKNOWN',
+    );
     const err = idpError
       ? new PortcullisError('PCL_IDP_ERROR', `IdP error ${idpError} for an unknown state`)
       : new PortcullisError(
@@ -137,6 +151,7 @@ export async function callback(ctx: GatewayContext, s: Scope): Promise<void> {
   const retryHref = `${base}/oauth2/start?provider=${encodeURIComponent(flow.provider)}&rd=${encodeURIComponent(flow.rd)}`;
   if (idpError !== null) {
     const description = params.get('error_description');
+    trace?.note('callback', false, `the IdP answered ${idpError}: ${description ?? ''}`.slice(0, 500), 'PCL_IDP_ERROR');
     ctx.metrics.signIn(flow.provider, 'failure');
     ctx.log.warn(
       { requestId: s.id, event: 'sign-in.failure', provider: flow.provider, error: idpError, description },
@@ -157,6 +172,8 @@ export async function callback(ctx: GatewayContext, s: Scope): Promise<void> {
     });
     return;
   }
+  if (trace !== undefined) trace.provider ??= flow.provider;
+  trace?.note('callback', params.get('code') !== null, params.get('code') ? 'code received' : 'no code', params.get('code') ? undefined : 'PCL_CALLBACK_INVALID');
   if (!params.get('code')) {
     sendError(ctx.log, s, new PortcullisError('PCL_CALLBACK_INVALID', 'callback without code'), {
       retryHref,
@@ -166,7 +183,7 @@ export async function callback(ctx: GatewayContext, s: Scope): Promise<void> {
   const callbackUrl = new URL(ctx.config.redirectUri.href);
   callbackUrl.search = s.query;
   try {
-    const result = await provider.signIn(callbackUrl, flow);
+    const result = await provider.signIn(callbackUrl, flow, trace?.time);
     const now = ctx.now();
     const session: Session = {
       v: 1,
@@ -181,12 +198,14 @@ export async function callback(ctx: GatewayContext, s: Scope): Promise<void> {
     };
     // The top-level and provider access rules, before any session exists (route rules apply per request).
     const outcome = authorizeScope(ctx, s, 'sign-in', session);
+    traceRules(trace, outcome.kind === 'denied' ? outcome.decision.reasons : undefined, result.identity);
     if (outcome.kind === 'denied') {
       ctx.metrics.signIn(provider.id, 'denied');
       sendForbidden(ctx, s, outcome.decision, { retryHref: `${base}/oauth2/sign_in` });
       return;
     }
-    s.setCookies.push(...(await ctx.sessions.write(session, s.cookies, now)));
+    s.setCookies.push(...(await timed(trace, 'session stored', async () => ctx.sessions.write(session, s.cookies, now))));
+    if (trace !== undefined) trace.outcome = 'signed in';
     ctx.metrics.signIn(provider.id, 'success');
     ctx.log.info(
       {
@@ -209,6 +228,23 @@ export async function callback(ctx: GatewayContext, s: Scope): Promise<void> {
     );
     sendError(ctx.log, s, e, { retryHref });
   }
+}
+
+/** Runs `fn`, as a step of the trace when there is one. */
+function timed<T>(trace: SignInTrace | undefined, name: string, fn: () => Promise<T>): Promise<T> {
+  return trace === undefined ? fn() : trace.time(name, fn);
+}
+
+/** The access rules' step of a sign-in trace: who, and the reasons of a denial. */
+function traceRules(
+  trace: SignInTrace | undefined,
+  denied: readonly string[] | undefined,
+  who: Session['identity'],
+): void {
+  if (trace === undefined) return;
+  const user = who.email ?? who.preferredUsername ?? who.sub;
+  trace.note('access rules', denied === undefined, denied ? `${user}: ${denied.join(', ')}` : `${user}: allowed`, denied ? 'PCL_FORBIDDEN' : undefined);
+  if (denied !== undefined) trace.outcome = 'denied';
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 import * as oidc from 'openid-client';
 import { isLoopbackHost } from '../config/net.ts';
+import type { StepTimer } from '../login/trace.ts';
 import type { AuthMethod, ResolvedProvider, ResolvedProviderOf } from '../config/providers.ts';
 import { PortcullisError } from '../errors/codes.ts';
 import type { Identity } from '../sessions/session.ts';
@@ -21,6 +22,7 @@ import {
   type RefreshResult,
   type SignInResult,
   type TokenSet,
+  untimed,
 } from './provider.ts';
 
 export interface OAuth2Settings {
@@ -136,17 +138,26 @@ export abstract class OAuth2Provider implements IdentityProvider {
     return oidc.buildAuthorizationUrl(this.#configuration, params);
   }
 
-  async signIn(callbackUrl: URL, flow: FlowSecrets): Promise<SignInResult> {
-    let tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers;
-    try {
-      tokens = await oidc.authorizationCodeGrant(this.#configuration, callbackUrl, {
-        pkceCodeVerifier: flow.codeVerifier,
-        expectedState: flow.state,
-      });
-    } catch (err) {
-      throw await tokenError(err);
-    }
-    const identity = await this.fetchIdentity(tokens.access_token);
+  async signIn(callbackUrl: URL, flow: FlowSecrets, step: StepTimer = untimed): Promise<SignInResult> {
+    const tokens = await step(
+      'code exchange',
+      async () => {
+        try {
+          return await oidc.authorizationCodeGrant(this.#configuration, callbackUrl, {
+            pkceCodeVerifier: flow.codeVerifier,
+            expectedState: flow.state,
+          });
+        } catch (err) {
+          throw await tokenError(err);
+        }
+      },
+      (t) => `token endpoint answered${t.refresh_token ? ' with a refresh token' : ''}`,
+    );
+    const identity = await step(
+      this.type === 'github' ? 'user, e-mail, org and team lookups' : 'userinfo lookups',
+      () => this.fetchIdentity(tokens.access_token),
+      (i) => `sub ${i.sub}${i.email ? `, ${i.email}` : ''}${i.orgs ? `, ${i.orgs.length} org(s)` : ''}`,
+    );
     return { identity, ...this.#tokenSet(tokens) };
   }
 

@@ -8,6 +8,7 @@ import { compactVerify, errors } from 'jose';
 import * as oidc from 'openid-client';
 import { discoveryRedirect, discoveryUrlOf, issuerMismatch, sameIssuer } from '../config/idp-urls.ts';
 import { isLoopbackHost } from '../config/net.ts';
+import type { StepTimer } from '../login/trace.ts';
 import type { AuthMethod, ResolvedProvider, ResolvedProviderOf } from '../config/providers.ts';
 import { PortcullisError } from '../errors/codes.ts';
 import { idTokenProblem } from '../login/id-token.ts';
@@ -25,6 +26,7 @@ import {
   type RefreshResult,
   type SignInResult,
   type TokenSet,
+  untimed,
 } from './provider.ts';
 
 export type { ProviderOptions, SignInResult, TokenSet } from './provider.ts';
@@ -325,17 +327,32 @@ export class OidcProvider implements IdentityProvider {
   }
 
   /** Exchanges the code from `callbackUrl` and validates everything; throws PortcullisError. */
-  async signIn(callbackUrl: URL, flow: FlowSecrets): Promise<SignInResult> {
-    const config = await this.discover();
-    const tokens = await this.exchange(config, callbackUrl, flow);
+  async signIn(callbackUrl: URL, flow: FlowSecrets, step: StepTimer = untimed): Promise<SignInResult> {
+    const config = await step('discovery', () => this.discover(), (c) => `issuer ${c.serverMetadata().issuer}`);
+    const tokens = await step(
+      'code exchange',
+      () => this.exchange(config, callbackUrl, flow),
+      (t) => `token endpoint answered${t.id_token ? ' with an ID token' : ''}${t.refresh_token ? ' and a refresh token' : ''}`,
+    );
     const claims = tokens.claims();
-    if (claims === undefined || tokens.id_token === undefined) {
-      throw new PortcullisError('PCL_ID_TOKEN_INVALID', 'token response had no ID token');
-    }
-    const problem = idTokenProblem(tokens.id_token, claims, tokens.access_token, this.idTokenPolicy(config));
-    if (problem) throw new PortcullisError('PCL_ID_TOKEN_INVALID', problem);
-    await this.verifySignature(config, tokens.id_token);
-    const identity = await this.identityOf(config, claims, tokens.access_token);
+    const idToken = tokens.id_token;
+    await step(
+      'ID token checks',
+      async () => {
+        if (claims === undefined || idToken === undefined) {
+          throw new PortcullisError('PCL_ID_TOKEN_INVALID', 'token response had no ID token');
+        }
+        const problem = idTokenProblem(idToken, claims, tokens.access_token, this.idTokenPolicy(config));
+        if (problem) throw new PortcullisError('PCL_ID_TOKEN_INVALID', problem);
+        await this.verifySignature(config, idToken);
+      },
+      () => `iss ${String(claims?.iss)}, aud, exp, iat, nonce, algorithm and signature held`,
+    );
+    const identity = await step(
+      this.settings.userinfo ? 'userinfo and profile' : 'profile from the ID token',
+      () => this.identityOf(config, claims!, tokens.access_token),
+      (i) => `sub ${i.sub}${i.email ? `, ${i.email}` : ''}, ${i.groups.length} group(s)`,
+    );
     return { identity, ...this.tokenSet(tokens) };
   }
 

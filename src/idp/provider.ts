@@ -8,6 +8,7 @@ import type { JWTVerifyGetKey } from 'jose';
 import type { CustomFetch } from 'openid-client';
 import type { ResolvedProvider } from '../config/providers.ts';
 import type { Identity } from '../sessions/session.ts';
+import type { StepTimer } from '../login/trace.ts';
 
 /** The per-sign-in secrets the flow cookie holds. `nonce` is unused by plain OAuth2 providers. */
 export interface FlowSecrets {
@@ -78,8 +79,11 @@ export interface IdentityProvider {
   ready(): Promise<void>;
   /** Where to send the browser: PKCE S256 and state always, nonce for OpenID Connect. */
   authorizationUrl(flow: FlowSecrets): Promise<URL>;
-  /** Completes the callback `callbackUrl` of `flow`; throws PortcullisError. */
-  signIn(callbackUrl: URL, flow: FlowSecrets): Promise<SignInResult>;
+  /**
+   * Completes the callback `callbackUrl` of `flow`; throws PortcullisError. `step` times its steps (code
+   * exchange, ID token checks, userinfo and membership lookups) for the sign-in trace (src/login/trace.ts).
+   */
+  signIn(callbackUrl: URL, flow: FlowSecrets, step?: StepTimer): Promise<SignInResult>;
   /** Present when the provider can refresh; concurrent calls with the same token share one request. */
   refresh?(refreshToken: string, identity: Identity): Promise<RefreshResult>;
   /** OpenID Connect providers: the issuer, keys and algorithms its JWTs are verified with. */
@@ -149,3 +153,6 @@ export class RefreshDeduper {
     return r.accessTokenExpiresAt === undefined || r.accessTokenExpiresAt > this.#now();
   }
 }
+
+/** A StepTimer that only runs the step (no trace). */
+export const untimed: StepTimer = (_name, fn) => fn();

@@ -80,6 +80,8 @@ export class GrantAdmission {
     const outcome = b.ctx.authz.authorize({
       surface,
       principal,
+      requestId: b.s.id,
+      client: token.clientId,
       audit: () => ({
         requestId: b.s.id,
         client: token.clientId,

@@ -13,6 +13,7 @@
 import type { Logger } from '../observability/log.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { AccessPolicy, Decision, Principal } from './decision.ts';
+import type { DecisionSink } from './record.ts';
 
 export type { Principal } from './decision.ts';
 
@@ -28,6 +29,7 @@ export const SURFACES = [
   'issuer.token',
   'issuer.userinfo',
   'issuer.introspection',
+  'console',
 ] as const;
 export type Surface = (typeof SURFACES)[number];
 
@@ -45,7 +47,28 @@ export interface AuthorizeRequest<P extends Principal> {
    * an allowed request pays nothing for them. Never tokens or cookie values.
    */
   readonly audit?: () => Record<string, unknown>;
+  /** The request id, kept with the decision's record (the console's recent decisions and denials). */
+  readonly requestId?: string | undefined;
+  /** The issuer client asking, for the issuer's surfaces (kept with the record). */
+  readonly client?: string | undefined;
 }
+
+export interface AuthorizerOptions {
+  /** Receives every decision (src/console's recorder): a bounded ring, never a token or cookie value. */
+  readonly sink?: DecisionSink | undefined;
+  /**
+   * The operator console's rule (`admin.allow`, compileAdminPolicy): the `console` surface must pass it on
+   * top of the top-level and provider rules. Absent: nobody passes the console surface.
+   */
+  readonly admin?: AccessPolicy | undefined;
+}
+
+/** The console surface without a console rule (never mounted so; a guard, not a configuration). */
+const NO_ADMIN_RULE: Decision = Object.freeze({
+  allow: false,
+  reasons: Object.freeze(['admin-not-allowed']),
+  explanations: Object.freeze(['The operator console is not enabled for anyone.']),
+});
 
 export type Outcome<P extends Principal> =
   | { readonly kind: 'allowed'; readonly principal: P }
@@ -60,20 +83,28 @@ function eventOf(surface: Surface): DenialEvent {
   return 'access.denied';
 }
 
+const NO_PATHS: readonly string[] = Object.freeze([]);
+
 export class Authorizer {
   readonly #policy: AccessPolicy;
   readonly #log: Logger;
   readonly #metrics: Metrics;
 
-  constructor(policy: AccessPolicy, log: Logger, metrics: Metrics) {
+  readonly #sink: DecisionSink | undefined;
+  readonly #admin: AccessPolicy | undefined;
+
+  constructor(policy: AccessPolicy, log: Logger, metrics: Metrics, o: AuthorizerOptions = {}) {
     this.#policy = policy;
     this.#log = log;
     this.#metrics = metrics;
+    this.#sink = o.sink;
+    this.#admin = o.admin;
   }
 
   /** Releases the policy's watchers: its configuration was replaced (reload) or the gateway closed. */
   close(): void {
     this.#policy.close?.();
+    this.#admin?.close?.();
   }
 
   authorize<P extends Principal>(r: AuthorizeRequest<P>): Outcome<P> {
@@ -84,6 +115,18 @@ export class Authorizer {
       if (!decision.allow) break;
       decision = this.#policy.decide(p, path);
     }
+    if (decision.allow && r.surface === 'console') decision = this.#admin?.decide(p, undefined) ?? NO_ADMIN_RULE;
+    // One small record per decision (the principal re-made as provider + identity: a session's tokens stay out).
+    this.#sink?.record({
+      time: Date.now(),
+      surface: r.surface,
+      requestId: r.requestId,
+      principal: { provider: p.provider, identity: p.identity },
+      paths: r.paths ?? NO_PATHS,
+      client: r.client,
+      allow: decision.allow,
+      reasons: decision.reasons,
+    });
     if (decision.allow) return { kind: 'allowed', principal: p };
     this.#metrics.denial(decision.reasons);
     this.#log.warn(

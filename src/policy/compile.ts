@@ -121,12 +121,34 @@ export function compilePolicy(config: ResolvedConfig, o: CompileOptions = {}): A
   });
 }
 
+/**
+ * The operator console's own rule (`admin.allow`), asked by the authorize step for the `console` surface on
+ * top of the gate's rules; undefined when the console is off. Every configured provider's users may be
+ * admitted by it (the provider's own restrictions are the gate's, already applied).
+ */
+export function compileAdminPolicy(config: ResolvedConfig, o: CompileOptions = {}): AccessPolicy | undefined {
+  if (!config.admin.enabled || config.admin.allow === undefined) return undefined;
+  const files: EmailsFile[] = [];
+  const global = compileAllow(config.admin.allow, files, o.log);
+  const providers = new Map<string, ProviderRules>(
+    config.providers.map((p) => [p.id, { type: p.type, criteria: [] }]),
+  );
+  return new RulesPolicy({
+    global,
+    providers,
+    routes: [],
+    files,
+    ...(o.watch !== undefined ? { watch: o.watch } : {}),
+  });
+}
+
 /** Claim names (dot paths) some `requirements` rule may read for users of `providerId`. */
 export function requiredClaims(c: RuleSource, providerId: string): string[] {
   const keys = new Set<string>();
   for (const { key, allow } of allowBlocks(c)) {
     const own =
       key === 'allow' ||
+      key === 'admin.allow' ||
       key.startsWith('routes[') ||
       c.providers.find((p) => p.allow === allow)?.id === providerId ||
       c.bearer?.issuers.find((b) => b.allow === allow)?.id === providerId;
@@ -141,7 +163,7 @@ export function needsGithubMemberships(c: RuleSource, providerId: string): boole
   if (p?.type === 'github' && ((p.orgs?.length ?? 0) > 0 || (p.teams?.length ?? 0) > 0)) return true;
   return allowBlocks(c).some(
     ({ key, allow }) =>
-      (key === 'allow' || key.startsWith('routes[') || p?.allow === allow) &&
+      (key === 'allow' || key === 'admin.allow' || key.startsWith('routes[') || p?.allow === allow) &&
       ((allow.githubOrgs?.length ?? 0) > 0 || (allow.githubTeams?.length ?? 0) > 0),
   );
 }

@@ -14,7 +14,7 @@ import { compileRedirectPolicy } from '../login/redirect.ts';
 import type { Logger } from '../observability/log.ts';
 import { Metrics } from '../observability/metrics.ts';
 import { Authorizer } from '../policy/authorize.ts';
-import { compilePolicy, needsGithubMemberships, requiredClaims } from '../policy/compile.ts';
+import { compileAdminPolicy, compilePolicy, needsGithubMemberships, requiredClaims } from '../policy/compile.ts';
 import { PrefixTable } from '../policy/routes.ts';
 import { type AssertionSigner, assertionIssuer } from '../proxy/assertion.ts';
 import { Upstream } from '../proxy/forward.ts';
@@ -22,6 +22,7 @@ import { cookieNames } from '../sessions/cookie-store.ts';
 import { createSessionStore } from '../sessions/open.ts';
 import { Sealer } from '../sessions/sealer.ts';
 import type { Storage } from '../storage/storage.ts';
+import type { AdminParts } from './console.ts';
 
 export function buildContext(
   config: ResolvedConfig,
@@ -34,7 +35,10 @@ export function buildContext(
   sessionStorage?: Storage,
   /** Draining state, kept across reloads by start.ts. */
   lifecycle?: Lifecycle,
+  /** The operator console's parts (startConsole), kept across reloads; mounted while admin.enabled. */
+  admin?: AdminParts,
 ): GatewayContext {
+  const mounted = admin !== undefined && config.admin.enabled ? admin : undefined;
   const sealer = new Sealer(config.cookieKeys);
   const names = cookieNames(config.cookie.name, config.cookieSecure, config.cookie.domain);
   const cookieOpts = { secure: config.cookieSecure, domain: config.cookie.domain };
@@ -86,7 +90,10 @@ export function buildContext(
     redirects: compileRedirectPolicy(config.public, config.allowedRedirectDomains),
     trusted: compileTrustedProxies(config.trustedProxies),
     routes: new PrefixTable(config.routes),
-    authz: new Authorizer(compilePolicy(config, { log }), log, metrics),
+    authz: new Authorizer(compilePolicy(config, { log }), log, metrics, {
+      sink: mounted?.recorder,
+      admin: mounted && compileAdminPolicy(config, { log }),
+    }),
     bearer,
     upstreams: new PrefixTable(upstreams),
     upstreamList: upstreams,
@@ -100,5 +107,7 @@ export function buildContext(
     issuer,
     assertions,
     assertionIssuer: assertionIssuer(config.public),
+    traces: mounted?.traces,
+    console: mounted?.console,
   };
 }

@@ -18,6 +18,7 @@ import type { Upstream } from '../proxy/forward.ts';
 import { openSessionStorage, sessionStorageChanged } from '../sessions/open.ts';
 import { openStorage } from '../storage/open.ts';
 import type { Storage } from '../storage/storage.ts';
+import { type AdminParts, startConsole } from './console.ts';
 import { buildContext } from './context.ts';
 import { readTls, reloadTls, type TlsMaterial, tlsServerOptions } from './tls.ts';
 
@@ -67,6 +68,7 @@ export async function startGateway(
   let assertions: AssertionSigner | undefined;
   let keys: KeyPoller | undefined;
   let sessionStorage: Storage | undefined;
+  let admin: AdminParts | undefined;
   // Closes the session store's own connection (store redis); a shared storage is closed as `storage`.
   const closeSessionStorage = async () => {
     if (sessionStorage !== storage) await sessionStorage?.close();
@@ -81,6 +83,7 @@ export async function startGateway(
         : undefined;
     issuer = await startIssuer(config, log, storage, keys);
     assertions = keys ? await AssertionSigner.follow(keys, log) : undefined;
+    admin = await startConsole(config, log, sessionStorage);
   } catch (err) {
     keys?.close();
     await issuer?.close();
@@ -90,7 +93,7 @@ export async function startGateway(
   }
   // Kept across reloads: a context built while draining must still answer /ready 503.
   const lifecycle = { draining: false };
-  let ctx = buildContext(config, log, opts.now, metrics, issuer, assertions, sessionStorage, lifecycle);
+  let ctx = buildContext(config, log, opts.now, metrics, issuer, assertions, sessionStorage, lifecycle, admin);
   const limits = new ConnectionGuard(limitsOf(config.server), log, metrics);
   // Sessions may span up to 10 cookie chunks of 3.8 KB: headers must fit them (Node's default is 16 KiB).
   const options = { ...serverOptions(limitsOf(config.server)), maxHeaderSize: 64 * 1024 };
@@ -209,7 +212,9 @@ export async function startGateway(
         log.warn({ event: 'metrics.changed' }, 'metrics settings changed: restart to apply them');
         next = { ...next, metrics: old.config.metrics };
       }
-      ctx = buildContext(next, log, opts.now, metrics, issuer, assertions, sessionStorage, lifecycle);
+      if (next.admin.enabled && admin === undefined)
+        log.warn({ event: 'admin.changed' }, 'admin console enabled: restart to apply it');
+      ctx = buildContext(next, log, opts.now, metrics, issuer, assertions, sessionStorage, lifecycle, admin);
       limits.update(server, limitsOf(next.server));
       old.authz.close();
       reloadAssertions(next, log, assertions);

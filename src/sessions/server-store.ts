@@ -356,6 +356,17 @@ export class ServerSessionStore implements SessionStore, UserSessions {
     return out.sort((a, b) => a.createdAt - b.createdAt);
   }
 
+  /** Ends one of the user's sessions, named by its listing `ref`; false when none matches (already ended). */
+  async endOne(user: UserRef, ref: string): Promise<boolean> {
+    if (!/^[A-Za-z0-9_-]{12}$/.test(ref)) return false;
+    const members = await this.#op('read', () => this.#storage.listGrant(userGroup(user)));
+    const m = members.find((x) => x.kind === USER_KIND && x.id.slice(0, 12) === ref);
+    if (m === undefined) return false;
+    await this.#end(m.id);
+    await this.#op('delete', () => this.#storage.destroy(USER_KIND, m.id));
+    return true;
+  }
+
   /**
    * Sign out everywhere: each indexed session is replaced by a tombstone (as a sign-out does, so a refresh
    * in flight cannot bring it back), then the index goes. Every instance reads the store at every request,

@@ -49,6 +49,8 @@ export interface UserSessions {
   listUser(user: UserRef, now: number): Promise<UserSession[]>;
   /** Ends every session of the user; returns how many were live. */
   endUser(user: UserRef): Promise<number>;
+  /** Ends one session of the user, named by its listing `ref` (the operator console); false when none matches. */
+  endOne(user: UserRef, ref: string): Promise<boolean>;
   /**
    * A short-lived, sealed "signed out as" cookie set by a sign-out, so the signed-out page can still offer
    * to end the user's other sessions (SIGNED_OUT_AS_SECONDS); undefined when there is no session.
