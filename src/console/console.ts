@@ -145,6 +145,10 @@ export class Console implements ConsoleMount {
       audit,
     });
     const title = PANELS.find(([id]) => id === panel)?.[1] ?? 'Overview';
-    sendHtml(s, 200, consolePage({ base, panel: panel || undefined, who: userLabel(admin.identity) }, title, body));
+    sendHtml(
+      s,
+      200,
+      consolePage({ base, panel: panel || undefined, who: userLabel(admin.identity) }, title, body),
+    );
   }
 }

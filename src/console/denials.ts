@@ -61,7 +61,11 @@ export class RedisDenials implements SharedDenials {
 }
 
 /** The shared denial list when the session storage is Redis; undefined (memory per instance) otherwise. */
-export function sharedDenials(storage: Storage | undefined, max: number, log?: Logger): RedisDenials | undefined {
+export function sharedDenials(
+  storage: Storage | undefined,
+  max: number,
+  log?: Logger,
+): RedisDenials | undefined {
   if (storage?.type !== 'redis') return undefined;
   return new RedisDenials(storage as RedisStorage, max, log);
 }

@@ -50,7 +50,8 @@ export function panelHref(base: string, panel?: PanelId): string {
 
 export function consolePage(f: Frame, title: string, body: Html): string {
   const nav = PANELS.map(
-    ([id, name]) => html`<a href="${panelHref(f.base, id)}"${f.panel === id && rawHtml(' class="on"')}>${name}</a>`,
+    ([id, name]) =>
+      html`<a href="${panelHref(f.base, id)}"${f.panel === id && rawHtml(' class="on"')}>${name}</a>`,
   );
   return html`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="robots" content="noindex"><title>${title} · Portcullis console</title><style>${STYLE}</style></head><body><header><a href="${panelHref(f.base)}"><strong>Portcullis console</strong></a>${nav}<span class="who">signed in as ${f.who}</span></header><main>${body}</main></body></html>`.toString();
 }
@@ -61,6 +62,10 @@ export function when(ms: number): string {
 }
 
 /** The user a record or session names, as an operator reads it. */
-export function userLabel(i: { readonly email?: string | undefined; readonly preferredUsername?: string | undefined; readonly sub: string }): string {
+export function userLabel(i: {
+  readonly email?: string | undefined;
+  readonly preferredUsername?: string | undefined;
+  readonly sub: string;
+}): string {
   return i.email ?? i.preferredUsername ?? i.sub;
 }

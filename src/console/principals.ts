@@ -3,7 +3,10 @@ import type { Principal } from '../policy/decision.ts';
 import type { DecisionRecord } from '../policy/record.ts';
 
 /** A principal's key in forms and lists: provider and user id (unique per provider only). */
-export function principalKey(p: { readonly provider: string; readonly identity: { readonly sub: string } }): string {
+export function principalKey(p: {
+  readonly provider: string;
+  readonly identity: { readonly sub: string };
+}): string {
   return `${p.provider} ${p.identity.sub}`;
 }
 

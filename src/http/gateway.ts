@@ -97,7 +97,11 @@ const PIPELINE: readonly (readonly [string, Step])[] = [
         return ctx.issuer.handle(ctx, s).then(() => true);
       }
       // The operator console (src/console/), when admin.enabled: its own sign-in, rule and CSRF checks.
-      if (ctx.console !== undefined && own !== undefined && (own === CONSOLE || own.startsWith(`${CONSOLE}/`))) {
+      if (
+        ctx.console !== undefined &&
+        own !== undefined &&
+        (own === CONSOLE || own.startsWith(`${CONSOLE}/`))
+      ) {
         return ctx.console.handle(ctx, s).then(() => true);
       }
       const endpoint = ownEndpoint(ctx, s.path);

@@ -85,7 +85,12 @@ export async function start(ctx: GatewayContext, s: Scope): Promise<void> {
   }
   const provider = ctx.providers.get(id);
   const trace = ctx.traces?.begin(s.id, provider?.id);
-  trace?.note('start', provider !== undefined, `provider ${id.slice(0, 64)}`, provider ? undefined : 'PCL_PROVIDER_UNKNOWN');
+  trace?.note(
+    'start',
+    provider !== undefined,
+    `provider ${id.slice(0, 64)}`,
+    provider ? undefined : 'PCL_PROVIDER_UNKNOWN',
+  );
   if (provider === undefined) {
     sendError(ctx.log, s, new PortcullisError('PCL_PROVIDER_UNKNOWN', `no provider "${id.slice(0, 64)}"`), {
       retryHref: `${base}/oauth2/sign_in`,
@@ -135,7 +140,9 @@ export async function callback(ctx: GatewayContext, s: Scope): Promise<void> {
     trace?.note(
       'callback',
       false,
-      state === null ? 'no state parameter' : 'no flow cookie for this state (expired, another browser, or cookies blocked)',
+      state === null
+        ? 'no state parameter'
+        : 'no flow cookie for this state (expired, another browser, or cookies blocked)',
       idpError ? 'PCL_IDP_ERROR' : 'PCL_STATE_UNKNOWN',
     );
     const err = idpError
@@ -151,7 +158,12 @@ export async function callback(ctx: GatewayContext, s: Scope): Promise<void> {
   const retryHref = `${base}/oauth2/start?provider=${encodeURIComponent(flow.provider)}&rd=${encodeURIComponent(flow.rd)}`;
   if (idpError !== null) {
     const description = params.get('error_description');
-    trace?.note('callback', false, `the IdP answered ${idpError}: ${description ?? ''}`.slice(0, 500), 'PCL_IDP_ERROR');
+    trace?.note(
+      'callback',
+      false,
+      `the IdP answered ${idpError}: ${description ?? ''}`.slice(0, 500),
+      'PCL_IDP_ERROR',
+    );
     ctx.metrics.signIn(flow.provider, 'failure');
     ctx.log.warn(
       { requestId: s.id, event: 'sign-in.failure', provider: flow.provider, error: idpError, description },
@@ -173,7 +185,12 @@ export async function callback(ctx: GatewayContext, s: Scope): Promise<void> {
     return;
   }
   if (trace !== undefined) trace.provider ??= flow.provider;
-  trace?.note('callback', params.get('code') !== null, params.get('code') ? 'code received' : 'no code', params.get('code') ? undefined : 'PCL_CALLBACK_INVALID');
+  trace?.note(
+    'callback',
+    params.get('code') !== null,
+    params.get('code') ? 'code received' : 'no code',
+    params.get('code') ? undefined : 'PCL_CALLBACK_INVALID',
+  );
   if (!params.get('code')) {
     sendError(ctx.log, s, new PortcullisError('PCL_CALLBACK_INVALID', 'callback without code'), {
       retryHref,
@@ -204,7 +221,9 @@ export async function callback(ctx: GatewayContext, s: Scope): Promise<void> {
       sendForbidden(ctx, s, outcome.decision, { retryHref: `${base}/oauth2/sign_in` });
       return;
     }
-    s.setCookies.push(...(await timed(trace, 'session stored', async () => ctx.sessions.write(session, s.cookies, now))));
+    s.setCookies.push(
+      ...(await timed(trace, 'session stored', async () => ctx.sessions.write(session, s.cookies, now))),
+    );
     if (trace !== undefined) trace.outcome = 'signed in';
     ctx.metrics.signIn(provider.id, 'success');
     ctx.log.info(
@@ -243,7 +262,12 @@ function traceRules(
 ): void {
   if (trace === undefined) return;
   const user = who.email ?? who.preferredUsername ?? who.sub;
-  trace.note('access rules', denied === undefined, denied ? `${user}: ${denied.join(', ')}` : `${user}: allowed`, denied ? 'PCL_FORBIDDEN' : undefined);
+  trace.note(
+    'access rules',
+    denied === undefined,
+    denied ? `${user}: ${denied.join(', ')}` : `${user}: allowed`,
+    denied ? 'PCL_FORBIDDEN' : undefined,
+  );
   if (denied !== undefined) trace.outcome = 'denied';
 }
 

@@ -6,9 +6,9 @@
  */
 import * as oidc from 'openid-client';
 import { isLoopbackHost } from '../config/net.ts';
-import type { StepTimer } from '../login/trace.ts';
 import type { AuthMethod, ResolvedProvider, ResolvedProviderOf } from '../config/providers.ts';
 import { PortcullisError } from '../errors/codes.ts';
+import type { StepTimer } from '../login/trace.ts';
 import type { Identity } from '../sessions/session.ts';
 import { identityFromProfile, type ProfileMapping } from './claims.ts';
 import { type ApiRequest, type ApiResponse, callApi, fetchOf, isRecord } from './http.ts';

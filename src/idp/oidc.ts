@@ -8,10 +8,10 @@ import { compactVerify, errors } from 'jose';
 import * as oidc from 'openid-client';
 import { discoveryRedirect, discoveryUrlOf, issuerMismatch, sameIssuer } from '../config/idp-urls.ts';
 import { isLoopbackHost } from '../config/net.ts';
-import type { StepTimer } from '../login/trace.ts';
 import type { AuthMethod, ResolvedProvider, ResolvedProviderOf } from '../config/providers.ts';
 import { PortcullisError } from '../errors/codes.ts';
 import { idTokenProblem } from '../login/id-token.ts';
+import type { StepTimer } from '../login/trace.ts';
 import type { Identity } from '../sessions/session.ts';
 import { identityFromProfile, type ProfileMapping } from './claims.ts';
 import { isRecord } from './http.ts';
@@ -328,11 +328,16 @@ export class OidcProvider implements IdentityProvider {
 
   /** Exchanges the code from `callbackUrl` and validates everything; throws PortcullisError. */
   async signIn(callbackUrl: URL, flow: FlowSecrets, step: StepTimer = untimed): Promise<SignInResult> {
-    const config = await step('discovery', () => this.discover(), (c) => `issuer ${c.serverMetadata().issuer}`);
+    const config = await step(
+      'discovery',
+      () => this.discover(),
+      (c) => `issuer ${c.serverMetadata().issuer}`,
+    );
     const tokens = await step(
       'code exchange',
       () => this.exchange(config, callbackUrl, flow),
-      (t) => `token endpoint answered${t.id_token ? ' with an ID token' : ''}${t.refresh_token ? ' and a refresh token' : ''}`,
+      (t) =>
+        `token endpoint answered${t.id_token ? ' with an ID token' : ''}${t.refresh_token ? ' and a refresh token' : ''}`,
     );
     const claims = tokens.claims();
     const idToken = tokens.id_token;

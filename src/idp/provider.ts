@@ -7,8 +7,8 @@ import { createHash } from 'node:crypto';
 import type { JWTVerifyGetKey } from 'jose';
 import type { CustomFetch } from 'openid-client';
 import type { ResolvedProvider } from '../config/providers.ts';
-import type { Identity } from '../sessions/session.ts';
 import type { StepTimer } from '../login/trace.ts';
+import type { Identity } from '../sessions/session.ts';
 
 /** The per-sign-in secrets the flow cookie holds. `nonce` is unused by plain OAuth2 providers. */
 export interface FlowSecrets {

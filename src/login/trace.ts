@@ -24,7 +24,11 @@ export interface TraceStep {
 export type TraceOutcome = 'in progress' | 'signed in' | 'denied' | 'failed';
 
 /** Times a step of the sign-in: what a provider's signIn is handed (src/idp/). */
-export type StepTimer = <T>(name: string, fn: () => Promise<T>, detail?: (v: T) => string | undefined) => Promise<T>;
+export type StepTimer = <T>(
+  name: string,
+  fn: () => Promise<T>,
+  detail?: (v: T) => string | undefined,
+) => Promise<T>;
 
 export class SignInTrace {
   readonly started: number;

@@ -115,7 +115,8 @@ export class Authorizer {
       if (!decision.allow) break;
       decision = this.#policy.decide(p, path);
     }
-    if (decision.allow && r.surface === 'console') decision = this.#admin?.decide(p, undefined) ?? NO_ADMIN_RULE;
+    if (decision.allow && r.surface === 'console')
+      decision = this.#admin?.decide(p, undefined) ?? NO_ADMIN_RULE;
     // One small record per decision (the principal re-made as provider + identity: a session's tokens stay out).
     this.#sink?.record({
       time: Date.now(),

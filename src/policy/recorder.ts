@@ -13,7 +13,10 @@ export class Ring<T> {
   #next = 0;
   #size = 0;
 
-  constructor(readonly capacity: number) {
+  readonly capacity: number;
+
+  constructor(capacity: number) {
+    this.capacity = capacity;
     if (!Number.isInteger(capacity) || capacity < 1) throw new TypeError('Ring capacity must be ≥ 1');
     this.#slots = new Array<T | undefined>(capacity);
   }

@@ -14,7 +14,12 @@ import { compileRedirectPolicy } from '../login/redirect.ts';
 import type { Logger } from '../observability/log.ts';
 import { Metrics } from '../observability/metrics.ts';
 import { Authorizer } from '../policy/authorize.ts';
-import { compileAdminPolicy, compilePolicy, needsGithubMemberships, requiredClaims } from '../policy/compile.ts';
+import {
+  compileAdminPolicy,
+  compilePolicy,
+  needsGithubMemberships,
+  requiredClaims,
+} from '../policy/compile.ts';
 import { PrefixTable } from '../policy/routes.ts';
 import { type AssertionSigner, assertionIssuer } from '../proxy/assertion.ts';
 import { Upstream } from '../proxy/forward.ts';

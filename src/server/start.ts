@@ -93,7 +93,17 @@ export async function startGateway(
   }
   // Kept across reloads: a context built while draining must still answer /ready 503.
   const lifecycle = { draining: false };
-  let ctx = buildContext(config, log, opts.now, metrics, issuer, assertions, sessionStorage, lifecycle, admin);
+  let ctx = buildContext(
+    config,
+    log,
+    opts.now,
+    metrics,
+    issuer,
+    assertions,
+    sessionStorage,
+    lifecycle,
+    admin,
+  );
   const limits = new ConnectionGuard(limitsOf(config.server), log, metrics);
   // Sessions may span up to 10 cookie chunks of 3.8 KB: headers must fit them (Node's default is 16 KiB).
   const options = { ...serverOptions(limitsOf(config.server)), maxHeaderSize: 64 * 1024 };

@@ -62,6 +62,8 @@ before(async () => {
       // Her JWTs are accepted as bearer tokens on /api/ (src/bearer/).
       providers: (c['providers'] as Record<string, unknown>[]).map((p) => ({ ...p, bearer: {} })),
       routes: [{ path: '/api/', api: true, bearer: true }],
+      // The operator console, for admins (alice is one): its surface asks the gate's rules first.
+      admin: { enabled: true, allow: { groups: ['admins'] } },
     }),
   });
   const gate = new Browser();
@@ -178,6 +180,13 @@ const DRIVE: Record<Surface, Record<string, () => Promise<void>>> = {
       });
       assert.equal(r.status, 403);
       assert.match(r.headers.get('www-authenticate') ?? '', /^Bearer .*error="insufficient_scope"/);
+    },
+  },
+  console: {
+    '/oauth2/admin: 403 page': async () => {
+      const r = await alice.gate.get(`${stack.url}/oauth2/admin`);
+      assert.equal(r.status, 403);
+      assert.match(r.body, /Error PCL_FORBIDDEN · HTTP 403/);
     },
   },
   'issuer.introspection': {

@@ -30,7 +30,11 @@ export const adminSchema = z
       500,
       100_000,
     ),
-    traces: counted('how many recent sign-in traces each instance keeps in memory, by request id', 200, 10_000),
+    traces: counted(
+      'how many recent sign-in traces each instance keeps in memory, by request id',
+      200,
+      10_000,
+    ),
   })
   .strict()
   .superRefine((v, ctx) => {
@@ -39,7 +43,11 @@ export const adminSchema = z
     const rules =
       a !== undefined &&
       Object.entries(a).some(([, x]) =>
-        Array.isArray(x) ? x.length > 0 : typeof x === 'object' ? Object.keys(x ?? {}).length > 0 : x !== undefined,
+        Array.isArray(x)
+          ? x.length > 0
+          : typeof x === 'object'
+            ? Object.keys(x ?? {}).length > 0
+            : x !== undefined,
       );
     if (!rules) {
       ctx.addIssue({

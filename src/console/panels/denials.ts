@@ -28,7 +28,8 @@ export async function denialsPanel(p: PanelInput) {
     const trace = r.surface === 'sign-in' && r.requestId !== undefined;
     return html`<tr><td>${when(r.time)}</td><td>${userLabel(r.principal.identity)}<br><span class="muted">${r.principal.provider} · ${r.principal.identity.sub}</span></td><td>${r.surface}</td><td>${r.paths.map((x) => html`<code>${x}</code> `)}${r.client && html`client <code>${r.client}</code>`}</td><td>${r.reasons.map((x) => html`<code>${x}</code> `)}</td><td>${trace ? html`<a href="${panelHref(base, 'trace')}?id=${encodeURIComponent(r.requestId ?? '')}"><code>${r.requestId}</code></a>` : html`<code>${r.requestId ?? ''}</code>`}</td><td><a href="${panelHref(base, 'explain')}?${explain.toString()}">explain</a></td></tr>`;
   });
-  const source = p.deps.recorder.denialsSource === 'redis' ? 'every instance (Redis)' : 'this instance (memory)';
+  const source =
+    p.deps.recorder.denialsSource === 'redis' ? 'every instance (Redis)' : 'this instance (memory)';
   return html`<section><h1>Recent denials</h1>
 <form method="get" action="${panelHref(base, 'denials')}" class="grid">
 <label for="f-user">User</label><input id="f-user" name="user" value="${q.get('user') ?? ''}" placeholder="e-mail, name or user id">

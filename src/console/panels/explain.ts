@@ -40,14 +40,17 @@ function principalOf(p: PanelInput, recent: readonly Principal[]): Principal | s
 
 function result(e: Explanation): Html {
   const steps = e.steps.map(
-    (st) => html`<h2>${st.path === undefined ? 'The gateway at all (top level and provider)' : html`Path <code>${st.path}</code>`}: <span class="${st.allow ? 'ok' : 'fail'}">${st.allow ? 'allowed' : 'refused'}</span></h2>
-<table class="layers"><thead><tr><th>Layer</th><th>Criterion</th><th>Result</th><th>Why</th></tr></thead><tbody>${st.layers.map((l) =>
-      l.criteria.length === 0
-        ? html`<tr><td>${l.layer}${l.route && html` <code>${l.route}</code>`}</td><td class="muted">no rules</td><td class="ok">held</td><td></td></tr>`
-        : l.criteria.map(
-            (c) =>
-              html`<tr><td>${l.layer}${l.route && html` <code>${l.route}</code>`}</td><td>${c.label}</td><td class="${c.outcome === 'held' ? 'ok' : c.outcome === 'failed' ? 'fail' : 'skip'}">${c.outcome}</td><td>${c.reasons.map((r) => html`<code>${r}</code> `)}${c.explanations.join(' ')}</td></tr>`,
-          ),
+    (
+      st,
+    ) => html`<h2>${st.path === undefined ? 'The gateway at all (top level and provider)' : html`Path <code>${st.path}</code>`}: <span class="${st.allow ? 'ok' : 'fail'}">${st.allow ? 'allowed' : 'refused'}</span></h2>
+<table class="layers"><thead><tr><th>Layer</th><th>Criterion</th><th>Result</th><th>Why</th></tr></thead><tbody>${st.layers.map(
+      (l) =>
+        l.criteria.length === 0
+          ? html`<tr><td>${l.layer}${l.route && html` <code>${l.route}</code>`}</td><td class="muted">no rules</td><td class="ok">held</td><td></td></tr>`
+          : l.criteria.map(
+              (c) =>
+                html`<tr><td>${l.layer}${l.route && html` <code>${l.route}</code>`}</td><td>${c.label}</td><td class="${c.outcome === 'held' ? 'ok' : c.outcome === 'failed' ? 'fail' : 'skip'}">${c.outcome}</td><td>${c.reasons.map((r) => html`<code>${r}</code> `)}${c.explanations.join(' ')}</td></tr>`,
+            ),
     )}</tbody></table>`,
   );
   return html`<div id="explanation"><p class="notice">Outcome: <span class="${e.allow ? 'ok' : 'fail'}" id="outcome">${e.allow ? 'allowed' : 'refused'}</span>${e.reasons.length > 0 && html` — ${e.reasons.map((r) => html`<code>${r}</code> `)}`}</p>${e.notes.map((n) => html`<p class="muted">${n}</p>`)}${steps}</div>`;
@@ -64,20 +67,30 @@ export function explainPanel(p: PanelInput) {
   if (typeof chosen === 'string') out = html`<p class="notice">${chosen}: pick another user.</p>`;
   else if (chosen !== undefined) {
     const target = rawPath === '' ? undefined : readTarget(rawPath);
-    if (typeof target === 'string') out = html`<p class="notice">The path <code>${rawPath}</code> is refused by the gate itself (${target}).</p>`;
+    if (typeof target === 'string')
+      out = html`<p class="notice">The path <code>${rawPath}</code> is refused by the gate itself (${target}).</p>`;
     else {
       const e = explain(p.ctx.config, chosen, {
         paths: target === undefined ? [] : [target.path],
         ...(client !== '' ? { client } : {}),
       });
-      p.audit('explain', { user: chosen.identity.sub, userProvider: chosen.provider, path: target?.path, client: client || undefined, allow: e.allow });
+      p.audit('explain', {
+        user: chosen.identity.sub,
+        userProvider: chosen.provider,
+        path: target?.path,
+        client: client || undefined,
+        allow: e.allow,
+      });
       out = result(e);
     }
   }
   const userOptions = recent.map(
-    (r) => html`<option value="${principalKey(r)}"${principalKey(r) === q.get('user') && html` selected`}>${r.identity.email ?? r.identity.preferredUsername ?? r.identity.sub} (${r.provider})</option>`,
+    (r) =>
+      html`<option value="${principalKey(r)}"${principalKey(r) === q.get('user') && html` selected`}>${r.identity.email ?? r.identity.preferredUsername ?? r.identity.sub} (${r.provider})</option>`,
   );
-  const providers = [...p.ctx.providers.keys()].map((id) => html`<option value="${id}"${id === q.get('provider') && html` selected`}>${id}</option>`);
+  const providers = [...p.ctx.providers.keys()].map(
+    (id) => html`<option value="${id}"${id === q.get('provider') && html` selected`}>${id}</option>`,
+  );
   const v = (k: string) => q.get(k) ?? '';
   return html`<section><h1>Explain a decision</h1>
 <form method="get" action="${panelHref(base, 'explain')}" class="grid">

@@ -9,7 +9,8 @@ export async function overviewPanel(p: PanelInput) {
   const decisions = p.deps.recorder.decisions();
   const denials = await p.deps.recorder.denials();
   const users = recentPrincipals(decisions);
-  const link = (id: Parameters<typeof panelHref>[1], text: string) => html`<a href="${panelHref(base, id)}">${text}</a>`;
+  const link = (id: Parameters<typeof panelHref>[1], text: string) =>
+    html`<a href="${panelHref(base, id)}">${text}</a>`;
   return html`<section><h1>Operator console</h1>
 <p>This instance has recorded <strong>${decisions.length}</strong> recent decisions about <strong>${users.length}</strong> users; <strong>${denials.length}</strong> recent denials (${p.deps.recorder.denialsSource === 'redis' ? 'every instance, from Redis' : 'this instance'}).</p>
 <ul>

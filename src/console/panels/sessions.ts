@@ -14,7 +14,8 @@ const MAX_USERS = 50;
 
 async function act(p: PanelInput, users: UserSessions, form: URLSearchParams): Promise<Html | undefined> {
   const user: UserRef = { provider: form.get('provider') ?? '', sub: form.get('sub') ?? '' };
-  if (user.provider === '' || user.sub === '') return html`<p class="notice">Name the user: provider and id.</p>`;
+  if (user.provider === '' || user.sub === '')
+    return html`<p class="notice">Name the user: provider and id.</p>`;
   const action = form.get('action');
   if (action === 'revoke-one') {
     const ref = form.get('ref') ?? '';

@@ -13,10 +13,12 @@ export function tracePanel(p: PanelInput) {
   const id = (p.query.get('id') ?? '').trim().slice(0, 128);
   const form = html`<form method="get" action="${panelHref(base, 'trace')}" class="grid"><label for="t-id">Request id</label><input id="t-id" name="id" value="${id}" placeholder="the request id on the error page or in the log" size="40"><span></span><span><button type="submit">Show the trace</button></span></form>`;
   if (id === '') {
-    const rows = p.deps.traces.recent(50).map(
-      (t) =>
-        html`<tr><td>${when(t.started)}</td><td>${t.provider ?? ''}</td><td class="${outcomeClass(t)}">${t.outcome}</td><td>${t.requestIds.map((r) => html`<a href="${panelHref(base, 'trace')}?id=${encodeURIComponent(r)}"><code>${r}</code></a> `)}</td></tr>`,
-    );
+    const rows = p.deps.traces
+      .recent(50)
+      .map(
+        (t) =>
+          html`<tr><td>${when(t.started)}</td><td>${t.provider ?? ''}</td><td class="${outcomeClass(t)}">${t.outcome}</td><td>${t.requestIds.map((r) => html`<a href="${panelHref(base, 'trace')}?id=${encodeURIComponent(r)}"><code>${r}</code></a> `)}</td></tr>`,
+      );
     return html`<section><h1>Sign-in trace</h1>${form}<h2>Recent sign-ins on this instance</h2><table id="traces"><thead><tr><th>Started (UTC)</th><th>Provider</th><th>Outcome</th><th>Request ids</th></tr></thead><tbody>${rows}</tbody></table></section>`;
   }
   p.audit('trace', { traceId: id });

@@ -35,7 +35,11 @@ export function whatIfPanel(p: PanelInput) {
     const principals = recentPrincipals(decisions);
     try {
       const r = whatIf(p.ctx.config, yaml, decisions, principals);
-      p.audit('what-if', { changed: r.changed.length, decisions: decisions.length, users: principals.length });
+      p.audit('what-if', {
+        changed: r.changed.length,
+        decisions: decisions.length,
+        users: principals.length,
+      });
       out = report(r);
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
