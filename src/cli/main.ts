@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The portcullis command: serve | config | check | demo | secret | keys.
+ * The portcullis command: serve | config | check | explain | demo | secret | keys | sessions.
  * Exit codes: 0 ok, 1 runtime failure, 2 invalid configuration or usage.
  */
 import { randomBytes } from 'node:crypto';
@@ -11,6 +11,7 @@ import { loadConfig } from '../config/load.ts';
 import { demoBanner, startDemo } from '../demo/run.ts';
 import { openLogger } from '../observability/log.ts';
 import { CHECK_USAGE, checkCommand } from './check.ts';
+import { EXPLAIN_USAGE, explainCommand } from './explain.ts';
 import { KEYS_USAGE, keysCommand, newClientSecret, SECRET_USAGE } from './keys.ts';
 import { CONFIG_USAGE, parseConfigArgs, UsageError } from './options.ts';
 import { serve } from './serve.ts';
@@ -22,19 +23,21 @@ commands:
   serve [options]            run the gateway (reloads on SIGHUP and when its files change)
   config [options] [--json]  print the effective configuration and where each value came from
 ${CHECK_USAGE}
+${EXPLAIN_USAGE}
   demo [--port N] [--idp-port N] [--app-port N] [--service-port N] [--host H]
                              run the demo: a development IdP, a sample app and Portcullis in front
 ${SECRET_USAGE}
 ${KEYS_USAGE}
 ${SESSIONS_USAGE}
 
-options of serve, config, check, keys and sessions:
+options of serve, config, check, explain, keys and sessions:
 ${CONFIG_USAGE}
 
 environment: every setting also as PORTCULLIS_<KEY_PATH>, e.g. PORTCULLIS_COOKIE_SECRET,
   PORTCULLIS_PROVIDERS_<ID>_CLIENT_SECRET (see docs/reference/configuration.md)
 
-exit codes: 0 ok, 1 runtime failure, 2 invalid configuration or usage`;
+exit codes: 0 ok, 1 runtime failure, 2 invalid configuration or usage
+  (explain: 0 allowed, 1 denied, 2 invalid configuration or usage)`;
 
 /** A usage error: one line that says what is wrong and where the help is, exit 2 (no page of help). */
 function usage(message: string): never {
@@ -145,6 +148,9 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'check':
       process.exitCode = await checkCommand(rest);
+      return;
+    case 'explain':
+      process.exitCode = explainCommand(rest);
       return;
     case undefined:
       return usage('a command is needed: serve, config, check, demo, secret or keys');

@@ -183,7 +183,8 @@ function followsMisspelling(error: z.ZodError, doc: unknown): (issue: z.core.$Zo
   return (issue) => issue.code === 'invalid_type' && meant.has(formatPath(issue.path));
 }
 
-function zodProblems(error: z.ZodError, doc: unknown): string[] {
+/** The schema's problems as the configuration reports them: key path, problem, fix (did you mean …). */
+export function zodProblems(error: z.ZodError, doc: unknown): string[] {
   const problems: string[] = [];
   const followOn = followsMisspelling(error, doc);
   for (const issue of error.issues) {

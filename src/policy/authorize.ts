@@ -85,6 +85,24 @@ function eventOf(surface: Surface): DenialEvent {
 
 const NO_PATHS: readonly string[] = Object.freeze([]);
 
+/**
+ * The decision for a principal and the paths a request names: the gateway at all first, then each path in
+ * order until one is refused. `authorize` and `portcullis explain` (src/policy/explain.ts) both decide
+ * through this, so an explanation cannot follow another order.
+ */
+export function decidePaths(
+  policy: AccessPolicy,
+  p: Principal,
+  paths: readonly string[] | undefined,
+): Decision {
+  let decision = policy.decide(p, undefined);
+  for (const path of paths ?? []) {
+    if (!decision.allow) break;
+    decision = policy.decide(p, path);
+  }
+  return decision;
+}
+
 export class Authorizer {
   readonly #policy: AccessPolicy;
   readonly #log: Logger;
@@ -110,11 +128,7 @@ export class Authorizer {
   authorize<P extends Principal>(r: AuthorizeRequest<P>): Outcome<P> {
     const p = r.principal;
     if (p === undefined) return { kind: 'unauthenticated' };
-    let decision = this.#policy.decide(p, undefined);
-    for (const path of r.paths ?? []) {
-      if (!decision.allow) break;
-      decision = this.#policy.decide(p, path);
-    }
+    let decision = decidePaths(this.#policy, p, r.paths);
     if (decision.allow && r.surface === 'console')
       decision = this.#admin?.decide(p, undefined) ?? NO_ADMIN_RULE;
     // One small record per decision (the principal re-made as provider + identity: a session's tokens stay out).

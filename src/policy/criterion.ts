@@ -24,6 +24,11 @@ export interface Criterion {
    * person's attributes and is skipped for a machine principal; this one is skipped for people.
    */
   readonly machine?: boolean;
+  /**
+   * What the criterion asks for, in the configuration's words (`groups: admins or ops`): shown by
+   * `portcullis explain` and the console beside whether it held. Built once at compile time.
+   */
+  readonly label?: string;
   /** The failures, or an empty list when the criterion is met. */
   check(input: RuleInput): readonly Failure[];
 }

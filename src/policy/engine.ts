@@ -6,7 +6,14 @@
  */
 import type { EmailsFile } from './criteria/emails.ts';
 import type { Criterion, Failure } from './criterion.ts';
-import { type AccessPolicy, ALLOW, type Decision, type Principal } from './decision.ts';
+import {
+  type AccessPolicy,
+  ALLOW,
+  type Decision,
+  type DecisionTrace,
+  type Layer,
+  type Principal,
+} from './decision.ts';
 import { PrefixTable } from './routes.ts';
 
 export interface ProviderRules {
@@ -76,8 +83,10 @@ export class RulesPolicy implements AccessPolicy {
     for (const f of this.#files) f.close();
   }
 
-  decide(session: Principal, path: string | undefined): Decision {
+  decide(session: Principal, path: string | undefined, trace?: DecisionTrace): Decision {
     const route = path === undefined ? undefined : this.#routes.match(path);
+    // Traced: decided afresh, so every criterion is reported (the cache holds the same outcome).
+    if (trace !== undefined) return this.#evaluate(session, route, path !== undefined, trace);
     // 0: no path (the gateway at all); 1: a path no route rule covers (they differ for machines).
     const slot = route !== undefined ? route.slot : path === undefined ? 0 : 1;
     let cached = this.#cache.get(session);
@@ -92,25 +101,30 @@ export class RulesPolicy implements AccessPolicy {
     return d;
   }
 
-  #evaluate(session: Principal, route: Slot | undefined, forPath: boolean): Decision {
+  #evaluate(session: Principal, route: Slot | undefined, forPath: boolean, trace?: DecisionTrace): Decision {
     const provider = this.#providers.get(session.provider);
     if (provider === undefined) return UNKNOWN_PROVIDER;
     const input = { identity: session.identity, providerType: provider.type };
     const machine = session.identity.client !== undefined;
     const failures: Failure[] = [];
     let listed = false;
-    const run = (criteria: readonly Criterion[]) => {
+    const run = (layer: Layer, criteria: readonly Criterion[], at?: string) => {
+      trace?.layer(layer, at);
       for (const c of criteria) {
         // Person rules do not describe machines, nor allow.clients people: each kind has its own.
-        if ((c.machine === true) !== machine) continue;
+        if ((c.machine === true) !== machine) {
+          trace?.criterion(c, undefined);
+          continue;
+        }
         const f = c.check(input);
+        trace?.criterion(c, f);
         if (f.length > 0) failures.push(...f);
         else if (machine) listed = true;
       }
     };
-    run(this.#global);
-    run(provider.criteria);
-    if (route !== undefined) run(route.criteria);
+    run('allow', this.#global);
+    run('provider', provider.criteria);
+    if (route !== undefined) run('route', route.criteria, route.path);
     // A machine reaches a path only where some layer lists it: no rule at all is not a welcome. (Without a
     // path the question is whether anything refuses it outright; the path's decision follows.)
     if (machine && forPath && !listed && failures.length === 0) failures.push(CLIENT_UNLISTED);

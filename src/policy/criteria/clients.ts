@@ -12,6 +12,7 @@ export function clientsRule(clients: readonly string[]): Criterion {
   ];
   return {
     machine: true,
+    label: `clients: ${oneOf(clients)}`,
     check({ identity }: RuleInput) {
       return identity.client !== undefined && wanted.has(identity.client) ? PASS : fail;
     },

@@ -9,7 +9,7 @@ import { type FSWatcher, readFileSync, statSync, watch } from 'node:fs';
 import { dirname } from 'node:path';
 import { asciiLower, parseEmail, parseEmailsFile } from '../../config/emails.ts';
 import type { Logger } from '../../observability/log.ts';
-import { type Criterion, type Failure, PASS, type RuleInput } from '../criterion.ts';
+import { type Criterion, type Failure, oneOf, PASS, type RuleInput } from '../criterion.ts';
 import { compileDomains, type DomainRules, domainAllowed } from './email-domains.ts';
 
 export { asciiLower, type ParsedEmail, parseEmail, parseEmailsFile } from '../../config/emails.ts';
@@ -212,7 +212,15 @@ export function emailRule(o: EmailRuleOptions): Criterion {
     reason: 'email-not-allowed',
     explain: 'Your e-mail address is not on the list of addresses allowed here.',
   };
+  const label = [
+    listed.size > 0 ? `emails: ${oneOf([...listed])}` : '',
+    file !== undefined ? `emailsFile: ${file.path}` : '',
+    o.domains?.length ? `emailDomains: ${oneOf(o.domains)}` : '',
+  ]
+    .filter((x) => x !== '')
+    .join('; ');
   return {
+    label,
     check({ identity }: RuleInput): readonly Failure[] {
       const email = identity.email;
       if (email === undefined) {

@@ -29,13 +29,19 @@ function teamFailure(teams: readonly string[]): Failure {
 export function githubOrgsRule(orgs: readonly string[]): Criterion {
   const wanted = lower(orgs);
   const fail = [orgFailure(orgs)];
-  return { check: ({ identity }: RuleInput) => (anyOf(identity.orgs, wanted) ? PASS : fail) };
+  return {
+    label: `githubOrgs: ${oneOf(orgs)}`,
+    check: ({ identity }: RuleInput) => (anyOf(identity.orgs, wanted) ? PASS : fail),
+  };
 }
 
 export function githubTeamsRule(teams: readonly string[]): Criterion {
   const wanted = lower(teams);
   const fail = [teamFailure(teams)];
-  return { check: ({ identity }: RuleInput) => (anyOf(identity.teams, wanted) ? PASS : fail) };
+  return {
+    label: `githubTeams: ${oneOf(teams)}`,
+    check: ({ identity }: RuleInput) => (anyOf(identity.teams, wanted) ? PASS : fail),
+  };
 }
 
 export interface GithubRestriction {
@@ -50,7 +56,13 @@ export function githubRestriction(r: GithubRestriction): Criterion | undefined {
   const teams = r.teams?.length ? lower(r.teams) : undefined;
   const users = r.users?.length ? lower(r.users) : undefined;
   if (!orgs && !teams && !users) return undefined;
+  const parts = [
+    r.users?.length ? `users ${oneOf(r.users)}` : '',
+    r.orgs?.length ? `orgs ${oneOf(r.orgs)}` : '',
+    r.teams?.length ? `teams ${oneOf(r.teams)}` : '',
+  ];
   return {
+    label: `github provider: ${parts.filter((x) => x !== '').join('; ')}`,
     check({ identity }: RuleInput): readonly Failure[] {
       if (users?.has((identity.preferredUsername ?? '').toLowerCase())) return PASS;
       if (!orgs && !teams) {

@@ -19,6 +19,7 @@ export function gitlabGroupsRule(groups: readonly string[]): Criterion {
     },
   ];
   return {
+    label: `gitlabGroups: ${oneOf(groups)}`,
     check({ identity, providerType }: RuleInput) {
       if (providerType === 'gitlab') {
         for (const g of identity.groups) if (wanted.has(g)) return PASS;
@@ -37,6 +38,7 @@ export function gitlabProjectsRule(projects: readonly string[]): Criterion {
     },
   ];
   return {
+    label: `gitlab projects: ${oneOf([...wanted])}`,
     check({ identity }: RuleInput) {
       for (const p of identity.projects ?? []) if (wanted.has(p)) return PASS;
       return fail;

@@ -11,6 +11,7 @@ export function groupsRule(groups: readonly string[]): Criterion {
     { reason: 'group-missing', explain: `You need to be in one of these groups: ${oneOf(groups)}.` },
   ];
   return {
+    label: `groups: ${oneOf(groups)}`,
     check({ identity }: RuleInput) {
       for (const g of identity.groups) if (wanted.has(g)) return PASS;
       return fail;

@@ -46,7 +46,11 @@ export function requirementsRule(requirements: Readonly<Record<string, Requireme
     };
     return { key, matchers, failure };
   });
+  const shown = Object.entries(requirements).map(
+    ([k, v]) => `${k} = ${Array.isArray(v) ? v.join(' | ') : String(v)}`,
+  );
   return {
+    label: `requirements: ${shown.join(', ')}`,
     check({ identity }: RuleInput): readonly Failure[] {
       const out: Failure[] = [];
       for (const c of checks) {

@@ -4,7 +4,7 @@
  * parameter only preselects accounts in the browser; anyone can remove it, so only the signed claim counts
  * (https://developers.google.com/identity/openid-connect/openid-connect#hd-param).
  */
-import { type Criterion, PASS, type RuleInput } from '../criterion.ts';
+import { type Criterion, oneOf, PASS, type RuleInput } from '../criterion.ts';
 
 export function tenantRule(tenants: readonly string[]): Criterion {
   const wanted = new Set(tenants.map((t) => t.toLowerCase()));
@@ -15,6 +15,7 @@ export function tenantRule(tenants: readonly string[]): Criterion {
     },
   ];
   return {
+    label: `allowedTenants: ${oneOf(tenants)}`,
     check: ({ identity }: RuleInput) =>
       identity.tenant !== undefined && wanted.has(identity.tenant.toLowerCase()) ? PASS : fail,
   };
@@ -23,6 +24,7 @@ export function tenantRule(tenants: readonly string[]): Criterion {
 export function hostedDomainRule(domains: readonly string[]): Criterion {
   const wanted = new Set(domains.map((d) => d.toLowerCase()));
   return {
+    label: `hostedDomains: ${oneOf(domains)}`,
     check({ identity }: RuleInput) {
       const hd = identity.tenant?.toLowerCase();
       if (hd !== undefined && wanted.has(hd)) return PASS;
