@@ -98,7 +98,7 @@ export class Console implements ConsoleMount {
     if (admin === undefined) {
       if (method === 'POST') sendError(ctx.log, s, 'PCL_UNAUTHENTICATED');
       else {
-        const here = panelHref(base, panel || undefined) + (s.query ? `?${s.query}` : '');
+        const here = panelHref(base, panel || undefined) + s.query;
         const login = `${base}${ctx.autoStart ? '/oauth2/start' : '/oauth2/sign_in'}`;
         redirect(s, `${login}?rd=${encodeURIComponent(here)}`);
       }
