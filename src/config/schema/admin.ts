@@ -9,11 +9,22 @@ import { z } from 'zod';
 import { allowSchema } from './policy.ts';
 
 const counted = (what: string, dflt: number, max: number) =>
-  z.number().int().min(1).max(max).default(dflt).describe(what);
+  z
+    .number()
+    .int()
+    .min(1)
+    .max(max)
+    .default(dflt)
+    .describe(what)
+    .meta({ examples: [dflt * 2] });
 
 export const adminSchema = z
   .object({
-    enabled: z.boolean().default(false).describe('serve the operator console at <publicUrl>/oauth2/admin'),
+    enabled: z
+      .boolean()
+      .default(false)
+      .describe('serve the operator console at <publicUrl>/oauth2/admin')
+      .meta({ examples: [true] }),
     allow: allowSchema
       .optional()
       .describe(
