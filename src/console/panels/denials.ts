@@ -26,7 +26,7 @@ export async function denialsPanel(p: PanelInput) {
     if (r.paths[0] !== undefined) explain.set('path', r.paths[0]);
     if (r.client !== undefined) explain.set('client', r.client);
     const trace = r.surface === 'sign-in' && r.requestId !== undefined;
-    return html`<tr><td>${when(r.time)}</td><td>${userLabel(r.principal.identity)}<br><span class="muted">${r.principal.provider} · ${r.principal.identity.sub}</span></td><td>${r.surface}</td><td>${r.paths.map((x) => html`<code>${x}</code> `)}${r.client && html`client <code>${r.client}</code>`}</td><td>${r.reasons.map((x) => html`<code>${x}</code> `)}</td><td>${trace ? html`<a href="${panelHref(base, 'trace')}?id=${encodeURIComponent(r.requestId ?? '')}"><code>${r.requestId}</code></a>` : html`<code>${r.requestId ?? ''}</code>`}</td><td><a href="${panelHref(base, 'explain')}?${explain.toString()}">explain</a></td></tr>`;
+    return html`<tr><td>${when(r.time)}</td><td>${userLabel(r.principal.identity)}<br><span class="muted">${r.principal.provider} · ${r.principal.identity.sub}</span></td><td>${r.surface}</td><td>${r.paths.map((x) => html`<code>${x}</code> `)}${r.client && html`client <code>${r.client}</code>`}</td><td>${r.reasons.map((x) => html`<code>${x}</code> `)}</td><td>${trace ? html`<a href="${panelHref(base, 'trace')}?id=${encodeURIComponent(r.requestId ?? '')}"><code>${r.requestId}</code></a>` : html`<code>${r.requestId ?? ''}</code>`}</td><td>${r.surface === 'console' ? html`<span class="muted">admin.allow</span>` : html`<a href="${panelHref(base, 'explain')}?${explain.toString()}">explain</a>`}</td></tr>`;
   });
   const source =
     p.deps.recorder.denialsSource === 'redis' ? 'every instance (Redis)' : 'this instance (memory)';
