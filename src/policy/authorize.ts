@@ -12,8 +12,9 @@
  */
 import type { Logger } from '../observability/log.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import { coarseNow } from './coarse-clock.ts';
 import type { AccessPolicy, Decision, Principal } from './decision.ts';
-import type { DecisionSink } from './record.ts';
+import type { DecisionRecord, DecisionSink } from './record.ts';
 
 export type { Principal } from './decision.ts';
 
@@ -85,6 +86,11 @@ function eventOf(surface: Surface): DenialEvent {
 
 const NO_PATHS: readonly string[] = Object.freeze([]);
 
+/** DecisionRecord with its fields writable: the authorize step's one reused record. */
+type Scratch = { -readonly [K in keyof DecisionRecord]: DecisionRecord[K] } & {
+  principal: { provider: string; identity: Principal['identity'] };
+};
+
 /**
  * The decision for a principal and the paths a request names: the gateway at all first, then each path in
  * order until one is refused. `authorize` and `portcullis explain` (src/policy/explain.ts) both decide
@@ -131,17 +137,7 @@ export class Authorizer {
     let decision = decidePaths(this.#policy, p, r.paths);
     if (decision.allow && r.surface === 'console')
       decision = this.#admin?.decide(p, undefined) ?? NO_ADMIN_RULE;
-    // One small record per decision (the principal re-made as provider + identity: a session's tokens stay out).
-    this.#sink?.record({
-      time: Date.now(),
-      surface: r.surface,
-      requestId: r.requestId,
-      principal: { provider: p.provider, identity: p.identity },
-      paths: r.paths ?? NO_PATHS,
-      client: r.client,
-      allow: decision.allow,
-      reasons: decision.reasons,
-    });
+    if (this.#sink !== undefined) this.#record(this.#sink, r, p, decision);
     if (decision.allow) return { kind: 'allowed', principal: p };
     this.#metrics.denial(decision.reasons);
     this.#log.warn(
@@ -159,6 +155,36 @@ export class Authorizer {
       'access denied',
     );
     return { kind: 'denied', principal: p, decision };
+  }
+
+  /**
+   * One record reused for every decision (the sink copies what it keeps: see DecisionSink), so recording
+   * allocates nothing on the allowed path. The principal is re-made as provider + identity: a session's
+   * tokens never reach a record.
+   */
+  readonly #scratch: Scratch = {
+    time: 0,
+    surface: 'request',
+    requestId: undefined,
+    principal: { provider: '', identity: { sub: '', groups: NO_PATHS } },
+    paths: NO_PATHS,
+    client: undefined,
+    allow: true,
+    reasons: NO_PATHS,
+  };
+
+  #record(sink: DecisionSink, r: AuthorizeRequest<Principal>, p: Principal, d: Decision): void {
+    const x = this.#scratch;
+    x.time = coarseNow();
+    x.surface = r.surface;
+    x.requestId = r.requestId;
+    x.principal.provider = p.provider;
+    x.principal.identity = p.identity;
+    x.paths = r.paths ?? NO_PATHS;
+    x.client = r.client;
+    x.allow = d.allow;
+    x.reasons = d.reasons;
+    sink.record(x);
   }
 
   /**

