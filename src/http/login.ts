@@ -5,7 +5,7 @@
 import { randomNonce, randomPKCECodeVerifier, randomState } from 'openid-client';
 import { PortcullisError } from '../errors/codes.ts';
 import { validateRedirect } from '../login/redirect.ts';
-import type { SignInTrace } from '../login/trace.ts';
+import { noteRules, timed } from '../login/trace.ts';
 import type { Session } from '../sessions/session.ts';
 import type { UserSessions } from '../sessions/store.ts';
 import type { GatewayContext } from './context.ts';
@@ -179,18 +179,15 @@ export async function callback(ctx: GatewayContext, s: Scope): Promise<void> {
   // Mix-up defence (RFC 9700 §4.4): the callback completes only the flow's own provider, which checks its own
   // issuer (the RFC 9207 iss parameter and the ID token's iss) against the response.
   if (provider === undefined || provider.issuer !== flow.issuer) {
+    trace?.note('callback', false, `provider ${flow.provider} no longer configured`, 'PCL_STATE_UNKNOWN');
     sendError(ctx.log, s, new PortcullisError('PCL_STATE_UNKNOWN', 'flow provider no longer configured'), {
       retryHref: `${base}/oauth2/sign_in`,
     });
     return;
   }
   if (trace !== undefined) trace.provider ??= flow.provider;
-  trace?.note(
-    'callback',
-    params.get('code') !== null,
-    params.get('code') ? 'code received' : 'no code',
-    params.get('code') ? undefined : 'PCL_CALLBACK_INVALID',
-  );
+  const code = params.get('code') ? undefined : 'PCL_CALLBACK_INVALID';
+  trace?.note('callback', code === undefined, code ? 'no code' : 'code received', code);
   if (!params.get('code')) {
     sendError(ctx.log, s, new PortcullisError('PCL_CALLBACK_INVALID', 'callback without code'), {
       retryHref,
@@ -215,7 +212,7 @@ export async function callback(ctx: GatewayContext, s: Scope): Promise<void> {
     };
     // The top-level and provider access rules, before any session exists (route rules apply per request).
     const outcome = authorizeScope(ctx, s, 'sign-in', session);
-    traceRules(trace, outcome.kind === 'denied' ? outcome.decision.reasons : undefined, result.identity);
+    noteRules(trace, result.identity, outcome.kind === 'denied' ? outcome.decision.reasons : undefined);
     if (outcome.kind === 'denied') {
       ctx.metrics.signIn(provider.id, 'denied');
       sendForbidden(ctx, s, outcome.decision, { retryHref: `${base}/oauth2/sign_in` });
@@ -247,28 +244,6 @@ export async function callback(ctx: GatewayContext, s: Scope): Promise<void> {
     );
     sendError(ctx.log, s, e, { retryHref });
   }
-}
-
-/** Runs `fn`, as a step of the trace when there is one. */
-function timed<T>(trace: SignInTrace | undefined, name: string, fn: () => Promise<T>): Promise<T> {
-  return trace === undefined ? fn() : trace.time(name, fn);
-}
-
-/** The access rules' step of a sign-in trace: who, and the reasons of a denial. */
-function traceRules(
-  trace: SignInTrace | undefined,
-  denied: readonly string[] | undefined,
-  who: Session['identity'],
-): void {
-  if (trace === undefined) return;
-  const user = who.email ?? who.preferredUsername ?? who.sub;
-  trace.note(
-    'access rules',
-    denied === undefined,
-    denied ? `${user}: ${denied.join(', ')}` : `${user}: allowed`,
-    denied ? 'PCL_FORBIDDEN' : undefined,
-  );
-  if (denied !== undefined) trace.outcome = 'denied';
 }
 
 /**

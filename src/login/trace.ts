@@ -74,6 +74,33 @@ export class SignInTrace {
   };
 }
 
+/** Runs `fn`, as a step of the trace when there is one. */
+export function timed<T>(trace: SignInTrace | undefined, name: string, fn: () => Promise<T>): Promise<T> {
+  return trace === undefined ? fn() : trace.time(name, fn);
+}
+
+/** The access rules' step of a sign-in: who, and the reason codes of a denial. */
+export function noteRules(
+  trace: SignInTrace | undefined,
+  who: {
+    readonly email?: string | undefined;
+    readonly preferredUsername?: string | undefined;
+    readonly sub: string;
+  },
+  denied: readonly string[] | undefined,
+): void {
+  if (trace === undefined) return;
+  const user = who.email ?? who.preferredUsername ?? who.sub;
+  const ok = denied === undefined;
+  trace.note(
+    'access rules',
+    ok,
+    `${user}: ${ok ? 'allowed' : denied.join(', ')}`,
+    ok ? undefined : 'PCL_FORBIDDEN',
+  );
+  if (!ok) trace.outcome = 'denied';
+}
+
 export class TraceStore {
   readonly #max: number;
   readonly #clock: () => number;

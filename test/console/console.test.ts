@@ -189,6 +189,23 @@ test('sessions: who is signed in; one session ended; a user signed out everywher
   assert.ok(stack.logs.some((l) => l['event'] === 'console.session-revoked' && l['ended'] === true));
 });
 
+test('an unknown panel is 404; other methods 405', async () => {
+  assert.equal((await alice.get(at('/nope'))).status, 404);
+  assert.equal((await alice.request(at(''), { method: 'DELETE' })).status, 405);
+});
+
+test('without admin.enabled nothing answers at /oauth2/admin (404, never the upstream)', async () => {
+  const plain = await startStack();
+  try {
+    const b = await plain.signIn('alice');
+    const r = await b.get(`${plain.url}/oauth2/admin`);
+    assert.equal(r.status, 404);
+    assert.match(r.body, /PCL_NOT_FOUND/);
+  } finally {
+    await plain.close();
+  }
+});
+
 test('no console page carries a cookie value, a token or a secret', async () => {
   pages.push((await page(alice, '')).body);
   const secrets = [

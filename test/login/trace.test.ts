@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { PortcullisError } from '../../src/errors/codes.ts';
-import { TraceStore } from '../../src/login/trace.ts';
+import { noteRules, TraceStore } from '../../src/login/trace.ts';
 
 test('the callback joins its start by state; steps carry durations and the exact failure', async () => {
   let now = 1000;
@@ -53,4 +53,25 @@ test('the store is bounded: the oldest traces go', () => {
     store.recent(2).map((t) => t.requestIds[0]),
     ['r9', 'r8'],
   );
+});
+
+test('the rules step: allowed, or denied with the reason codes (the trace then says denied)', () => {
+  const store = new TraceStore(5);
+  const ok = store.begin('a', 'p');
+  noteRules(ok, { sub: 's', email: 'alice@example.com' }, undefined);
+  assert.deepEqual(ok.steps.at(-1), {
+    name: 'access rules',
+    at: ok.steps.at(-1)!.at,
+    ms: 0,
+    ok: true,
+    detail: 'alice@example.com: allowed',
+    code: undefined,
+  });
+  assert.equal(ok.outcome, 'in progress');
+  const no = store.begin('b', 'p');
+  noteRules(no, { sub: 's' }, ['group-missing', 'email-domain-not-allowed']);
+  assert.equal(no.steps.at(-1)!.detail, 's: group-missing, email-domain-not-allowed');
+  assert.equal(no.steps.at(-1)!.code, 'PCL_FORBIDDEN');
+  assert.equal(no.outcome, 'denied');
+  noteRules(undefined, { sub: 's' }, undefined); // no trace: nothing to do
 });
