@@ -130,6 +130,28 @@ describe('layers', () => {
   });
 });
 
+test('a traced decision is made afresh and leaves the cache as it was: the untraced answer is the same object', () => {
+  const policy = compilePolicy(config(), { watch: false });
+  const cached = policy.decide(BOB, '/admin/x');
+  const seen: string[] = [];
+  const traced = policy.decide(BOB, '/admin/x', {
+    layer: (l, route) => seen.push(route === undefined ? l : `${l} ${route}`),
+    criterion: (c, f) =>
+      seen.push(`${c.label}: ${f === undefined ? 'skipped' : f.length === 0 ? 'held' : 'failed'}`),
+  });
+  assert.deepEqual(seen, [
+    'allow',
+    'emailDomains: example.com: held',
+    'provider',
+    'requirements: dept = eng | ops: held',
+    'route /admin/',
+    'groups: admins: failed',
+  ]);
+  assert.deepEqual(traced, cached);
+  assert.equal(policy.decide(BOB, '/admin/x'), cached);
+  policy.close?.();
+});
+
 test('for every principal and target, explain answers what Authorizer.authorize does', () => {
   const c = config();
   const sink = new Writable({ write: (_c, _e, cb) => cb() });
