@@ -146,6 +146,19 @@ test('--what-if with --decisions: which recorded decisions turn; a bad paste is 
   const err = thrown(['--config', ONE, '--what-if', bad, '--decisions', decisions]);
   assert.ok(err instanceof ConfigError);
   assert.match(err.message, /allow\.emailDomain: unknown key — did you mean "emailDomains"\?/);
+  const user = runExplain([
+    '--config',
+    ONE,
+    '--what-if',
+    change,
+    '--email',
+    'e@example.com',
+    '--groups',
+    'eng',
+  ]);
+  assert.equal(user.code, 1);
+  assert.match(user.out, /^ {2}principal e@example\.com +\/admin\/: denied \(group-missing\) -> allowed$/m);
+  assert.match(thrown(['--config', ONE, '--what-if', change]).message, /needs --decisions FILE, or a user/);
   assert.match(
     thrown(['--config', ONE, '--what-if', same, '--decisions', file('x.json', '{}')]).message,
     /expected a list of decision records/,
