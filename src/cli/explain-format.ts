@@ -32,7 +32,7 @@ function step(s: StepResult, i: number, provider: string): string[] {
     out.push(`  ${layerName(l, provider).padEnd(28)} ${state}`);
     for (const c of l.criteria) {
       const mark = c.outcome === 'held' ? 'held   ' : c.outcome === 'failed' ? 'FAILED ' : 'skipped';
-      out.push(`    ${mark} ${c.label}`);
+      out.push(`    ${mark} ${c.label}${c.outcome === 'failed' ? '' : ` — ${c.why}`}`);
       c.reasons.forEach((r, j) => {
         out.push(`            ${r}: ${c.explanations[j] ?? ''}`);
       });

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -163,4 +163,21 @@ test('--what-if with --decisions: which recorded decisions turn; a bad paste is 
     thrown(['--config', ONE, '--what-if', same, '--decisions', file('x.json', '{}')]).message,
     /expected a list of decision records/,
   );
+});
+
+test('docs/console.md: the example configuration and command give exactly the output shown', () => {
+  const doc = readFileSync('docs/console.md', 'utf8').split('## Explain a decision')[1]!.split('\n## ')[0]!;
+  const yaml = /```yaml\n([\s\S]*?)```/.exec(doc)![1]!;
+  const shown = /```\n\$ portcullis explain ([^\n]*)\n([\s\S]*?)\n\$ echo \$\?\n(\d)\n```/.exec(doc)!;
+  const config = file('console-doc.yaml', yaml);
+  const env = { PORTCULLIS_COOKIE_SECRET: 'c'.repeat(43), CORP_CLIENT_SECRET: 's' };
+  Object.assign(process.env, env);
+  try {
+    const args = shown[1]!.split(' ').map((a) => (a === 'portcullis.yaml' ? config : a));
+    const r = runExplain(args);
+    assert.equal(r.out, shown[2]);
+    assert.equal(String(r.code), shown[3]);
+  } finally {
+    for (const k of Object.keys(env)) delete process.env[k];
+  }
 });

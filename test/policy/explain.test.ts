@@ -71,12 +71,20 @@ describe('layers', () => {
       ],
     );
     assert.deepEqual(last.layers[0]!.criteria, [
-      { label: 'emailDomains: example.com', outcome: 'held', reasons: [], explanations: [] },
+      {
+        label: 'emailDomains: example.com',
+        outcome: 'held',
+        why: 'example.com is an allowed domain',
+        reasons: [],
+        explanations: [],
+      },
     ]);
     assert.equal(last.layers[1]!.criteria[0]!.label, 'requirements: dept = eng | ops');
+    assert.equal(last.layers[1]!.criteria[0]!.why, 'dept is eng');
     assert.deepEqual(last.layers[2]!.criteria[0], {
       label: 'groups: admins',
       outcome: 'failed',
+      why: 'You need to be in one of these groups: admins.',
       reasons: ['group-missing'],
       explanations: ['You need to be in one of these groups: admins.'],
     });
@@ -104,7 +112,9 @@ describe('layers', () => {
     const ok = explain(config(), svc, { paths: ['/svc/x'] });
     assert.equal(ok.allow, true);
     assert.equal(ok.steps[1]!.layers[0]!.criteria[0]!.outcome, 'skipped');
+    assert.equal(ok.steps[1]!.layers[0]!.criteria[0]!.why, 'person rules do not apply to services');
     assert.equal(ok.steps[1]!.layers[2]!.criteria[0]!.outcome, 'held');
+    assert.equal(ok.steps[1]!.layers[2]!.criteria[0]!.why, 'the service svc is listed');
     const no = explain(config(), svc, { paths: ['/admin/x'] });
     assert.deepEqual(no.reasons, ['client-not-allowed']);
     assert.match(no.notes.join('\n'), /allow\.clients/);
