@@ -32,7 +32,7 @@ function step(s: StepResult, i: number, provider: string): string[] {
     out.push(`  ${layerName(l, provider).padEnd(28)} ${state}`);
     for (const c of l.criteria) {
       const mark = c.outcome === 'held' ? 'held   ' : c.outcome === 'failed' ? 'FAILED ' : 'skipped';
-      out.push(`    ${mark} ${c.label}`);
+      out.push(`    ${mark} ${c.label}${c.outcome === 'failed' ? '' : ` — ${c.why}`}`);
       c.reasons.forEach((r, j) => {
         out.push(`            ${r}: ${c.explanations[j] ?? ''}`);
       });
@@ -59,9 +59,11 @@ export function formatExplanation(e: Explanation): string {
   return out.join('\n');
 }
 
+const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+
 export function formatWhatIf(r: WhatIfResult): string {
   const out = [
-    `${r.decisions.length} decisions and ${r.principals.length} known principals replayed; ${r.changed.length} would change`,
+    `${count(r.decisions.length, 'decision', 'decisions')} and ${count(r.principals.length, 'known principal', 'known principals')} replayed; ${r.changed.length} would change`,
   ];
   for (const c of r.changed) {
     const where = c.paths.length > 0 ? c.paths.join(' ') : '(no path)';

@@ -5,7 +5,7 @@
  * 1 denied (what-if: something would), 2 usage or configuration error.
  */
 import { readFileSync } from 'node:fs';
-import { loadConfig } from '../config/load.ts';
+import { loadConfig, type ResolvedConfig } from '../config/load.ts';
 import { explain } from '../policy/explain.ts';
 import type { DecisionRecord } from '../policy/record.ts';
 import { whatIf } from '../policy/what-if.ts';
@@ -20,8 +20,9 @@ export const EXPLAIN_USAGE = `  explain [options] [--provider ID] --email E [--g
           more of the user: --unverified (the e-mail is not verified), --username U, --sub S,
           --orgs a,b --teams org/t --projects p (GitHub/GitLab), --tenant T (Entra tid, Google hd);
           or a service: --machine CLIENT_ID (a client_credentials token of the issuer)
-  explain [options] --what-if CHANGE.yaml --decisions DECISIONS.json [--json]
-                             which recorded decisions a changed allow/routes would turn;
+  explain [options] --what-if CHANGE.yaml [--decisions DECISIONS.json] [--email E ...] [--json]
+                             which recorded decisions (and the user described, at sign-in and
+                             every ruled route) a changed allow/routes would turn;
                              exit 0 none, 1 some, 2 usage/config error`;
 
 function readJson(file: string, flag: string): unknown {
@@ -66,9 +67,21 @@ export interface ExplainRun {
   readonly out: string;
 }
 
+/** The configuration; its warnings on stderr, so that stdout (and --json) stays the answer alone. */
+function load(configArgs: readonly string[]): ResolvedConfig {
+  const loaded = loadConfig(parseConfigArgs(configArgs).load);
+  for (const w of loaded.warnings) process.stderr.write(`warning: ${w}\n`);
+  return loaded.config;
+}
+
+const describesSomeone = (v: ExplainValues) =>
+  v.email !== undefined || v.machine !== undefined || v.username !== undefined;
+
 function whatIfCommand(v: ExplainValues, configArgs: string[]): ExplainRun {
-  if (v.decisions === undefined) throw new UsageError('explain: --what-if needs --decisions FILE');
-  const { config } = loadConfig(parseConfigArgs(configArgs).load);
+  if (v.decisions === undefined && !describesSomeone(v)) {
+    throw new UsageError('explain: --what-if needs --decisions FILE, or a user (--email …) to try');
+  }
+  const config = load(configArgs);
   let text: string;
   try {
     text = readFileSync(v['what-if']!, 'utf8');
@@ -77,8 +90,10 @@ function whatIfCommand(v: ExplainValues, configArgs: string[]): ExplainRun {
       `explain: --what-if ${v['what-if']}: cannot read (${(err as NodeJS.ErrnoException).code})`,
     );
   }
-  const decisions = decisionsOf(readJson(v.decisions, '--decisions'), v.decisions);
-  const r = whatIf(config, text, decisions, []);
+  const decisions =
+    v.decisions === undefined ? [] : decisionsOf(readJson(v.decisions, '--decisions'), v.decisions);
+  // A user described by the flags is a known principal: decided at sign-in and at every ruled route.
+  const r = whatIf(config, text, decisions, describesSomeone(v) ? [principalOf(v, config)] : []);
   return {
     code: r.changed.length === 0 ? 0 : 1,
     out: v.json ? JSON.stringify(r.changed, null, 2) : formatWhatIf(r),
@@ -96,14 +111,14 @@ export function explainCommand(args: readonly string[]): number {
 export function runExplain(args: readonly string[]): ExplainRun {
   const { values: v, configArgs } = parseExplainArgs(args);
   if (v['what-if'] !== undefined) return whatIfCommand(v, configArgs);
-  const { config } = loadConfig(parseConfigArgs(configArgs).load);
+  const config = load(configArgs);
   if (v.client !== undefined && !config.issuer?.clients.some((c) => c.id === v.client)) {
     const ids = config.issuer?.clients.map((c) => c.id) ?? [];
     throw new UsageError(
       `explain: --client ${v.client} is not an issuer client${ids.length > 0 ? `; the clients are: ${ids.join(', ')}` : ' (no issuer is configured)'}`,
     );
   }
-  if (v.email === undefined && v.machine === undefined && v.username === undefined) {
+  if (!describesSomeone(v)) {
     throw new UsageError(
       'explain: describe the user with --email (or --username), or a service with --machine',
     );

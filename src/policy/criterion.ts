@@ -29,6 +29,11 @@ export interface Criterion {
    * `portcullis explain` and the console beside whether it held. Built once at compile time.
    */
   readonly label?: string;
+  /**
+   * Why the criterion held for `input`, in words (`in group admins`): for explain only, called after
+   * `check` passed, never on the request path.
+   */
+  held?(input: RuleInput): string;
   /** The failures, or an empty list when the criterion is met. */
   check(input: RuleInput): readonly Failure[];
 }

@@ -3,7 +3,7 @@
  * `requirement-failed:hd`, …) used alike by the audit log, the 403 page and the tests.
  */
 import type { Identity } from '../sessions/session.ts';
-import type { Criterion, Failure } from './criterion.ts';
+import type { Criterion, Failure, RuleInput } from './criterion.ts';
 
 /** Who a decision is about: a gate session, or the account an issuer grant was made for. */
 export interface Principal {
@@ -35,7 +35,7 @@ export interface DecisionTrace {
    * One criterion of the current layer was checked (`failures` empty: it held), or skipped (`failures`
    * undefined): person rules do not apply to machines, nor `allow.clients` to people.
    */
-  criterion(c: Criterion, failures: readonly Failure[] | undefined): void;
+  criterion(c: Criterion, failures: readonly Failure[] | undefined, input: RuleInput): void;
 }
 
 export interface AccessPolicy {

@@ -113,11 +113,11 @@ export class RulesPolicy implements AccessPolicy {
       for (const c of criteria) {
         // Person rules do not describe machines, nor allow.clients people: each kind has its own.
         if ((c.machine === true) !== machine) {
-          trace?.criterion(c, undefined);
+          trace?.criterion(c, undefined, input);
           continue;
         }
         const f = c.check(input);
-        trace?.criterion(c, f);
+        trace?.criterion(c, f, input);
         if (f.length > 0) failures.push(...f);
         else if (machine) listed = true;
       }

@@ -10,7 +10,7 @@ import type { ResolvedConfig } from '../config/load.ts';
 import type { RouteConfig } from '../config/schema.ts';
 import { decidePaths } from './authorize.ts';
 import { compilePolicy } from './compile.ts';
-import type { Criterion, Failure } from './criterion.ts';
+import type { Criterion, Failure, RuleInput } from './criterion.ts';
 import type { AccessPolicy, DecisionTrace, Layer, Principal } from './decision.ts';
 import { PrefixTable } from './routes.ts';
 
@@ -19,6 +19,8 @@ export interface CriterionResult {
   readonly label: string;
   /** `skipped`: person rules do not apply to machines, nor `allow.clients` to people. */
   readonly outcome: 'held' | 'failed' | 'skipped';
+  /** Why, in words: what made it hold (`in group admins`), the failures' sentences, or why it was skipped. */
+  readonly why: string;
   readonly reasons: readonly string[];
   readonly explanations: readonly string[];
 }
@@ -76,12 +78,21 @@ class LayerCollector implements DecisionTrace {
     this.layers.push({ layer, route, criteria: [] });
   }
 
-  criterion(c: Criterion, failures: readonly Failure[] | undefined): void {
+  criterion(c: Criterion, failures: readonly Failure[] | undefined, input: RuleInput): void {
     const current = this.layers[this.layers.length - 1];
     if (current === undefined) return;
+    const outcome = failures === undefined ? 'skipped' : failures.length === 0 ? 'held' : 'failed';
     current.criteria.push({
       label: c.label ?? '(unnamed criterion)',
-      outcome: failures === undefined ? 'skipped' : failures.length === 0 ? 'held' : 'failed',
+      outcome,
+      why:
+        outcome === 'held'
+          ? (c.held?.(input) ?? 'met')
+          : outcome === 'skipped'
+            ? c.machine === true
+              ? 'allow.clients decides for services, not for people'
+              : 'person rules do not apply to services'
+            : (failures ?? []).map((f) => f.explain).join(' '),
       reasons: (failures ?? []).map((f) => f.reason),
       explanations: (failures ?? []).map((f) => f.explain),
     });

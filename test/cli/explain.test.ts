@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -146,8 +146,38 @@ test('--what-if with --decisions: which recorded decisions turn; a bad paste is 
   const err = thrown(['--config', ONE, '--what-if', bad, '--decisions', decisions]);
   assert.ok(err instanceof ConfigError);
   assert.match(err.message, /allow\.emailDomain: unknown key — did you mean "emailDomains"\?/);
+  const user = runExplain([
+    '--config',
+    ONE,
+    '--what-if',
+    change,
+    '--email',
+    'e@example.com',
+    '--groups',
+    'eng',
+  ]);
+  assert.equal(user.code, 1);
+  assert.match(user.out, /^ {2}principal e@example\.com +\/admin\/: denied \(group-missing\) -> allowed$/m);
+  assert.match(thrown(['--config', ONE, '--what-if', change]).message, /needs --decisions FILE, or a user/);
   assert.match(
     thrown(['--config', ONE, '--what-if', same, '--decisions', file('x.json', '{}')]).message,
     /expected a list of decision records/,
   );
+});
+
+test('docs/console.md: the example configuration and command give exactly the output shown', () => {
+  const doc = readFileSync('docs/console.md', 'utf8').split('## Explain a decision')[1]!.split('\n## ')[0]!;
+  const yaml = /```yaml\n([\s\S]*?)```/.exec(doc)![1]!;
+  const shown = /```\n\$ portcullis explain ([^\n]*)\n([\s\S]*?)\n\$ echo \$\?\n(\d)\n```/.exec(doc)!;
+  const config = file('console-doc.yaml', yaml);
+  const env = { PORTCULLIS_COOKIE_SECRET: 'c'.repeat(43), CORP_CLIENT_SECRET: 's' };
+  Object.assign(process.env, env);
+  try {
+    const args = shown[1]!.split(' ').map((a) => (a === 'portcullis.yaml' ? config : a));
+    const r = runExplain(args);
+    assert.equal(r.out, shown[2]);
+    assert.equal(String(r.code), shown[3]);
+  } finally {
+    for (const k of Object.keys(env)) delete process.env[k];
+  }
 });

@@ -71,12 +71,20 @@ describe('layers', () => {
       ],
     );
     assert.deepEqual(last.layers[0]!.criteria, [
-      { label: 'emailDomains: example.com', outcome: 'held', reasons: [], explanations: [] },
+      {
+        label: 'emailDomains: example.com',
+        outcome: 'held',
+        why: 'example.com is an allowed domain',
+        reasons: [],
+        explanations: [],
+      },
     ]);
     assert.equal(last.layers[1]!.criteria[0]!.label, 'requirements: dept = eng | ops');
+    assert.equal(last.layers[1]!.criteria[0]!.why, 'dept is eng');
     assert.deepEqual(last.layers[2]!.criteria[0], {
       label: 'groups: admins',
       outcome: 'failed',
+      why: 'You need to be in one of these groups: admins.',
       reasons: ['group-missing'],
       explanations: ['You need to be in one of these groups: admins.'],
     });
@@ -104,7 +112,9 @@ describe('layers', () => {
     const ok = explain(config(), svc, { paths: ['/svc/x'] });
     assert.equal(ok.allow, true);
     assert.equal(ok.steps[1]!.layers[0]!.criteria[0]!.outcome, 'skipped');
+    assert.equal(ok.steps[1]!.layers[0]!.criteria[0]!.why, 'person rules do not apply to services');
     assert.equal(ok.steps[1]!.layers[2]!.criteria[0]!.outcome, 'held');
+    assert.equal(ok.steps[1]!.layers[2]!.criteria[0]!.why, 'the service svc is listed');
     const no = explain(config(), svc, { paths: ['/admin/x'] });
     assert.deepEqual(no.reasons, ['client-not-allowed']);
     assert.match(no.notes.join('\n'), /allow\.clients/);
@@ -128,6 +138,28 @@ describe('layers', () => {
     assert.deepEqual(gone.reasons, ['provider-unknown']);
     assert.match(gone.notes[0]!, /"old" is not configured/);
   });
+});
+
+test('a traced decision is made afresh and leaves the cache as it was: the untraced answer is the same object', () => {
+  const policy = compilePolicy(config(), { watch: false });
+  const cached = policy.decide(BOB, '/admin/x');
+  const seen: string[] = [];
+  const traced = policy.decide(BOB, '/admin/x', {
+    layer: (l, route) => seen.push(route === undefined ? l : `${l} ${route}`),
+    criterion: (c, f) =>
+      seen.push(`${c.label}: ${f === undefined ? 'skipped' : f.length === 0 ? 'held' : 'failed'}`),
+  });
+  assert.deepEqual(seen, [
+    'allow',
+    'emailDomains: example.com: held',
+    'provider',
+    'requirements: dept = eng | ops: held',
+    'route /admin/',
+    'groups: admins: failed',
+  ]);
+  assert.deepEqual(traced, cached);
+  assert.equal(policy.decide(BOB, '/admin/x'), cached);
+  policy.close?.();
 });
 
 test('for every principal and target, explain answers what Authorizer.authorize does', () => {

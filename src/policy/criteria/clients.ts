@@ -13,6 +13,7 @@ export function clientsRule(clients: readonly string[]): Criterion {
   return {
     machine: true,
     label: `clients: ${oneOf(clients)}`,
+    held: ({ identity }: RuleInput) => `the service ${identity.client ?? ''} is listed`,
     check({ identity }: RuleInput) {
       return identity.client !== undefined && wanted.has(identity.client) ? PASS : fail;
     },

@@ -221,6 +221,14 @@ export function emailRule(o: EmailRuleOptions): Criterion {
     .join('; ');
   return {
     label,
+    held({ identity }: RuleInput): string {
+      const parsed = identity.email === undefined ? undefined : parseEmail(identity.email);
+      if (parsed === undefined) return 'the address is allowed';
+      if (listed.has(parsed.address) || file?.has(parsed.address) === true) {
+        return `${parsed.address} is on the list`;
+      }
+      return `${parsed.domain} is an allowed domain`;
+    },
     check({ identity }: RuleInput): readonly Failure[] {
       const email = identity.email;
       if (email === undefined) {

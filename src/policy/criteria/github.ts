@@ -13,6 +13,11 @@ function anyOf(have: readonly string[] | undefined, wanted: ReadonlySet<string>)
   return false;
 }
 
+/** The memberships among `wanted` (what `held` names). */
+function among(have: readonly string[] | undefined, wanted: ReadonlySet<string>): string[] {
+  return (have ?? []).filter((v) => wanted.has(v.toLowerCase()));
+}
+
 const lower = (xs: readonly string[]) => new Set(xs.map((x) => x.toLowerCase()));
 
 function orgFailure(orgs: readonly string[]): Failure {
@@ -31,6 +36,7 @@ export function githubOrgsRule(orgs: readonly string[]): Criterion {
   const fail = [orgFailure(orgs)];
   return {
     label: `githubOrgs: ${oneOf(orgs)}`,
+    held: ({ identity }: RuleInput) => `member of ${oneOf(among(identity.orgs, wanted))}`,
     check: ({ identity }: RuleInput) => (anyOf(identity.orgs, wanted) ? PASS : fail),
   };
 }
@@ -40,6 +46,7 @@ export function githubTeamsRule(teams: readonly string[]): Criterion {
   const fail = [teamFailure(teams)];
   return {
     label: `githubTeams: ${oneOf(teams)}`,
+    held: ({ identity }: RuleInput) => `in team ${oneOf(among(identity.teams, wanted))}`,
     check: ({ identity }: RuleInput) => (anyOf(identity.teams, wanted) ? PASS : fail),
   };
 }
@@ -63,6 +70,16 @@ export function githubRestriction(r: GithubRestriction): Criterion | undefined {
   ];
   return {
     label: `github provider: ${parts.filter((x) => x !== '').join('; ')}`,
+    held({ identity }: RuleInput): string {
+      if (users?.has((identity.preferredUsername ?? '').toLowerCase())) {
+        return `${identity.preferredUsername} is a listed user`;
+      }
+      const held = [
+        orgs ? `member of ${oneOf(among(identity.orgs, orgs))}` : '',
+        teams ? `in team ${oneOf(among(identity.teams, teams))}` : '',
+      ];
+      return held.filter((x) => x !== '').join(', ');
+    },
     check({ identity }: RuleInput): readonly Failure[] {
       if (users?.has((identity.preferredUsername ?? '').toLowerCase())) return PASS;
       if (!orgs && !teams) {

@@ -20,6 +20,8 @@ export function gitlabGroupsRule(groups: readonly string[]): Criterion {
   ];
   return {
     label: `gitlabGroups: ${oneOf(groups)}`,
+    held: ({ identity }: RuleInput) =>
+      `in GitLab group ${oneOf(identity.groups.filter((g) => wanted.has(g)))}`,
     check({ identity, providerType }: RuleInput) {
       if (providerType === 'gitlab') {
         for (const g of identity.groups) if (wanted.has(g)) return PASS;
@@ -39,6 +41,8 @@ export function gitlabProjectsRule(projects: readonly string[]): Criterion {
   ];
   return {
     label: `gitlab projects: ${oneOf([...wanted])}`,
+    held: ({ identity }: RuleInput) =>
+      `has access to ${oneOf((identity.projects ?? []).filter((p) => wanted.has(p)))}`,
     check({ identity }: RuleInput) {
       for (const p of identity.projects ?? []) if (wanted.has(p)) return PASS;
       return fail;

@@ -12,6 +12,7 @@ export function groupsRule(groups: readonly string[]): Criterion {
   ];
   return {
     label: `groups: ${oneOf(groups)}`,
+    held: ({ identity }: RuleInput) => `in group ${oneOf(identity.groups.filter((g) => wanted.has(g)))}`,
     check({ identity }: RuleInput) {
       for (const g of identity.groups) if (wanted.has(g)) return PASS;
       return fail;

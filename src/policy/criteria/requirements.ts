@@ -25,16 +25,21 @@ function matcher(v: string | number | boolean): Matcher {
 
 type Claims = Readonly<Record<string, string | readonly string[]>>;
 
-function matches(claims: Claims | undefined, key: string, matchers: readonly Matcher[]): boolean {
+/** The first value of the claim that a matcher accepts, or undefined: the requirement is not met. */
+function firstMatch(
+  claims: Claims | undefined,
+  key: string,
+  matchers: readonly Matcher[],
+): string | undefined {
   // Own keys only: a requirement on `constructor` or `__proto__` must not read Object.prototype.
-  if (claims === undefined || !Object.hasOwn(claims, key)) return false;
+  if (claims === undefined || !Object.hasOwn(claims, key)) return undefined;
   const have: unknown = claims[key];
   const values = typeof have === 'string' ? [have] : Array.isArray(have) ? have : [];
   for (const v of values) {
     if (typeof v !== 'string') continue;
-    for (const m of matchers) if (m(v)) return true;
+    for (const m of matchers) if (m(v)) return v;
   }
-  return false;
+  return undefined;
 }
 
 export function requirementsRule(requirements: Readonly<Record<string, RequirementValue>>): Criterion {
@@ -51,10 +56,12 @@ export function requirementsRule(requirements: Readonly<Record<string, Requireme
   );
   return {
     label: `requirements: ${shown.join(', ')}`,
+    held: ({ identity }: RuleInput) =>
+      checks.map((c) => `${c.key} is ${firstMatch(identity.claims, c.key, c.matchers) ?? '?'}`).join(', '),
     check({ identity }: RuleInput): readonly Failure[] {
       const out: Failure[] = [];
       for (const c of checks) {
-        if (!matches(identity.claims, c.key, c.matchers)) out.push(c.failure);
+        if (firstMatch(identity.claims, c.key, c.matchers) === undefined) out.push(c.failure);
       }
       return out.length > 0 ? out : PASS;
     },

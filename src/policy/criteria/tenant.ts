@@ -16,6 +16,7 @@ export function tenantRule(tenants: readonly string[]): Criterion {
   ];
   return {
     label: `allowedTenants: ${oneOf(tenants)}`,
+    held: ({ identity }: RuleInput) => `directory ${identity.tenant ?? ''} is allowed`,
     check: ({ identity }: RuleInput) =>
       identity.tenant !== undefined && wanted.has(identity.tenant.toLowerCase()) ? PASS : fail,
   };
@@ -25,6 +26,7 @@ export function hostedDomainRule(domains: readonly string[]): Criterion {
   const wanted = new Set(domains.map((d) => d.toLowerCase()));
   return {
     label: `hostedDomains: ${oneOf(domains)}`,
+    held: ({ identity }: RuleInput) => `Workspace domain ${identity.tenant ?? ''} is allowed`,
     check({ identity }: RuleInput) {
       const hd = identity.tenant?.toLowerCase();
       if (hd !== undefined && wanted.has(hd)) return PASS;
