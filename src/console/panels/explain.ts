@@ -49,7 +49,7 @@ function result(e: Explanation): Html {
           ? html`<tr><td>${l.layer}${l.route && html` <code>${l.route}</code>`}</td><td class="muted">no rules</td><td class="ok">held</td><td></td></tr>`
           : l.criteria.map(
               (c) =>
-                html`<tr><td>${l.layer}${l.route && html` <code>${l.route}</code>`}</td><td>${c.label}</td><td class="${c.outcome === 'held' ? 'ok' : c.outcome === 'failed' ? 'fail' : 'skip'}">${c.outcome}</td><td>${c.reasons.map((r) => html`<code>${r}</code> `)}${c.explanations.join(' ')}</td></tr>`,
+                html`<tr><td>${l.layer}${l.route && html` <code>${l.route}</code>`}</td><td>${c.label}</td><td class="${c.outcome === 'held' ? 'ok' : c.outcome === 'failed' ? 'fail' : 'skip'}">${c.outcome}</td><td>${c.reasons.map((r) => html`<code>${r}</code> `)}${c.why}</td></tr>`,
             ),
     )}</tbody></table>`,
   );
