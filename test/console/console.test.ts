@@ -169,20 +169,18 @@ test('sessions: who is signed in; one session ended; a user signed out everywher
   const after = await bob.get(`${stack.url}/oauth2/userinfo`);
   assert.equal(after.status, 401, 'bob is signed out');
   // One session by its ref: a second alice session ended, the first one kept.
-  const second = await stack.signIn('alice');
-  const listed = await page(
-    alice,
-    `/sessions?provider=test&sub=${stack.idp.users.find((u) => u.username === 'alice')!.sub!}`,
-  );
-  const refs = [...listed.body.matchAll(/name="ref" value="([^"]+)"/g)].map((m) => m[1]!);
-  assert.ok(refs.length >= 2);
   const aliceSub = stack.idp.users.find((u) => u.username === 'alice')!.sub!;
-  await post(alice, '/sessions', {
-    action: 'revoke-one',
-    provider: 'test',
-    sub: aliceSub,
-    ref: refs.at(-1)!,
-  });
+  const refsOf = async () =>
+    [
+      ...(await page(alice, `/sessions?provider=test&sub=${aliceSub}`)).body.matchAll(
+        /name="ref" value="([^"]+)"/g,
+      ),
+    ].map((m) => m[1]!);
+  const before = new Set(await refsOf());
+  const second = await stack.signIn('alice');
+  const fresh = [...new Set(await refsOf())].filter((r) => !before.has(r));
+  assert.equal(fresh.length, 1, 'the new session is listed');
+  await post(alice, '/sessions', { action: 'revoke-one', provider: 'test', sub: aliceSub, ref: fresh[0]! });
   assert.equal((await second.get(`${stack.url}/oauth2/userinfo`)).status, 401, 'the newest one ended');
   assert.equal((await alice.get(`${stack.url}/oauth2/userinfo`)).status, 200, 'the other kept');
   assert.ok(stack.logs.some((l) => l['event'] === 'console.user-signed-out' && l['user'] === sub));
@@ -203,6 +201,23 @@ test('without admin.enabled nothing answers at /oauth2/admin (404, never the ups
     assert.match(r.body, /PCL_NOT_FOUND/);
   } finally {
     await plain.close();
+  }
+});
+
+test('under a base path: the console at <base>/oauth2/admin, its links and forms under it', async () => {
+  const sub = await startStack({
+    basePath: '/auth',
+    config: (c) => ({ ...c, admin: { enabled: true, allow: { groups: ['admins'] } } }),
+  });
+  try {
+    const b = await sub.signIn('alice');
+    const r = await b.get(`${sub.url}/auth/oauth2/admin/denials`);
+    assert.equal(r.status, 200);
+    assert.match(r.body, /href="\/auth\/oauth2\/admin\/explain"/);
+    assert.match(r.body, /action="\/auth\/oauth2\/admin\/denials"/);
+    assert.doesNotMatch(r.body, /href="\/oauth2\//);
+  } finally {
+    await sub.close();
   }
 });
 

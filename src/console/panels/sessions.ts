@@ -61,6 +61,7 @@ export async function sessionsPanel(p: PanelInput) {
   }
   for (const principal of recentPrincipals(p.deps.recorder.decisions(), MAX_USERS)) {
     const user = { provider: principal.provider, sub: principal.identity.sub };
+    if (user.provider === lookup.provider && user.sub === lookup.sub) continue; // shown above
     const list = await users.listUser(user, now);
     if (list.length === 0) continue;
     const i = principal.identity;
