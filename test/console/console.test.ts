@@ -25,7 +25,11 @@ before(async () => {
       ...c,
       admin: { enabled: true, allow: { groups: ['admins'] } },
       sessions: { store: 'redis', url: REDIS, keyPrefix: prefix },
-      routes: [...(c['routes'] as unknown[]), { path: '/admin/', allow: { groups: ['admins'] } }],
+      routes: [
+        ...(c['routes'] as unknown[]),
+        { path: '/admin/', allow: { groups: ['admins'] } },
+        { path: '/finance/', allow: { requirements: { dept: 'finance' } } },
+      ],
     }),
   });
   stack.idp.setTokenResponseHook((body) => {
@@ -110,6 +114,12 @@ test('explain: a recent user at a path, layer by layer, as the gate decided', as
     '/explain?provider=test&email=carol%40example.com&groups=admins&path=/admin/y',
   );
   assert.match(typed.body, /id="outcome">allowed</);
+  const typedClaims = (dept: string) =>
+    page(alice, `/explain?provider=test&email=dan%40example.com&claims=dept%3D${dept}&path=/finance/q`);
+  assert.match((await typedClaims('finance')).body, /id="outcome">allowed</);
+  const eng = (await typedClaims('eng')).body;
+  assert.match(eng, /id="outcome">refused</);
+  assert.match(eng, /requirement-failed:dept/);
   assert.ok(stack.logs.some((l) => l['event'] === 'console.explain'));
 });
 

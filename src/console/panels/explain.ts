@@ -25,7 +25,8 @@ function principalOf(p: PanelInput, recent: readonly Principal[]): Principal | s
   const email = (q.get('email') ?? '').trim();
   const username = (q.get('username') ?? '').trim();
   const groups = list(q.get('groups'));
-  if (email === '' && username === '' && groups.length === 0) return undefined;
+  const claims = claimsOf(q.get('claims'));
+  if (email === '' && username === '' && groups.length === 0 && claims === undefined) return undefined;
   const provider = q.get('provider') ?? [...p.ctx.providers.keys()][0] ?? '';
   return {
     provider,
@@ -34,8 +35,23 @@ function principalOf(p: PanelInput, recent: readonly Principal[]): Principal | s
       ...(email !== '' ? { email, emailVerified: true } : {}),
       ...(username !== '' ? { preferredUsername: username } : {}),
       groups,
+      ...(claims !== undefined ? { claims } : {}),
     },
   };
+}
+
+/** `dept=eng, role=a, role=b`: the claims `requirements` rules read (a repeated key makes a list). */
+function claimsOf(v: string | null): Record<string, string | string[]> | undefined {
+  const out: Record<string, string | string[]> = {};
+  for (const pair of list(v)) {
+    const i = pair.indexOf('=');
+    if (i <= 0) continue;
+    const k = pair.slice(0, i).trim();
+    const x = pair.slice(i + 1).trim();
+    const had = out[k];
+    out[k] = had === undefined ? x : [...(Array.isArray(had) ? had : [had]), x];
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 function result(e: Explanation): Html {
@@ -98,6 +114,7 @@ export function explainPanel(p: PanelInput) {
 <label for="e-provider">Provider</label><select id="e-provider" name="provider">${providers}</select>
 <label for="e-email">E-mail</label><input id="e-email" name="email" value="${v('email')}" placeholder="alice@example.com">
 <label for="e-groups">Groups</label><input id="e-groups" name="groups" value="${v('groups')}" placeholder="admins, sre">
+<label for="e-claims">Claims</label><input id="e-claims" name="claims" value="${v('claims')}" placeholder="dept=eng, role=admin">
 <label for="e-username">Username</label><input id="e-username" name="username" value="${v('username')}">
 <label for="e-path">Path</label><input id="e-path" name="path" value="${rawPath}" placeholder="/admin/x">
 <label for="e-client">or issuer client</label><input id="e-client" name="client" value="${client}" placeholder="service-grafana">
