@@ -199,6 +199,8 @@ export async function startDemo(o: DemoOptions, log: Logger): Promise<RunningDem
         ],
       },
       storage: { type: 'memory' },
+      // The operator console (docs/console.md) for the demo's admins: alice, not bob.
+      admin: { enabled: true, allow: { groups: ['admins'] } },
       // Any free loopback port: a busy fixed one must not stop the demo; the banner says which it got.
       metrics: { listen: '127.0.0.1:0' },
     };
@@ -245,6 +247,7 @@ export function demoBanner(d: RunningDemo): string {
     ...(d.metricsUrl ? [`  metrics:       ${d.metricsUrl}/metrics`] : []),
     '',
     `  Access rules: bob may not enter ${d.url}/admin/ (alice may).`,
+    `  Operator console: ${d.url}/oauth2/admin (alice; bob is refused) — why was bob refused, what if, sessions.`,
     '',
     '  API access with a bearer token (docs/api-access.md). A token from the demo IdP (client_credentials,',
     '  a JWT for the API’s audience):',
