@@ -6,6 +6,7 @@
  * are the gate's by construction; the differential test (test/policy/explain-differential.test.ts) holds
  * them against real requests.
  */
+import { ISSUER_SOURCE } from '../config/bearer.ts';
 import type { ResolvedConfig } from '../config/load.ts';
 import type { RouteConfig } from '../config/schema.ts';
 import { decidePaths } from './authorize.ts';
@@ -126,6 +127,15 @@ export function explainWith(
   if (route?.public) {
     notes.push(`${paths[0]}: public route ${route.path}: no sign-in and no rules needed`);
     return { ...base, allow: true, reasons: [], explanations: [], steps: [], notes };
+  }
+  // A machine's token is read only on routes that name the issuer in `bearer` (src/http/gateway.ts).
+  if (principal.identity.client !== undefined && surface === 'request' && paths.length === 1) {
+    const takes = Array.isArray(route?.bearer) && route.bearer.includes(ISSUER_SOURCE);
+    if (!takes) {
+      notes.push(
+        `${paths[0]}: ${route === undefined ? 'no route' : `route ${route.path}`} takes no issuer tokens (bearer: [issuer]): the request gets 401 before any decision`,
+      );
+    }
   }
   // The policy as authorize asks it, each decision traced and kept as a step.
   const results: StepResult[] = [];

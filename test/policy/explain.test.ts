@@ -118,6 +118,8 @@ describe('layers', () => {
     const no = explain(config(), svc, { paths: ['/admin/x'] });
     assert.deepEqual(no.reasons, ['client-not-allowed']);
     assert.match(no.notes.join('\n'), /allow\.clients/);
+    assert.match(no.notes[0]!, /route \/admin\/ takes no issuer tokens .*401/);
+    assert.equal(ok.notes.length, 0);
   });
 
   test('a public route is not decided for a request, but is for forward-auth', () => {
