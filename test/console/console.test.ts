@@ -231,6 +231,16 @@ test('under a base path: the console at <base>/oauth2/admin, its links and forms
   }
 });
 
+test('a reload keeps the recorded denials; turning the console off unmounts it, on again mounts it', async () => {
+  const config = stack.gw.ctx.config;
+  stack.gw.reload(config);
+  assert.match((await page(alice, '/denials')).body, /bob@example\.com/, 'denials kept across the reload');
+  stack.gw.reload({ ...config, admin: { ...config.admin, enabled: false } });
+  assert.equal((await alice.get(at(''))).status, 404);
+  stack.gw.reload(config);
+  assert.equal((await alice.get(at(''))).status, 200);
+});
+
 test('no console page carries a cookie value, a token or a secret', async () => {
   pages.push((await page(alice, '')).body);
   const secrets = [
