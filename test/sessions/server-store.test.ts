@@ -519,6 +519,34 @@ describe('through the gateway (real Redis, real IdP)', () => {
     assert.deepEqual(await users.listUser(carol, stack.gw.ctx.now()), []);
   });
 
+  test('endOne (the console): one session of a user ends on both instances, by its listing ref; the other stays', async () => {
+    const laptop = await signedIn('carol');
+    const phone = await signedIn('carol');
+    const users = stack.gw.ctx.sessions.users!;
+    const now = stack.gw.ctx.now();
+    const listed = await users.listUser(carol, now);
+    assert.equal(listed.length, 2);
+    assert.equal(await users.endOne(carol, 'not-a-ref'), false, 'a malformed ref ends nothing');
+    assert.equal(
+      await users.endOne({ provider: 'test', sub: 'alice' }, listed[0]!.ref),
+      false,
+      'another user’s ref',
+    );
+    assert.equal(await users.endOne(carol, listed[0]!.ref), true);
+    assert.equal(await users.endOne(carol, listed[0]!.ref), false, 'already ended');
+    const status = async (c: string) => {
+      const r = await get(second.url, '/api/e', c);
+      await r.body?.cancel();
+      return r.status;
+    };
+    assert.deepEqual([await status(laptop), await status(phone)].sort(), [200, 401]);
+    assert.deepEqual(
+      (await users.listUser(carol, now)).map((x) => x.ref),
+      [listed[1]!.ref],
+    );
+    await users.endUser(carol);
+  });
+
   test('the signed-out page offers "every device" after a sign-out, and that button ends the other sessions', async () => {
     const laptop = await signedIn('carol');
     const phone = await signedIn('carol');
