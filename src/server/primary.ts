@@ -139,7 +139,9 @@ export async function startWorkers(
           { ...fields, deaths: slot.deaths.length, windowSeconds: CRASH_WINDOW_MS / 1000 },
           'a worker keeps dying: stopping every worker (see its log lines for why)',
         );
-        void drainAll(false).finally(() => opts.onCrashLoop(1));
+        void drainAll(false)
+          .catch(() => undefined)
+          .then(() => opts.onCrashLoop(1));
         return;
       }
       const delay = BACKOFF_FIRST_MS * 2 ** (slot.deaths.length - 1);
