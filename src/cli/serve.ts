@@ -35,7 +35,7 @@ export async function serve(load: LoadOptions): Promise<Serving> {
   const log = await openLogger(config.logging.level, config.logging.format);
   // Unknown PORTCULLIS_ variables and the like: Portcullis runs, but the operator should know.
   for (const w of loaded.warnings) log.warn({ event: 'config.warning' }, w);
-  if (count > 1) return servePrimary(load, loaded, log.child({ worker: 0 }), count);
+  if (count > 1) return servePrimary(load, loaded, log.child({ role: 'primary' }), count);
   const gw = await startGateway(config, log);
   log.info(
     { url: gw.url, publicUrl: config.public.href, providers: config.providers.map((p) => p.id) },
@@ -100,7 +100,8 @@ async function servePrimary(load: LoadOptions, loaded: LoadedConfig, log: Logger
 /**
  * A worker: loads the configuration the primary validated (the same files, environment and flags), runs
  * the gateway and does what the primary asks. Its log lines carry `worker` (node:cluster's id; a
- * restarted worker gets a new one).
+ * restarted worker gets a new one); the primary's carry `role: "primary"`, and `worker` when they are
+ * about one.
  */
 async function serveWorker(load: LoadOptions): Promise<Serving> {
   const id = cluster.worker!.id;

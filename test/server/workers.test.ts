@@ -149,7 +149,8 @@ describe('portcullis serve with server.workers: 2', () => {
     assert.equal(new Set(ready.map((l) => l.pid)).size, 2);
     const listening = lines.find((l) => l.msg === 'portcullis listening')!;
     assert.equal(listening['workers'], 2);
-    assert.equal(listening.worker, 0, 'the primary is worker 0 in the log');
+    assert.equal(listening['role'], 'primary');
+    assert.equal(listening.worker, undefined);
   });
 
   test('connections reach both workers', async () => {
@@ -184,8 +185,11 @@ describe('portcullis serve with server.workers: 2', () => {
     writeFileSync(join(dir, 'portcullis.yaml'), config('  - { path: /public/, public: true }'));
     const from = lines.length;
     child.kill('SIGHUP');
-    await waitFor((l) => lines.indexOf(l) >= from && l.event === 'config.reload' && l.worker === 0, 'reload');
-    const reloaded = lines.slice(from).filter((l) => l.event === 'config.reload' && l.worker !== 0);
+    await waitFor(
+      (l) => lines.indexOf(l) >= from && l.event === 'config.reload' && l['role'] === 'primary',
+      'reload',
+    );
+    const reloaded = lines.slice(from).filter((l) => l.event === 'config.reload' && l['role'] !== 'primary');
     assert.equal(new Set(reloaded.map((l) => l.worker)).size, 2, JSON.stringify(reloaded));
     for (let i = 0; i < 6; i++) assert.equal((await get('/public/x')).status, 200);
   });
