@@ -61,7 +61,17 @@ export async function serve(load: LoadOptions): Promise<Serving> {
 /** The primary: validates and watches, the workers serve (src/server/primary.ts). */
 async function servePrimary(load: LoadOptions, loaded: LoadedConfig, log: Logger, count: number) {
   const { config } = loaded;
-  const group = await startWorkers(config, log, count, { onCrashLoop: (code) => process.exit(code) });
+  const group = await startWorkers(config, log, count, {
+    check: () => {
+      try {
+        const next = loadConfig(load).config;
+        return workerProblems({ ...next, server: { ...next.server, workers: count } });
+      } catch (err) {
+        return err instanceof ConfigError ? err.problems : [String(err)];
+      }
+    },
+    onCrashLoop: (code) => process.exit(code),
+  });
   log.info(
     {
       url: group.url,

@@ -7,7 +7,8 @@
  * - drains every worker on SIGTERM/SIGINT and resolves once they have all exited, rejecting when one did
  *   not exit cleanly;
  * - restarts a worker that dies, after a back-off that doubles with each death of that worker within
- *   CRASH_WINDOW_MS, and gives up (drains the others, `onCrashLoop`) after CRASH_LIMIT of them;
+ *   CRASH_WINDOW_MS, and gives up (drains the others, `onCrashLoop`) after CRASH_LIMIT of them; a worker
+ *   is not restarted while the configuration files do not load (it could not start from them);
  * - serves /metrics on metrics.listen: every worker's registry summed (prom-client's aggregation), and the
  *   primary's own portcullis_workers and portcullis_worker_restarts_total.
  */
@@ -32,6 +33,8 @@ const CRASH_WINDOW_MS = 60_000;
 /** This many deaths of one worker within the window: the primary stops. */
 const CRASH_LIMIT = 5;
 const BACKOFF_FIRST_MS = 500;
+/** While the files do not load, how often the primary tries again to restart a worker. */
+const RETRY_INVALID_MS = 5_000;
 /** How long the primary waits for a worker's metrics or reload answer. */
 const ASK_TIMEOUT_MS = 2_000;
 
@@ -49,6 +52,8 @@ export interface WorkerGroup {
 }
 
 export interface PrimaryOptions {
+  /** The problems of the configuration files as they are now (none: a new worker can start from them). */
+  readonly check: () => readonly string[];
   /** Called when a worker crash-loops, after the others drained: the process should exit with `code`. */
   readonly onCrashLoop: (code: number) => void;
 }
@@ -146,11 +151,27 @@ export async function startWorkers(
       }
       const delay = BACKOFF_FIRST_MS * 2 ** (slot.deaths.length - 1);
       log.error({ ...fields, restartInMs: delay }, 'worker died; restarting it');
-      slot.timer = setTimeout(() => {
-        restarts.inc();
-        fork(slot);
-      }, delay);
+      slot.timer = setTimeout(() => restart(slot), delay);
     });
+  };
+
+  /**
+   * A worker starts from the files as they are now. While they do not load (an edit the primary refused:
+   * the running workers kept their configuration), a new worker could not start: it is not forked, and
+   * the primary tries again every RETRY_INVALID_MS without counting that as a death.
+   */
+  const restart = (slot: Slot) => {
+    const problems = opts.check();
+    if (problems.length > 0) {
+      log.error(
+        { event: 'worker.restart-waits', problems, retryInMs: RETRY_INVALID_MS },
+        'a worker cannot be restarted while the configuration files are invalid; the others keep serving',
+      );
+      slot.timer = setTimeout(() => restart(slot), RETRY_INVALID_MS);
+      return;
+    }
+    restarts.inc();
+    fork(slot);
   };
 
   /** Asks each ready worker and collects the answers that come within ASK_TIMEOUT_MS. */
@@ -198,7 +219,12 @@ export async function startWorkers(
         w.isDead() ? Promise.resolve() : new Promise<void>((resolve) => w.once('exit', () => resolve())),
       ),
     );
-    for (const w of workers) send(w, { pcl: 'drain', delay });
+    // A worker still starting has no gateway to drain (and no handler yet): SIGTERM stops it as it is.
+    const starting = new Set(slots.filter((s) => s.worker && !s.ready).map((s) => s.worker!));
+    for (const w of workers) {
+      if (starting.has(w)) w.process.kill('SIGTERM');
+      else send(w, { pcl: 'drain', delay });
+    }
     // A worker that cannot finish (stuck, or its channel gone) is stopped past its own deadline.
     const { shutdownDelay, drainTimeout } = config.server;
     const deadline = setTimeout(
@@ -210,7 +236,7 @@ export async function startWorkers(
     await gone;
     clearTimeout(deadline);
     await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
-    const failed = workers.filter((w) => exited.get(w) !== 0);
+    const failed = workers.filter((w) => !starting.has(w) && exited.get(w) !== 0);
     if (failed.length > 0)
       throw quiet(
         `${failed.length} of ${workers.length} workers did not exit cleanly (${failed.map((w) => `worker ${w.id}: code ${exited.get(w)}`).join(', ')})`,
