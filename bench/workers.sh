@@ -153,6 +153,23 @@ for id in portcullis-1 portcullis-auto; do
 done
 log "checked: both Portcullis answer 302 without the cookie, and with it the app sees alice"
 
+# CPU time of a target: its processes (a primary or nginx master and their children), utime + stime in
+# clock ticks (fields 14 and 15 of /proc/<pid>/stat). Shows how much CPU a target got on the shared
+# machine, and its CPU per request, which the noise of other work disturbs far less than req/s.
+declare -A PID_OF=([direct]=${STARTED[0]} [portcullis-1]=${STARTED[2]} [portcullis-auto]=${STARTED[3]} [nginx]=${STARTED[4]})
+CLK_TCK=$(getconf CLK_TCK)
+tree_ticks() { # pid -> ticks of it and its children
+  local t=0 p stat
+  for p in "$1" $(pgrep -P "$1" || true); do
+    stat=$(<"/proc/$p/stat") || continue
+    stat=${stat##*) }
+    # shellcheck disable=SC2086
+    set -- $stat
+    t=$((t + ${12} + ${13}))
+  done
+  echo "$t"
+}
+
 RESULTS=$RUN_DIR/results.jsonl
 : >"$RESULTS"
 read -r -a TARGET_LIST <<<"$TARGETS"
@@ -162,11 +179,13 @@ for ((round = 1; round <= REPEAT; round++)); do
     log "round $round/$REPEAT: $id ($THREADS threads, $CONNECTIONS connections, $WARMUP + $DURATION)"
     wrk -t "$THREADS" -c "$CONNECTIONS" -d "$WARMUP" -H "Cookie: $COOKIE" "${URL[$id]}" >/dev/null 2>&1 || die "wrk failed ($id)"
     out=$RUN_DIR/wrk-$id.r$round.txt
+    t0=$(tree_ticks "${PID_OF[$id]}")
     wrk -t "$THREADS" -c "$CONNECTIONS" -d "$DURATION" --timeout 10s --latency -s "$BENCH_DIR/wrk-report.lua" \
       -H "Cookie: $COOKIE" "${URL[$id]}" >"$out" 2>&1 || die "wrk failed ($id): $(tail -n 5 "$out")"
+    t1=$(tree_ticks "${PID_OF[$id]}")
     json=$(sed -n 's/^WRKJSON //p' "$out")
     [[ -n $json ]] || die "no wrk result for $id (see $out)"
-    printf '{"target":"%s","round":%d,"wrk":%s}\n' "$id" "$round" "$json" >>"$RESULTS"
+    printf '{"target":"%s","round":%d,"cpu_ticks":%d,"clk_tck":%d,"wrk":%s}\n' "$id" "$round" $((t1 - t0)) "$CLK_TCK" "$json" >>"$RESULTS"
     sleep 1
   done
 done
@@ -180,7 +199,12 @@ const by = new Map();
 for (const r of rows) {
   const rps = r.wrk.requests / (r.wrk.duration_us / 1e6);
   const errors = r.wrk.err_connect + r.wrk.err_read + r.wrk.err_write + r.wrk.err_status + r.wrk.err_timeout;
-  (by.get(r.target) ?? by.set(r.target, []).get(r.target)).push({ rps, p50: r.wrk.lat_p50_us, p99: r.wrk.lat_p99_us, errors });
+  const cpuSeconds = r.cpu_ticks / r.clk_tck;
+  (by.get(r.target) ?? by.set(r.target, []).get(r.target)).push({
+    rps, p50: r.wrk.lat_p50_us, p99: r.wrk.lat_p99_us, errors,
+    cpuUsPerRequest: (cpuSeconds * 1e6) / r.wrk.requests,
+    cores: cpuSeconds / (r.wrk.duration_us / 1e6),
+  });
 }
 const median = (xs) => xs.sort((a, b) => a.rps - b.rps)[Math.floor((xs.length - 1) / 2)];
 const m = Object.fromEntries([...by].map(([k, v]) => [k, { ...median(v), rounds: v.map((x) => Math.round(x.rps)) }]));
@@ -192,11 +216,11 @@ const what = {
 };
 const ratio = (a, b) => (a && b ? (a.rps / b.rps).toFixed(2) : '—');
 const lines = [
-  `| target | req/s (median of ${repeat}) | rounds | p50 ms | p99 ms | errors | × nginx | × workers 1 |`,
-  '|---|---:|---|---:|---:|---:|---:|---:|',
+  `| target | req/s (median of ${repeat}) | rounds | p50 ms | p99 ms | errors | CPU µs/request | cores used | × nginx | × workers 1 |`,
+  '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|',
   ...Object.entries(m).map(
     ([k, r]) =>
-      `| ${what[k] ?? k} | ${Math.round(r.rps)} | ${r.rounds.join(', ')} | ${(r.p50 / 1000).toFixed(2)} | ${(r.p99 / 1000).toFixed(2)} | ${r.errors} | ${ratio(r, m.nginx)} | ${ratio(r, m['portcullis-1'])} |`,
+      `| ${what[k] ?? k} | ${Math.round(r.rps)} | ${r.rounds.join(', ')} | ${(r.p50 / 1000).toFixed(2)} | ${(r.p99 / 1000).toFixed(2)} | ${r.errors} | ${Math.round(r.cpuUsPerRequest)} | ${r.cores.toFixed(2)} | ${ratio(r, m.nginx)} | ${ratio(r, m['portcullis-1'])} |`,
   ),
 ];
 process.stdout.write(`\n${ncpu} CPUs, unpinned (servers, app and wrk share them); wrk ${connections} connections, ${duration} per round\n\n${lines.join('\n')}\n`);
