@@ -4,9 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ConfigError } from '../../src/config/errors.ts';
-import { resolveConfig } from '../../src/config/load.ts';
+import { loadConfig, resolveConfig } from '../../src/config/load.ts';
 import { workerCount } from '../../src/config/workers.ts';
 
 type Doc = Record<string, unknown>;
@@ -42,6 +45,17 @@ describe('server.workers', () => {
     assert.ok(workerCount('auto') >= 1);
     assert.equal(workerCount(3), 3);
     assert.match(problems(doc({ server: { workers: 0 } })).join('\n'), /^server\.workers: /);
+  });
+
+  test('from the environment: digits are the number, auto the word', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'pcl-workers-')), 'p.json');
+    writeFileSync(file, JSON.stringify(doc({})));
+    const env = (v: string) => ({ PORTCULLIS_SERVER_WORKERS: v });
+    const load = (v: string) => loadConfig({ file, env: env(v) });
+    assert.equal(load('3').config.server.workers, 3);
+    assert.equal(load('auto').config.server.workers, 'auto');
+    assert.throws(() => load('many'), /server\.workers: found "many"/);
+    rmSync(join(file, '..'), { recursive: true, force: true });
   });
 
   test('cookie sessions, sqlite and redis are shared safely: accepted', () => {
