@@ -133,7 +133,7 @@ async function serveWorker(load: LoadOptions): Promise<Serving> {
       try {
         gw.reload(loadConfig(load).config);
         log.info({ event: 'config.reload', why: m.why }, 'configuration reloaded');
-        reply({ pcl: 'reloaded', ok: true });
+        reply({ pcl: 'reloaded', id: m.id, ok: true });
       } catch (err) {
         // The primary validated the files; one changed since. Its watch sends another reload.
         const problems = err instanceof ConfigError ? err.problems : [String(err)];
@@ -141,7 +141,7 @@ async function serveWorker(load: LoadOptions): Promise<Serving> {
           { event: 'config.reload-failed', why: m.why, problems },
           'new configuration rejected; keeping the running one',
         );
-        reply({ pcl: 'reloaded', ok: false, problems });
+        reply({ pcl: 'reloaded', id: m.id, ok: false, problems });
       }
     } else if (m.pcl === 'drain') {
       shutdown(m.delay).then(

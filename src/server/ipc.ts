@@ -8,7 +8,7 @@ import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 /** Primary → worker. */
 export type ToWorker =
   /** Load the configuration again (the primary has validated it) and swap it in. */
-  | { readonly pcl: 'reload'; readonly why: string }
+  | { readonly pcl: 'reload'; readonly id: number; readonly why: string }
   /** Graceful shutdown: the worker drains as a single process does on SIGTERM (delay) or SIGINT, then exits 0. */
   | { readonly pcl: 'drain'; readonly delay: boolean }
   /** Send your metrics, as prom-client's JSON, for the primary's /metrics. */
@@ -18,7 +18,12 @@ export type ToWorker =
 export type FromWorker =
   /** Listening: the gateway started, at `url`. */
   | { readonly pcl: 'ready'; readonly url: string }
-  | { readonly pcl: 'reloaded'; readonly ok: boolean; readonly problems?: readonly string[] }
+  | {
+      readonly pcl: 'reloaded';
+      readonly id: number;
+      readonly ok: boolean;
+      readonly problems?: readonly string[];
+    }
   | {
       readonly pcl: 'metrics';
       readonly id: number;

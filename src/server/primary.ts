@@ -59,7 +59,6 @@ export interface PrimaryOptions {
 }
 
 interface Slot {
-  readonly n: number;
   worker: Worker | undefined;
   ready: boolean;
   deaths: number[];
@@ -83,8 +82,7 @@ export async function startWorkers(
     help: 'Workers the primary process restarted after one died.',
     registers: [registry],
   });
-  const slots: Slot[] = Array.from({ length: count }, (_, n) => ({
-    n,
+  const slots: Slot[] = Array.from({ length: count }, () => ({
     worker: undefined,
     ready: false,
     deaths: [],
@@ -118,8 +116,7 @@ export async function startWorkers(
         countRunning();
         log.info({ event: 'worker.ready', worker: w.id, pid: w.process.pid }, 'worker listening');
         if (started && slots.every((s) => s.ready)) started.resolve();
-      } else if (m.pcl === 'metrics') pending.get(m.id)?.(m);
-      else if (m.pcl === 'reloaded') pending.get(-w.id)?.(m);
+      } else pending.get(m.id)?.(m);
     });
     w.on('exit', (code, signal) => {
       const wasReady = slot.ready;
@@ -175,33 +172,28 @@ export async function startWorkers(
   };
 
   /** Asks each ready worker and collects the answers that come within ASK_TIMEOUT_MS. */
-  const ask = async <T extends FromWorker>(
-    make: (id: number) => ToWorker,
-    key: (w: Worker, id: number) => number,
-  ): Promise<(T | undefined)[]> =>
+  const ask = async <T extends FromWorker>(make: (id: number) => ToWorker): Promise<(T | undefined)[]> =>
     Promise.all(
       live().map((w) => {
         const id = ++asked;
-        const k = key(w, id);
         return new Promise<T | undefined>((resolve) => {
           const timer = setTimeout(() => done(undefined), ASK_TIMEOUT_MS);
+          const gone = () => done(undefined);
           const done = (m: FromWorker | undefined) => {
             clearTimeout(timer);
-            pending.delete(k);
+            w.off('exit', gone);
+            pending.delete(id);
             resolve(m as T | undefined);
           };
-          pending.set(k, done);
-          w.once('exit', () => done(undefined));
+          pending.set(id, done);
+          w.once('exit', gone);
           send(w, make(id));
         });
       }),
     );
 
   const collect = async (): Promise<string> => {
-    const answers = await ask<Extract<FromWorker, { pcl: 'metrics' }>>(
-      (id) => ({ pcl: 'metrics', id }),
-      (_w, id) => id,
-    );
+    const answers = await ask<Extract<FromWorker, { pcl: 'metrics' }>>((id) => ({ pcl: 'metrics', id }));
     const perWorker = answers.flatMap((a) => (a ? [a.metrics] : []));
     const own = (await registry.getMetricsAsJSON()) as MetricObjectWithValues<MetricValue<string>>[];
     return AggregatorRegistry.aggregate([...perWorker, own] as Parameters<
@@ -280,10 +272,11 @@ export async function startWorkers(
     metricsUrl,
     count,
     async reload(why) {
-      const answers = await ask<Extract<FromWorker, { pcl: 'reloaded' }>>(
-        () => ({ pcl: 'reload', why }),
-        (w) => -w.id,
-      );
+      const answers = await ask<Extract<FromWorker, { pcl: 'reloaded' }>>((id) => ({
+        pcl: 'reload',
+        id,
+        why,
+      }));
       const applied = answers.filter((a) => a?.ok).length;
       return { applied, of: answers.length };
     },

@@ -71,7 +71,7 @@ function serve(port: number): { child: ChildProcess; lines: Line[]; output: () =
 }
 
 async function waitFor(lines: Line[], pred: (l: Line) => boolean, what: string, out: () => string) {
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + 60_000;
   for (;;) {
     const hit = lines.find(pred);
     if (hit) return hit;

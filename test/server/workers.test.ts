@@ -58,7 +58,7 @@ metrics: { listen: 127.0.0.1:${metricsPort} }
 `;
 }
 
-async function waitFor(pred: (l: Line) => boolean, what: string, timeoutMs = 15_000): Promise<Line> {
+async function waitFor(pred: (l: Line) => boolean, what: string, timeoutMs = 30_000): Promise<Line> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const hit = lines.find(pred);
@@ -133,7 +133,7 @@ before(async () => {
   child.stderr!.on('data', (chunk: Buffer) => {
     output += chunk;
   });
-  await waitFor((l) => l.msg === 'portcullis listening', 'start-up');
+  await waitFor((l) => l.msg === 'portcullis listening', 'start-up', 60_000);
 });
 
 after(async () => {
@@ -178,6 +178,9 @@ describe('portcullis serve with server.workers: 2', () => {
     assert.match(m.body, /^portcullis_workers 2$/m);
     const denied = /^portcullis_http_requests_total\{class="proxy",status="403"\} (\d+)$/m.exec(m.body);
     assert.ok(denied && Number(denied[1]) >= 8, denied?.[0] ?? 'no 403 counter');
+    // Scraped again and again: every question to a worker is settled and forgotten (no listener left over).
+    for (let i = 0; i < 12; i++) assert.equal((await get('/metrics', {}, metricsPort)).status, 200);
+    assert.doesNotMatch(output, /MaxListenersExceeded/);
   });
 
   test('SIGHUP: the primary validates, every worker reloads', async () => {
