@@ -29,6 +29,7 @@ import {
 } from './sources.ts';
 import type { ResolvedStorage } from './storage.ts';
 import { trustedProxyProblems } from './trusted-proxies.ts';
+import { workerProblems } from './workers.ts';
 import { yamlProblems } from './yaml-errors.ts';
 
 export const CALLBACK_PATH = '/oauth2/callback';
@@ -456,6 +457,7 @@ export function resolveConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env
   );
 
   const sessions = resolveSessions(c.sessions, problems, (file, key) => readSecretFile(file, key, problems));
+  problems.push(...workerProblems(c));
 
   const m = /^(.*):(\d+)$/.exec(c.listen)!;
   const port = Number(m[2]);

@@ -40,7 +40,7 @@ export function objectShapes(s: unknown): Record<string, unknown>[] {
 }
 
 /** How a string from the environment or a flag becomes a value of this leaf. */
-export type ValueKind = 'string' | 'number' | 'boolean' | 'list' | 'string-or-list';
+export type ValueKind = 'string' | 'number' | 'boolean' | 'list' | 'string-or-list' | 'number-or-word';
 
 export function valueKind(s: unknown): ValueKind {
   const d = def(unwrap(s));
@@ -52,8 +52,15 @@ export function valueKind(s: unknown): ValueKind {
     case 'array':
       return 'list';
     case 'union': {
-      const kinds = new Set((d.options ?? []).map((o) => valueKind(o)));
+      const options = d.options ?? [];
+      const kinds = new Set(options.map((o) => valueKind(o)));
       if (kinds.has('list') && kinds.has('string')) return 'string-or-list';
+      // A number or a word (`server.workers: auto`): digits from the environment are the number.
+      if (
+        kinds.has('number') &&
+        options.every((o) => valueKind(o) === 'number' || def(unwrap(o)).type === 'literal')
+      )
+        return 'number-or-word';
       return kinds.has('string') ? 'string' : (kinds.values().next().value ?? 'string');
     }
     default:

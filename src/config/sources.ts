@@ -131,6 +131,8 @@ function coerce(raw: string, kind: ValueKind): { value: unknown } | { problem: s
       };
     case 'string-or-list':
       return raw.includes(',') ? coerce(raw, 'list') : { value: raw };
+    case 'number-or-word':
+      return /^\d+$/.test(raw.trim()) ? { value: Number(raw.trim()) } : { value: raw };
     default:
       return { value: raw };
   }

@@ -47,6 +47,8 @@ export interface StartOptions {
   readonly now?: () => number;
   /** The metrics registry (kept across reloads). */
   readonly metrics?: Metrics;
+  /** false: no metrics listener (a worker of server.workers: the primary serves /metrics for all). */
+  readonly metricsListener?: boolean;
 }
 
 export async function startGateway(
@@ -184,9 +186,9 @@ export async function startGateway(
   });
   const addr = server.address() as AddressInfo;
   const url = baseUrl(addr, tlsMaterial ? 'https' : 'http');
-  if (config.metrics.enabled && !config.metrics.insecureOnMainListener) {
+  if (config.metrics.enabled && !config.metrics.insecureOnMainListener && opts.metricsListener !== false) {
     try {
-      metricsServer = await startMetricsServer(config.metrics.listen, metrics);
+      metricsServer = await startMetricsServer(config.metrics.listen, metrics.registry);
     } catch (err) {
       // Nothing stays half-started: a second instance on the same host must not keep the main port.
       server.closeAllConnections();
@@ -355,7 +357,7 @@ function reloadTlsFiles(
   }
 }
 
-function baseUrl(addr: AddressInfo, scheme: 'http' | 'https' = 'http'): string {
+export function baseUrl(addr: AddressInfo, scheme: 'http' | 'https' = 'http'): string {
   return `${scheme}://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
 }
 
@@ -364,15 +366,18 @@ function baseUrl(addr: AddressInfo, scheme: 'http' | 'https' = 'http'): string {
  * sign-ins and denials are not for whoever can reach the gateway, and the main listener's /metrics
  * belongs to the upstream.
  */
-async function startMetricsServer(listen: string, metrics: Metrics): Promise<http.Server> {
+export async function startMetricsServer(
+  listen: string,
+  registry: { readonly contentType: string; metrics(): Promise<string> },
+): Promise<http.Server> {
   const m = /^\[?(.*?)\]?:(\d+)$/.exec(listen)!;
   const server = http.createServer((req, res) => {
     if ((req.url ?? '').split('?')[0] !== '/metrics') {
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found: metrics are at /metrics\n');
       return;
     }
-    metrics.registry.metrics().then(
-      (body) => res.writeHead(200, { 'Content-Type': metrics.registry.contentType }).end(body),
+    registry.metrics().then(
+      (body) => res.writeHead(200, { 'Content-Type': registry.contentType }).end(body),
       () => res.writeHead(500).end(),
     );
   });

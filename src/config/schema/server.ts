@@ -61,6 +61,13 @@ export const serverSchema = z
         'after the listener closed, how long requests in flight and open WebSocket tunnels may take to finish; at the deadline the rest are cut and the process exits 0. Keep shutdownDelay + drainTimeout under the orchestrator’s grace period (Kubernetes: terminationGracePeriodSeconds, 30 s by default; the defaults take 25 s)',
       )
       .meta({ examples: ['25s'] }),
+    workers: z
+      .union([z.number().int().min(1).max(256), z.literal('auto')])
+      .default(1)
+      .describe(
+        'processes that serve requests (node:cluster): 1 is one process, as without the setting; auto is one per available CPU core. With more than one, a primary process forks the workers, reloads them on SIGHUP, drains them on SIGTERM, restarts one that dies and serves /metrics for all of them; state they share must live in storage sqlite or redis, or in sessions.store redis (docs/scaling.md#workers-one-process-per-core)',
+      )
+      .meta({ examples: ['auto'] }),
     tls: z
       .object({
         certFile: z
