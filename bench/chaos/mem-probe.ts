@@ -3,7 +3,7 @@
  * never by Portcullis itself: every PROBE_EVERY_MS it appends one JSON line to $PORTCULLIS_SOAK_PROBE with
  * what /proc's RSS is made of (process.memoryUsage(), V8's young and old spaces) and what the garbage
  * collector did since the last line. `liveMb` is the heap in use right after the last full (mark-compact)
- * collection: the memory the program actually holds. A leak makes it climb; V8 sizing its heap to the load
+ * collection (at `liveAt`): the memory the program actually holds. A leak makes it climb; V8 sizing its heap to the load
  * grows heapTotal and RSS while it stays level.
  *
  * Builtins only, a few hundred bytes a line, one line every 5 s: it does not move the figures it reports.
@@ -18,6 +18,7 @@ const mb = (n: number) => Math.round((n / 1048576) * 10) / 10;
 
 if (file !== undefined) {
   let liveMb = Number.NaN;
+  let liveAt = 0;
   let gc = { minor: 0, major: 0, pauseMs: 0 };
   new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
@@ -27,6 +28,7 @@ if (file !== undefined) {
         gc.major++;
         // The observer runs just after the collection: nothing much has been allocated since.
         liveMb = mb(process.memoryUsage().heapUsed);
+        liveAt = Date.now();
       } else gc.minor++;
     }
   }).observe({ entryTypes: ['gc'] });
@@ -39,6 +41,7 @@ if (file !== undefined) {
       heapTotalMb: mb(m.heapTotal),
       heapUsedMb: mb(m.heapUsed),
       liveMb,
+      liveAt,
       externalMb: mb(m.external),
       arrayBuffersMb: mb(m.arrayBuffers),
       newSpaceMb: mb(spaces['new_space']?.space_size ?? 0),

@@ -96,10 +96,11 @@ export class Procs {
       stdio: ['ignore', 'pipe', 'pipe'],
       ...(env ? { env: { ...process.env, ...env } } : {}),
     });
-    // Portcullis logs JSON to stdout (logging.level: warn): its warnings and errors go into the run's log.
+    // Portcullis logs JSON lines to stdout (logging.level: warn), with pino's numeric levels (40 warn,
+    // 50 error, 60 fatal): its warnings and errors go into the run's log.
     p.stdout?.on('data', (d: Buffer) => {
       for (const line of d.toString().split('\n'))
-        if (/"level":"(warn|error)"/.test(line)) log(`${name}: ${line.slice(0, 400)}`);
+        if (/"level":(40|50|60)\b/.test(line)) log(`${name}: ${line.slice(0, 400)}`);
     });
     p.stderr?.on('data', (d: Buffer) => {
       const text = d.toString().trim();
