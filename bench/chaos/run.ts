@@ -17,12 +17,13 @@
  *
  *   npm run chaos                               # 60 s, 1,000 sessions, 32 concurrent clients
  *   npm run chaos -- --duration 300 --sessions 2000 --concurrency 64
+ *   npm run chaos -- --soak 10m                 # no faults: memory and latency flat? (bench/chaos/soak.ts)
  */
-import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, execFile, execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
-import { cpus, hostname, tmpdir } from 'node:os';
+import type { AddressInfo } from 'node:net';
+import { cpus, hostname } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { Redis } from 'ioredis';
@@ -34,17 +35,44 @@ import { Sealer } from '../../src/sessions/sealer.ts';
 import { ServerSessionStore } from '../../src/sessions/server-store.ts';
 import { RedisStorage } from '../../src/storage/redis.ts';
 import { type RedisShape, startCluster, startSentinel } from '../../test/support/redis-shapes.ts';
+import {
+  freePort,
+  haproxyConfig,
+  log,
+  NODE,
+  Procs,
+  pct,
+  procStats,
+  REPO,
+  resetClock,
+  sessionOf,
+  sleep,
+  startRedis,
+  status,
+  stopped,
+  until,
+} from './procs.ts';
 
-const REPO = new URL('../..', import.meta.url).pathname;
 const { values: args } = parseArgs({
   options: {
     shape: { type: 'string', default: 'standalone' },
     duration: { type: 'string', default: '60' },
-    sessions: { type: 'string', default: '1000' },
+    sessions: { type: 'string' },
     concurrency: { type: 'string', default: '32' },
     instances: { type: 'string', default: '3' },
+    // The soak (bench/chaos/soak.ts): no faults, sessions growing, memory and latency per window.
+    soak: { type: 'string' },
+    'start-sessions': { type: 'string' },
+    rate: { type: 'string' },
+    window: { type: 'string' },
+    warmup: { type: 'string' },
+    'node-flags': { type: 'string' },
   },
 });
+if (args.soak !== undefined) {
+  const { soakMain } = await import('./soak.ts');
+  process.exit(await soakMain(args));
+}
 const SHAPES = ['standalone', 'sentinel', 'cluster', 'cookie'] as const;
 if (args.shape === 'all') {
   // One process per shape, so that each run starts from nothing and cleans up after itself.
@@ -65,7 +93,7 @@ if (!(SHAPES as readonly string[]).includes(args.shape)) {
 }
 const SHAPE = args.shape as (typeof SHAPES)[number];
 const DURATION_S = Number(args.duration);
-const SESSIONS = Number(args.sessions);
+const SESSIONS = Number(args.sessions ?? 1000);
 const CONCURRENCY = Number(args.concurrency);
 const INSTANCES = Number(args.instances);
 /** What docs/scaling.md promises behind a load balancer that checks /ready (see the thresholds there). */
@@ -79,72 +107,14 @@ const PROMISE = {
   redisFailoverWindowMs: { standalone: 0, sentinel: 8_000, cluster: 10_000, cookie: 0 }[SHAPE],
 };
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const dir = mkdtempSync(join(tmpdir(), 'portcullis-chaos-'));
-const children = new Set<ChildProcess>();
+const procs = new Procs();
+const dir = procs.dir;
+const start = (cmd: string, argv: string[], name: string) => procs.start(cmd, argv, name);
 let redisShape: RedisShape | undefined;
-/** Whatever happens (an error, Ctrl-C, the end), every process this run started is killed. */
-function cleanup(): void {
-  for (const p of children) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
-  children.clear();
+procs.onCleanup(() => {
   void redisShape?.close(); // synchronous inside: SIGKILL and rm -r
   redisShape = undefined;
-  rmSync(dir, { recursive: true, force: true });
-}
-process.on('exit', cleanup);
-for (const sig of ['SIGINT', 'SIGTERM'] as const)
-  process.on(sig, () => {
-    cleanup();
-    process.exit(130);
-  });
-const log = (m: string) => process.stderr.write(`[${((Date.now() - T0) / 1000).toFixed(1)}s] ${m}\n`);
-let T0 = Date.now();
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
-function start(cmd: string, argv: string[], name: string): ChildProcess {
-  const p = spawn(cmd, argv, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-  // Portcullis logs JSON to stdout (logging.level: warn): its warnings and errors go into the run's log.
-  p.stdout?.on('data', (d: Buffer) => {
-    for (const line of d.toString().split('\n'))
-      if (/"level":"(warn|error)"/.test(line)) log(`${name}: ${line.slice(0, 400)}`);
-  });
-  p.stderr?.on('data', (d: Buffer) => {
-    const text = d.toString().trim();
-    if (text && !/shutting down/.test(text)) log(`${name}: ${text.slice(0, 300)}`);
-  });
-  children.add(p);
-  p.once('exit', () => children.delete(p));
-  return p;
-}
-
-async function until(what: string, check: () => Promise<boolean>, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
-    await sleep(100);
-  }
-  throw new Error(`chaos: ${what} not ready within ${ms} ms`);
-}
-
-async function status(url: string, headers: Record<string, string> = {}): Promise<number> {
-  const r = await request(url, { headers, headersTimeout: 5_000, bodyTimeout: 5_000 });
-  await r.body.dump();
-  return r.statusCode;
-}
-
-function procStats(pid: number | undefined): { rssMb: number; fds: number } {
-  if (pid === undefined) return { rssMb: Number.NaN, fds: Number.NaN };
-  const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-  return { rssMb: Number(rss) / 1024, fds: readdirSync(`/proc/${pid}/fd`).length };
-}
+});
 
 // --- the parts -----------------------------------------------------------------------------------
 interface Instance {
@@ -160,13 +130,7 @@ let keysPrimary: () => Promise<number> = async () => 0;
 if (SHAPE === 'cookie') {
   // No Redis: the session is sealed in the cookie itself (sessions.store: cookie, the default).
 } else if (SHAPE === 'standalone') {
-  const redisPort = await freePort();
-  start(
-    'redis-server',
-    ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    'redis',
-  );
-  const redisUrl = `redis://127.0.0.1:${redisPort}/0`;
+  const { port: redisPort, url: redisUrl } = await startRedis(procs);
   connection = { shape: { kind: 'standalone', url: redisUrl } };
   redisYaml = `url: ${redisUrl}`;
   keysPrimary = async () => redisPort;
@@ -240,7 +204,7 @@ const upstream = http.createServer(async (req, res) => {
   res.end(JSON.stringify({ user: req.headers['x-forwarded-user'] ?? null }));
 });
 await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
-const upstreamUrl = `http://127.0.0.1:${(upstream.address() as net.AddressInfo).port}`;
+const upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
 
 const lbPort = await freePort();
 const publicUrl = `http://127.0.0.1:${lbPort}`;
@@ -265,7 +229,7 @@ const instances: Instance[] = [];
 for (let i = 0; i < INSTANCES; i++) instances.push({ port: await freePort(), proc: undefined as never });
 function startInstance(inst: Instance): void {
   inst.proc = start(
-    join(REPO, 'node_modules/.bin/node'),
+    NODE,
     ['src/cli/main.ts', 'serve', '--config', configFile, '--listen', `127.0.0.1:${inst.port}`],
     `portcullis:${inst.port}`,
   );
@@ -280,26 +244,10 @@ for (const inst of instances) await ready(inst);
 
 writeFileSync(
   join(dir, 'haproxy.cfg'),
-  `global
-  maxconn 4096
-defaults
-  mode http
-  timeout connect 1s
-  timeout client 30s
-  timeout server 30s
-  retries 3
-  option redispatch
-  # A refused or dropped connection (an instance killed, a listener closed) is retried on another server.
-  retry-on conn-failure empty-response
-frontend fe
-  bind 127.0.0.1:${lbPort}
-  default_backend portcullis
-backend portcullis
-  balance roundrobin
-  option httpchk GET /ready
-  http-check expect status 200
-${instances.map((inst, i) => `  server p${i} 127.0.0.1:${inst.port} check inter 500ms fall 1 rise 2`).join('\n')}
-`,
+  haproxyConfig(
+    lbPort,
+    instances.map((inst) => inst.port),
+  ),
 );
 start('/usr/sbin/haproxy', ['-f', join(dir, 'haproxy.cfg'), '-db'], 'haproxy');
 await until('haproxy', async () => (await status(`${publicUrl}/ping`)) === 200);
@@ -326,17 +274,7 @@ const store = storage
 const now = Math.floor(Date.now() / 1000);
 const cookies: string[] = [];
 for (let i = 0; i < SESSIONS; i++) {
-  const set = await store.write(
-    {
-      v: 1,
-      provider: 'gh',
-      identity: { sub: `user-${i}`, email: `user-${i}@example.com`, groups: ['staff'] },
-      createdAt: now,
-      expiresAt: now + 12 * 3600,
-    },
-    new Map(),
-    now,
-  );
+  const set = await store.write(sessionOf(i, now), new Map(), now);
   cookies.push(set[0]!.split(';')[0]!);
 }
 const memAfter = await memUsed();
@@ -362,7 +300,7 @@ const lost = new Set<number>();
 const undone = new Set<number>();
 const agent = new Agent({ connections: CONCURRENCY, keepAliveTimeout: 10_000 });
 let running = true;
-T0 = Date.now();
+const T0 = resetClock();
 async function worker(): Promise<void> {
   while (running) {
     const i = Math.floor(Math.random() * SESSIONS);
@@ -401,8 +339,6 @@ async function fault(name: string, run: () => Promise<void>): Promise<void> {
   await run();
   f.end = Date.now() - T0;
 }
-const stopped = (p: ChildProcess) =>
-  new Promise<void>((r) => (p.exitCode !== null || p.signalCode !== null ? r() : p.once('exit', () => r())));
 
 const at = (s: number) => sleep(Math.max(0, T0 + s * 1000 - Date.now()));
 const schedule = (async () => {
@@ -411,11 +347,9 @@ const schedule = (async () => {
   if (ROTATE)
     await fault('signing keys rotated (staged), then SIGHUP to every instance', async () => {
       // Not execFileSync: that would stall the load generator (this process) for the CLI's second.
-      await promisify(execFile)(
-        join(REPO, 'node_modules/.bin/node'),
-        ['src/cli/main.ts', 'keys', 'rotate', '--config', configFile],
-        { cwd: REPO },
-      );
+      await promisify(execFile)(NODE, ['src/cli/main.ts', 'keys', 'rotate', '--config', configFile], {
+        cwd: REPO,
+      });
       for (const inst of instances) inst.proc.kill('SIGHUP');
     });
   await at(d * 0.15);
@@ -536,11 +470,6 @@ if (SHAPE === 'cookie') {
 const endStats = instances.map((inst) => procStats(inst.proc.pid));
 
 // --- report ------------------------------------------------------------------------------------------
-const pct = (xs: number[], p: number) => {
-  if (xs.length === 0) return Number.NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-};
 const okFor = (s: Sample) => s.status === 200 || (s.status === 401 && signingOut.has(s.session));
 /** The longest run of time in which requests that should have succeeded did not (ms). */
 function longestWindow(from: number, to: number): number {
@@ -659,5 +588,5 @@ log(`report written to ${out}`);
 await storage?.close();
 await agent.close();
 upstream.close();
-cleanup();
+procs.cleanup();
 process.exit(verdicts.length === 0 ? 0 : 1);
