@@ -273,6 +273,7 @@ describe('defaults', () => {
       idleTimeout: 65,
       shutdownDelay: 5,
       drainTimeout: 20,
+      workers: 1,
     });
     assert.throws(
       () => resolveConfig({ ...base, server: { headersTimeout: 60, requestTimeout: 30 } } as RawConfig),
