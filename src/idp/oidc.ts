@@ -11,6 +11,7 @@ import { isLoopbackHost } from '../config/net.ts';
 import type { AuthMethod, ResolvedProvider, ResolvedProviderOf } from '../config/providers.ts';
 import { PortcullisError } from '../errors/codes.ts';
 import { idTokenProblem } from '../login/id-token.ts';
+import { codeChallenge } from '../login/pkce.ts';
 import type { Identity } from '../sessions/session.ts';
 import { identityFromProfile, type ProfileMapping } from './claims.ts';
 import { isRecord } from './http.ts';
@@ -299,7 +300,7 @@ export class OidcProvider implements IdentityProvider {
       ...this.authorizationParams(),
       redirect_uri: this.opts.redirectUri.href,
       scope: this.settings.scopes.join(' '),
-      code_challenge: await oidc.calculatePKCECodeChallenge(flow.codeVerifier),
+      code_challenge: codeChallenge(flow.codeVerifier),
       code_challenge_method: 'S256',
       state: flow.state,
       nonce: flow.nonce,
