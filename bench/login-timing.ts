@@ -14,6 +14,7 @@
 //   node bench/login-timing.ts                     # LOGINS=40 per instance and kind, after WARMUP=5
 //   LOGINS=200 BENCH_OUT=run/login.json node bench/login-timing.ts
 //   MODES=auto node bench/login-timing.ts         # only the autoLogin instance (MODES="auto page" default)
+//   PROFILE_DIR=/tmp/prof node bench/login-timing.ts   # Portcullis under --cpu-prof (bench/profile-summary.ts)
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,6 +28,7 @@ const LOGINS = Number(process.env['LOGINS'] ?? 40);
 const WARMUP = Number(process.env['WARMUP'] ?? 5);
 const MODES = (process.env['MODES'] ?? 'auto page').split(/\s+/).filter(Boolean) as Mode[];
 const OUT = process.env['BENCH_OUT'];
+const PROFILE_DIR = process.env['PROFILE_DIR'];
 const REPO = new URL('..', import.meta.url).pathname;
 const NODE = process.execPath;
 
@@ -124,7 +126,11 @@ for (const g of gateways) {
   };
   const file = join(dir, `portcullis-${g.mode}.yaml`);
   writeFileSync(file, JSON.stringify(config, null, 2), { mode: 0o600 });
-  const child = spawn(NODE, ['src/cli/main.ts', 'serve', '--config', file], {
+  // PROFILE_DIR: Portcullis runs with --cpu-prof (a .cpuprofile per instance, written when it stops).
+  const prof = PROFILE_DIR
+    ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${g.mode}.cpuprofile`]
+    : [];
+  const child = spawn(NODE, [...prof, 'src/cli/main.ts', 'serve', '--config', file], {
     cwd: REPO,
     stdio: ['ignore', 'inherit', 'inherit'],
   });
@@ -320,4 +326,15 @@ const lines = [
 process.stdout.write(`${lines.join('\n')}\n`);
 if (OUT) writeFileSync(OUT, `${JSON.stringify(json, null, 2)}\n`);
 agent.destroy();
+// Stopped by SIGTERM, each Portcullis shuts down gracefully (and writes its profile) before we exit.
+await Promise.all(
+  children.map(
+    (c) =>
+      new Promise((resolve) => {
+        if (c.exitCode !== null) return resolve(undefined);
+        c.once('exit', resolve);
+        c.kill('SIGTERM');
+      }),
+  ),
+);
 process.exit(0);

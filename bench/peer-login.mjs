@@ -203,6 +203,7 @@ function fillCredentials(fields) {
 async function login(startUrl, jar = new Jar()) {
   const start = new URL(startUrl);
   const trace = [];
+  const timings = [];
   let url = start.href;
   let method = 'GET';
   let body;
@@ -223,7 +224,9 @@ async function login(startUrl, jar = new Jar()) {
     const cookie = jar.header(url);
     if (cookie) headers.cookie = cookie;
     if (body) headers['content-type'] = 'application/x-www-form-urlencoded';
+    const t = process.hrtime.bigint();
     const res = await request(url, { method, headers, body });
+    timings.push(Number(process.hrtime.bigint() - t) / 1e6);
     jar.set(url, res.setCookies);
     const { text } = res;
     trace.push(`${method} ${url} -> ${res.status}`);
@@ -257,7 +260,7 @@ async function login(startUrl, jar = new Jar()) {
 
     if (res.status === 200 && new URL(url).origin === start.origin) {
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-      return { cookie: jar.header(start.href), ms, steps: trace.length, formsPosted, trace, jar };
+      return { cookie: jar.header(start.href), ms, steps: trace.length, formsPosted, trace, jar, timings };
     }
     throw Object.assign(new Error(`unexpected ${res.status} at ${url}: ${text.slice(0, 300)}`), { trace });
   }
@@ -282,6 +285,7 @@ async function main() {
   const fresh = new Map(urls.map((u) => [u, []]));
   const sso = new Map(urls.map((u) => [u, []]));
   const steps = new Map();
+  const perStep = new Map(urls.map((u) => [u, { fresh: [], sso: [] }]));
   const ssoJars = new Map();
   // Unmeasured logins per target first (connections, JIT: a process that has not served yet would be
   // timed cold), interleaved too; the last one's jar keeps the OP session for the SSO re-logins.
@@ -303,9 +307,17 @@ async function main() {
       if (s.formsPosted !== 0) throw new Error(`${url}: SSO re-login ${i} showed a login form`);
       sso.get(url).push(s.ms);
       steps.set(url, { fresh: r.steps, sso: s.steps });
+      perStep.get(url).fresh.push({ trace: r.trace, timings: r.timings });
+      perStep.get(url).sso.push({ trace: s.trace, timings: s.timings });
     }
   }
   const r2 = (v) => Math.round(v * 100) / 100;
+  // Per step: the request (ids, codes and query left out) and the median of its times.
+  const stepMedians = (logins) =>
+    logins[0].trace.map((t, i) => ({
+      step: t.replace(/\?.*? ->/, ' ->').replace(/\/[A-Za-z0-9_-]{16,}/g, '/:id'),
+      median_ms: r2(stats(logins.map((l) => l.timings[i] ?? 0)).median_ms),
+    }));
   for (const url of urls) {
     const result = {
       url,
@@ -313,8 +325,14 @@ async function main() {
         ...stats(fresh.get(url)),
         browser_requests: steps.get(url).fresh,
         samples: fresh.get(url).map(r2),
+        steps: stepMedians(perStep.get(url).fresh),
       },
-      sso: { ...stats(sso.get(url)), browser_requests: steps.get(url).sso, samples: sso.get(url).map(r2) },
+      sso: {
+        ...stats(sso.get(url)),
+        browser_requests: steps.get(url).sso,
+        samples: sso.get(url).map(r2),
+        steps: stepMedians(perStep.get(url).sso),
+      },
     };
     console.log(opt.json ? JSON.stringify(result) : result);
   }

@@ -73,4 +73,7 @@ const rows = require("node:fs").readFileSync(process.argv[1], "utf8").trim().spl
 console.log("| target | fresh requests | fresh median ms | fresh p90 ms | SSO requests | SSO median ms | SSO p90 ms |");
 console.log("|---|---|---|---|---|---|---|");
 for (const r of rows) console.log(`| ${names[new URL(r.url).port] ?? r.url} | ${r.fresh.browser_requests} | ${r.fresh.median_ms} | ${r.fresh.p90_ms} | ${r.sso.browser_requests} | ${r.sso.median_ms} | ${r.sso.p90_ms} |`);
+console.log("\n| target | login | step | median ms |\n|---|---|---|---|");
+for (const r of rows) for (const kind of ["fresh", "sso"]) for (const s of r[kind].steps)
+  console.log(`| ${names[new URL(r.url).port] ?? r.url} | ${kind} | ${s.step.replace(/http:\/\/127\.0\.0\.1:/, ":")} | ${s.median_ms} |`);
 ' "$OUT" "$BENCH_APACHE_OIDC_PORT" "$BENCH_APACHE_OIDC_COOKIE_PORT" "$BENCH_GATEWAY_PORT" "$BASE_PORT"
