@@ -64,16 +64,61 @@ if [[ -n $BASE ]]; then
   urls+=(--url "http://127.0.0.1:$BASE_PORT/")
 fi
 
+# CPU time (ms, user + system) of each server's process tree, read from /proc: robust where the machine's
+# load makes wall times noisy. Apache's one process tree serves both of its targets.
+tree_cpu() {
+  node -e '
+const fs = require("node:fs");
+const tck = Number(process.argv[1]);
+const stat = new Map();
+for (const d of fs.readdirSync("/proc")) {
+  if (!/^\d+$/.test(d)) continue;
+  try {
+    const text = fs.readFileSync(`/proc/${d}/stat`, "utf8");
+    const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
+    stat.set(Number(d), { ppid: Number(f[1]), cpu: Number(f[11]) + Number(f[12]) });
+  } catch {}
+}
+const out = {};
+for (const arg of process.argv.slice(2)) {
+  const [name, root] = arg.split("=");
+  let total = 0;
+  const todo = [Number(root)];
+  while (todo.length) {
+    const p = todo.pop();
+    total += stat.get(p)?.cpu ?? 0;
+    for (const [c, s] of stat) if (s.ppid === p) todo.push(c);
+  }
+  out[name] = (total * 1000) / tck;
+}
+console.log(JSON.stringify(out));
+' "$(getconf CLK_TCK)" "$@"
+}
+pid_of() { awk -v n="$1" '$1 == n { print $2 }' "$RUN/pids" | tail -1; }
+procs=("apache=$(pid_of apache)" "portcullis=$(pid_of gateway)" "op=$(pid_of op)")
+[[ -n $base_pid ]] && procs+=("base=$base_pid")
+
 log "timing $LOGINS fresh + $LOGINS SSO logins per target, interleaved"
+cpu0=$(tree_cpu "${procs[@]}")
 node "$HERE/peer-login.mjs" --times "$LOGINS" --warmup "${WARMUP_LOGINS:-10}" --json "${urls[@]}" >"$OUT"
+cpu1=$(tree_cpu "${procs[@]}")
+node -e '
+const [a, b, n] = [JSON.parse(process.argv[1]), JSON.parse(process.argv[2]), Number(process.argv[3])];
+const per = { apache: 2 * n, portcullis: n, base: n, op: Number(process.argv[4]) * n };
+console.log(JSON.stringify({ kind: "cpu", ms_per_login_pair: Object.fromEntries(Object.keys(b).map((k) => [k, Math.round(((b[k] - a[k]) / per[k]) * 100) / 100])) }));
+' "$cpu0" "$cpu1" "$LOGINS" "$((${#urls[@]} / 2))" >>"$OUT"
 node -e '
 const names = { [process.argv[2]]: "Apache + mod_auth_openidc (shm)", [process.argv[3]]: "Apache + mod_auth_openidc (cookie)",
   [process.argv[4]]: "Portcullis", [process.argv[5]]: "Portcullis (BASE)" };
-const rows = require("node:fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map((l) => JSON.parse(l));
+const lines = require("node:fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map((l) => JSON.parse(l));
+const rows = lines.filter((l) => l.kind !== "cpu");
+const cpu = lines.find((l) => l.kind === "cpu");
 console.log("| target | fresh requests | fresh median ms | fresh p90 ms | SSO requests | SSO median ms | SSO p90 ms |");
 console.log("|---|---|---|---|---|---|---|");
 for (const r of rows) console.log(`| ${names[new URL(r.url).port] ?? r.url} | ${r.fresh.browser_requests} | ${r.fresh.median_ms} | ${r.fresh.p90_ms} | ${r.sso.browser_requests} | ${r.sso.median_ms} | ${r.sso.p90_ms} |`);
 console.log("\n| target | login | step | median ms |\n|---|---|---|---|");
 for (const r of rows) for (const kind of ["fresh", "sso"]) for (const s of r[kind].steps)
   console.log(`| ${names[new URL(r.url).port] ?? r.url} | ${kind} | ${s.step.replace(/http:\/\/127\.0\.0\.1:/, ":")} | ${s.median_ms} |`);
+console.log("\nCPU ms per fresh + SSO login pair (process trees, /proc; Apache serves both of its targets: halved; the OP: per target):");
+console.log(JSON.stringify(cpu.ms_per_login_pair));
 ' "$OUT" "$BENCH_APACHE_OIDC_PORT" "$BENCH_APACHE_OIDC_COOKIE_PORT" "$BENCH_GATEWAY_PORT" "$BASE_PORT"
