@@ -272,6 +272,7 @@ const json = {
         browser_requests: rs[0]!.requests,
         portcullis_requests: rs[0]!.steps.filter((s) => s.label.startsWith('portcullis ')).length,
         ...stats(rs.map((r) => r.ms)),
+        samples: rs.map((r) => Math.round(r.ms * 100) / 100),
         steps: labels.map((l) => ({
           step: l,
           ...stats(rs.flatMap((r) => r.steps.filter((s) => s.label === l).map((s) => s.ms))),
@@ -297,6 +298,23 @@ const json = {
   ),
 };
 
+/** With both instances: the median over rounds of (autoLogin on ÷ off), each round's sign-ins side by side. */
+function pairedRatios(): string[] {
+  const on = (kind: Kind) => results.get(`auto ${kind}`);
+  const off = (kind: Kind) => results.get(`page ${kind}`);
+  if (!on('fresh') || !off('fresh')) return [];
+  const ratio = (kind: Kind) => {
+    const r = on(kind)!
+      .map((x, i) => x.ms / off(kind)![i]!.ms)
+      .sort((a, b) => a - b);
+    return (r[Math.floor((r.length - 1) / 2)]! as number).toFixed(3);
+  };
+  return [
+    '',
+    `autoLogin on ÷ off, median of the per-round ratios: fresh ${ratio('fresh')}, SSO ${ratio('sso')}.`,
+  ];
+}
+
 const lines = [
   `Sign-ins through Portcullis at the dev IdP: ${LOGINS} per row after ${WARMUP} unmeasured, the instances interleaved (Node ${process.versions.node}).`,
   '',
@@ -306,6 +324,7 @@ const lines = [
     (r) =>
       `| ${MODE_NAME[r.mode]} | ${r.kind} | ${r.browser_requests} | ${r.portcullis_requests} | ${r.median_ms} | ${r.p90_ms} | ${r.min_ms} | ${r.max_ms} |`,
   ),
+  ...pairedRatios(),
   '',
   'Per step (median ms of each request, as the browser sees it):',
   '',
