@@ -1,5 +1,6 @@
 // The dev IdP (src/demo/idp.ts) as its own process, with one confidential client for Portcullis.
-// Usage: node bench/servers/idp.ts PORT CLIENT_ID CLIENT_SECRET REDIRECT_URI — prints "ready <issuer>".
+// Usage: node bench/servers/idp.ts PORT CLIENT_ID CLIENT_SECRET REDIRECT_URI[,REDIRECT_URI…] — prints
+// "ready <issuer>".
 import { startDevIdp } from '../../src/demo/idp.ts';
 
 const [portArg, clientId, clientSecret, redirectUri] = process.argv.slice(2);
@@ -11,7 +12,7 @@ const idp = await startDevIdp({
   host: '127.0.0.1',
   port: Number(portArg),
   title: 'Portcullis bench IdP',
-  clients: [{ client_id: clientId, client_secret: clientSecret, redirect_uris: [redirectUri] }],
+  clients: [{ client_id: clientId, client_secret: clientSecret, redirect_uris: redirectUri.split(',') }],
 });
 process.stdout.write(`ready ${idp.issuer}\n`);
 

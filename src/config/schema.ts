@@ -235,7 +235,9 @@ export const configSchema = z
     autoLogin: z
       .boolean()
       .default(false)
-      .describe('skip the sign-in page and go straight to the only provider'),
+      .describe(
+        'with exactly one provider: skip the sign-in page. A browser without a session that opens a protected page is answered with the redirect to the IdP itself (the sign-in started as /oauth2/start starts it), and /oauth2/sign_in starts it too; API requests still get 401',
+      ),
     upstreams: z
       .array(upstreamSchema)
       .min(1, { message: 'configure at least one upstream' })

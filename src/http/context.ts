@@ -40,7 +40,7 @@ export interface GatewayContext {
   readonly bearer: BearerVerifier;
   readonly upstreams: PrefixTable<Upstream>;
   readonly upstreamList: readonly Upstream[];
-  /** autoLogin with exactly one provider: unauthenticated navigations go straight to /oauth2/start. */
+  /** autoLogin with exactly one provider: unauthenticated navigations start its sign-in at once (login.ts). */
   readonly autoStart: boolean;
   /**
    * Some route has rules of its own: forward-auth must be told the original path (PCL_FORWARD_AUTH_NO_PATH

@@ -18,8 +18,8 @@ import { cors } from './cors.ts';
 import { AUTH_PATH, auth, authPrefixed, metricsEndpoint, ping, ready, userinfo } from './endpoints.ts';
 import { authorizeScope, sendForbidden } from './forbidden.ts';
 import { jwks } from './jwks.ts';
-import { callback, signedOut, signIn, signOut, start } from './login.ts';
-import { redirect, sendError } from './respond.ts';
+import { callback, sendToSignIn, signedOut, signIn, signOut, start } from './login.ts';
+import { sendError } from './respond.ts';
 import { Scope, type Upgrade } from './scope.ts';
 import { services } from './services.ts';
 import { bearerToken, loadBearer, loadOptionalSession, loadSession } from './session.ts';
@@ -175,11 +175,9 @@ const PIPELINE: readonly (readonly [string, Step])[] = [
         });
         return true;
       }
-      const rd = encodeURIComponent(s.rawPath + s.query);
-      // With autoLogin and a single provider the sign-in page would only redirect on: skip that hop.
-      const login = ctx.config.basePath + (ctx.autoStart ? '/oauth2/start' : '/oauth2/sign_in');
-      redirect(s, `${login}?rd=${rd}`);
-      return true;
+      // With autoLogin and one provider, straight to the IdP (login.ts); else to the sign-in page.
+      const r = sendToSignIn(ctx, s, s.rawPath + s.query);
+      return r instanceof Promise ? r.then(() => true) : true;
     },
   ],
   [

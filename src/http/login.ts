@@ -4,8 +4,9 @@
  */
 import { randomNonce, randomPKCECodeVerifier, randomState } from 'openid-client';
 import { PortcullisError } from '../errors/codes.ts';
+import type { IdentityProvider } from '../idp/provider.ts';
 import { validateRedirect } from '../login/redirect.ts';
-import { noteRules, timed } from '../login/trace.ts';
+import { noteRules, type SignInTrace, timed } from '../login/trace.ts';
 import type { Session } from '../sessions/session.ts';
 import type { UserSessions } from '../sessions/store.ts';
 import type { GatewayContext } from './context.ts';
@@ -58,14 +59,14 @@ function requestedTarget(ctx: GatewayContext, s: Scope): string | null {
   return own === '/oauth2' || own?.startsWith('/oauth2/') ? null : header;
 }
 
-export function signIn(ctx: GatewayContext, s: Scope): void {
+export function signIn(ctx: GatewayContext, s: Scope): void | Promise<void> {
   const base = ctx.config.basePath;
   const rd = requestedTarget(ctx, s) ?? `${base}/`;
-  if (ctx.config.autoLogin && ctx.providers.size === 1) {
-    const [only] = ctx.providers.keys();
-    redirect(s, `${base}/oauth2/start?provider=${encodeURIComponent(only!)}&rd=${encodeURIComponent(rd)}`);
-    return;
-  }
+  // With autoLogin and one provider the page would have a single button: start its sign-in here, as
+  // oauth2-proxy's skip-provider-button does (a 302 to the IdP, not a hop through /oauth2/start). nginx's
+  // `error_page 401 = /oauth2/sign_in` then sends the browser to the IdP in one redirect.
+  const only = onlyProvider(ctx);
+  if (only !== undefined) return begin(ctx, s, only, rd);
   const buttons = [...ctx.providers.values()].map((p) => ({ id: p.id, name: p.displayName, icon: p.icon }));
   // The page's CSP lets in the icons' origins only (data: URLs as such).
   const imgSrc = new Set<string>();
@@ -74,7 +75,29 @@ export function signIn(ctx: GatewayContext, s: Scope): void {
   sendHtml(s, 200, signInPage(buttons, rd, base), { imgSrc: [...imgSrc] });
 }
 
-export async function start(ctx: GatewayContext, s: Scope): Promise<void> {
+/** The provider autoLogin signs in with: the only one, when autoLogin is on. */
+function onlyProvider(ctx: GatewayContext): IdentityProvider | undefined {
+  if (!ctx.autoStart) return undefined;
+  const [only] = ctx.providers.values();
+  return only;
+}
+
+/**
+ * Answers a request that needs a session and is to be sent to sign in (a browser navigation: the caller
+ * has already answered API requests with 401), `rd` being the target it asked for (validated here as any
+ * `rd`). With autoLogin and one provider, a GET or HEAD gets the 302 to the IdP itself, with the flow
+ * cookie set exactly as /oauth2/start sets it: one redirect fewer than through /oauth2/start. Anything else
+ * gets the 302 to /oauth2/sign_in (or /oauth2/start with autoLogin: a POST's answer is followed with a GET).
+ */
+export function sendToSignIn(ctx: GatewayContext, s: Scope, rd: string): void | Promise<void> {
+  const only = onlyProvider(ctx);
+  const method = s.req.method;
+  if (only !== undefined && (method === 'GET' || method === 'HEAD')) return begin(ctx, s, only, rd);
+  const login = ctx.config.basePath + (ctx.autoStart ? '/oauth2/start' : '/oauth2/sign_in');
+  redirect(s, `${login}?rd=${encodeURIComponent(rd)}`);
+}
+
+export function start(ctx: GatewayContext, s: Scope): void | Promise<void> {
   const params = s.searchParams();
   const id = params.get('provider') ?? (ctx.providers.size === 1 ? [...ctx.providers.keys()][0] : undefined);
   const base = ctx.config.basePath;
@@ -97,6 +120,22 @@ export async function start(ctx: GatewayContext, s: Scope): Promise<void> {
     });
     return;
   }
+  return begin(ctx, s, provider, rd, trace);
+}
+
+/**
+ * Starts a sign-in at `provider`: a new flow (state, nonce, PKCE verifier, the validated target) sealed in
+ * its own cookie, and the 302 to the IdP's authorization endpoint. /oauth2/start, /oauth2/sign_in and
+ * (with autoLogin) a protected page all start one here.
+ */
+async function begin(
+  ctx: GatewayContext,
+  s: Scope,
+  provider: IdentityProvider,
+  rd: string | null,
+  trace: SignInTrace | undefined = ctx.traces?.begin(s.id, provider.id),
+): Promise<void> {
+  if (trace !== undefined && !trace.steps.length) trace.note('start', true, `provider ${provider.id}`);
   const flow = {
     v: 1 as const,
     state: randomState(),

@@ -8,8 +8,9 @@
 import type { GatewayContext } from './context.ts';
 import { authorizeScope, sendForbidden } from './forbidden.ts';
 import { html } from './html.ts';
+import { sendToSignIn } from './login.ts';
 import { layout, signOutForm } from './pages.ts';
-import { redirect, sendError, sendHtml, sendJson } from './respond.ts';
+import { sendError, sendHtml, sendJson } from './respond.ts';
 import type { Scope } from './scope.ts';
 import { loadSession } from './session.ts';
 
@@ -50,11 +51,7 @@ export async function services(ctx: GatewayContext, s: Scope): Promise<void> {
   const session = s.session;
   if (session === undefined) {
     if (s.wantsJson()) sendError(ctx.log, s, 'PCL_UNAUTHENTICATED', { json: true });
-    else {
-      const base = ctx.config.basePath;
-      const login = `${base}${ctx.autoStart ? '/oauth2/start' : '/oauth2/sign_in'}`;
-      redirect(s, `${login}?rd=${encodeURIComponent(`${base}/oauth2/services`)}`);
-    }
+    else await sendToSignIn(ctx, s, `${ctx.config.basePath}/oauth2/services`);
     return;
   }
   const outcome = authorizeScope(ctx, s, 'services', session);

@@ -8,6 +8,7 @@ import * as oidc from 'openid-client';
 import { isLoopbackHost } from '../config/net.ts';
 import type { AuthMethod, ResolvedProvider, ResolvedProviderOf } from '../config/providers.ts';
 import { PortcullisError } from '../errors/codes.ts';
+import { codeChallenge } from '../login/pkce.ts';
 import type { StepTimer } from '../login/trace.ts';
 import type { Identity } from '../sessions/session.ts';
 import { identityFromProfile, type ProfileMapping } from './claims.ts';
@@ -130,7 +131,7 @@ export abstract class OAuth2Provider implements IdentityProvider {
     const params: Record<string, string> = {
       ...this.authorizationParams(),
       redirect_uri: this.opts.redirectUri.href,
-      code_challenge: await oidc.calculatePKCECodeChallenge(flow.codeVerifier),
+      code_challenge: codeChallenge(flow.codeVerifier),
       code_challenge_method: 'S256',
       state: flow.state,
     };

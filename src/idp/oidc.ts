@@ -11,6 +11,7 @@ import { isLoopbackHost } from '../config/net.ts';
 import type { AuthMethod, ResolvedProvider, ResolvedProviderOf } from '../config/providers.ts';
 import { PortcullisError } from '../errors/codes.ts';
 import { idTokenProblem } from '../login/id-token.ts';
+import { codeChallenge } from '../login/pkce.ts';
 import type { StepTimer } from '../login/trace.ts';
 import type { Identity } from '../sessions/session.ts';
 import { identityFromProfile, type ProfileMapping } from './claims.ts';
@@ -30,6 +31,21 @@ import {
 } from './provider.ts';
 
 export type { ProviderOptions, SignInResult, TokenSet } from './provider.ts';
+
+/**
+ * A Configuration's server metadata, read once: openid-client's serverMetadata() hands out a structuredClone
+ * of it on every call (four per sign-in here, ~0.1 ms). Read-only here; a Configuration's metadata never
+ * changes after it is made.
+ */
+const metadataCache = new WeakMap<oidc.Configuration, Readonly<oidc.ServerMetadata>>();
+function metadataOf(config: oidc.Configuration): Readonly<oidc.ServerMetadata> {
+  let m = metadataCache.get(config);
+  if (m === undefined) {
+    m = config.serverMetadata();
+    metadataCache.set(config, m);
+  }
+  return m;
+}
 
 /** After a failed discovery, wait this long before asking the IdP again (errors are not cached longer). */
 const DISCOVERY_RETRY_MS = 5_000;
@@ -301,7 +317,7 @@ export class OidcProvider implements IdentityProvider {
       ...this.authorizationParams(),
       redirect_uri: this.opts.redirectUri.href,
       scope: this.settings.scopes.join(' '),
-      code_challenge: await oidc.calculatePKCECodeChallenge(flow.codeVerifier),
+      code_challenge: codeChallenge(flow.codeVerifier),
       code_challenge_method: 'S256',
       state: flow.state,
       nonce: flow.nonce,
@@ -368,7 +384,7 @@ export class OidcProvider implements IdentityProvider {
    * once per cooldown). openid-client has checked the claims; idTokenProblem() the algorithm.
    */
   protected async verifySignature(config: oidc.Configuration, idToken: string): Promise<void> {
-    const jwksUri = config.serverMetadata().jwks_uri;
+    const jwksUri = metadataOf(config).jwks_uri;
     if (jwksUri === undefined) {
       throw new PortcullisError(
         'PCL_ID_TOKEN_INVALID',
@@ -376,7 +392,7 @@ export class OidcProvider implements IdentityProvider {
       );
     }
     this.#keys ??= new KeySets({ timeoutSeconds: this.opts.timeoutSeconds, fetch: this.opts.fetch });
-    const advertised = config.serverMetadata().id_token_signing_alg_values_supported;
+    const advertised = metadataOf(config).id_token_signing_alg_values_supported;
     const algorithms = (this.idTokenPolicy(config).algorithms ?? advertised ?? ['RS256']).filter(
       (a) => a.toLowerCase() !== 'none',
     );
@@ -402,7 +418,7 @@ export class OidcProvider implements IdentityProvider {
    */
   async jwtKeys(): Promise<JwtKeys> {
     const config = await this.discover();
-    const m = config.serverMetadata();
+    const m = metadataOf(config);
     if (m.jwks_uri === undefined) {
       throw new PortcullisError(
         'PCL_IDP_UNREACHABLE',
@@ -541,7 +557,7 @@ export class OidcProvider implements IdentityProvider {
   }
 
   protected idTokenPolicy(config: oidc.Configuration) {
-    const advertised = config.serverMetadata().id_token_signing_alg_values_supported;
+    const advertised = metadataOf(config).id_token_signing_alg_values_supported;
     return {
       clientId: this.settings.clientId,
       audiences: this.settings.audiences,

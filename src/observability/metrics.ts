@@ -124,12 +124,15 @@ export class Metrics {
     this.#storeErrors.labels(store).inc();
   }
 
-  /** A fetch for openid-client that times every request to the IdP. */
-  timedFetch(provider: string): (url: string, init: { method?: string }) => Promise<Response> {
+  /** A fetch for openid-client that times every request to the IdP (made with `base`, default fetch). */
+  timedFetch<I extends { method?: string }>(
+    provider: string,
+    base: (url: string, init: I) => Promise<Response> = (url, init) => fetch(url, init as RequestInit),
+  ): (url: string, init: I) => Promise<Response> {
     return async (url, init) => {
       const t0 = performance.now();
       try {
-        return await fetch(url, init as RequestInit);
+        return await base(url, init);
       } finally {
         this.idpRequest(provider, endpointOf(url, init.method), (performance.now() - t0) / 1000);
       }

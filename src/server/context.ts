@@ -8,6 +8,7 @@ import { BearerVerifier } from '../bearer/verify.ts';
 import type { ResolvedConfig } from '../config/load.ts';
 import type { GatewayContext, IssuerMount, Lifecycle } from '../http/context.ts';
 import { compileTrustedProxies } from '../http/trust.ts';
+import { idpFetch } from '../idp/fetch.ts';
 import { createProvider } from '../idp/registry.ts';
 import { FlowCookies } from '../login/flow.ts';
 import { compileRedirectPolicy } from '../login/redirect.ts';
@@ -54,7 +55,7 @@ export function buildContext(
         redirectUri: config.redirectUri,
         timeoutSeconds: 10,
         now,
-        fetch: metrics.timedFetch(p.id),
+        fetch: metrics.timedFetch(p.id, idpFetch),
         keepClaims: requiredClaims(config, p.id),
         githubMemberships: needsGithubMemberships(config, p.id),
       }),
@@ -72,7 +73,7 @@ export function buildContext(
   const bearer = new BearerVerifier(
     bearerSources(config, providers, {
       timeoutSeconds: 10,
-      fetch: metrics.timedFetch('bearer'),
+      fetch: metrics.timedFetch('bearer', idpFetch),
       keepClaims: (id) => requiredClaims(config, id),
     }),
     {

@@ -176,6 +176,22 @@ export interface BrowserOptions {
   /** Verify TLS certificates (default false: tests use self-signed ones). */
   rejectUnauthorized?: boolean;
   ca?: string | Buffer;
+  /**
+   * The connection pool (default none: a new connection per request). A keep-alive agent reuses
+   * connections as a browser does; bench/login-timing.ts times sign-ins with one.
+   */
+  agent?: http.Agent;
+  /** Called after each request and response with how long it took (bench/login-timing.ts). */
+  onExchange?: (e: Exchange) => void;
+}
+
+/** One request and its response, as a browser's network panel shows it. */
+export interface Exchange {
+  readonly method: string;
+  readonly url: string;
+  readonly status: number;
+  /** From sending the request to the end of the response body. */
+  readonly ms: number;
 }
 
 export class Browser {
@@ -223,7 +239,14 @@ export class Browser {
       if (contentType && body !== undefined) headers['content-type'] ??= contentType;
       const cookie = this.jar.header(current);
       if (cookie) headers['cookie'] ??= cookie;
+      const t0 = performance.now();
       const response = await this.#send(current, method, headers, body);
+      this.options.onExchange?.({
+        method,
+        url: current.href,
+        status: response.status,
+        ms: performance.now() - t0,
+      });
       for (const setCookie of response.headers['set-cookie'] ?? [])
         this.jar.setFromHeader(current, setCookie);
 
@@ -335,7 +358,8 @@ export class Browser {
         }
       : {};
     return new Promise((resolve, reject) => {
-      const req = request(url, { method, headers, agent: false, ...tls }, (res) => {
+      const agent = isHttps ? false : (this.options.agent ?? false);
+      const req = request(url, { method, headers, agent, ...tls }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('error', reject);
