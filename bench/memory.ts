@@ -102,7 +102,9 @@ process.on('SIGINT', () => process.exit(130));
 
 /** Starts a helper server of bench/servers that prints "ready <url>". */
 async function startReady(script: string, args: string[]): Promise<ChildProcess> {
-  const child = spawn(NODE, [join(REPO, 'bench/servers', script), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(NODE, [join(REPO, 'bench/servers', script), ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   started.push(child);
   await new Promise<void>((ok, fail) => {
     let out = '';
@@ -187,7 +189,10 @@ async function measure(
   sessions: () => readonly string[],
 ) {
   const entry = variant === 'dist' ? ['bin/portcullis.js'] : ['src/cli/main.ts'];
-  const flags = [...NODE_FLAGS, ...(PROBE ? ['--import', `data:text/javascript,${encodeURIComponent(PROBE_SRC)}`] : [])];
+  const flags = [
+    ...NODE_FLAGS,
+    ...(PROBE ? ['--import', `data:text/javascript,${encodeURIComponent(PROBE_SRC)}`] : []),
+  ];
   const child = spawn(NODE, [...flags, ...entry, 'serve', '--config', cfgFile], {
     cwd: REPO,
     stdio: ['ignore', 'inherit', 'inherit', ...(PROBE ? (['ipc'] as const) : [])],
@@ -202,7 +207,12 @@ async function measure(
   if (IDLE_ONLY) {
     child.kill('SIGTERM');
     await new Promise((ok) => child.once('exit', ok));
-    return { variant, idle, idleHeapUsed: idleProbe?.memory.heapUsed, idleExternal: idleProbe?.memory.external };
+    return {
+      variant,
+      idle,
+      idleHeapUsed: idleProbe?.memory.heapUsed,
+      idleExternal: idleProbe?.memory.external,
+    };
   }
   const cookie = await cookieOf();
   await requests(gwUrl, REQUESTS, 32, () => cookie);
@@ -260,7 +270,8 @@ if (VARIANTS.includes('dist') && env['BUILD'] !== '0') {
   log('npm run build (dist/ for the installed command; BUILD=0 to skip)');
   execFileSync('npm', ['run', '-s', 'build'], { cwd: REPO, stdio: 'inherit' });
 }
-if (VARIANTS.includes('dist') && !existsSync(join(REPO, 'dist/cli/main.js'))) throw new Error('dist/ missing');
+if (VARIANTS.includes('dist') && !existsSync(join(REPO, 'dist/cli/main.js')))
+  throw new Error('dist/ missing');
 const dir = mkdtempSync(join(tmpdir(), 'portcullis-memory-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 const [appPort, idpPort, gwPort] = [await freePort(), await freePort(), await freePort()];
@@ -300,13 +311,21 @@ let sealed: string[] = [];
 const { config } = loadConfig({ file: cfgFile, env: {} });
 const signIn = async () => {
   if (cookie !== undefined) return cookie;
-  cookie = execFileSync(NODE, [join(REPO, 'bench/login.ts'), gwUrl, 'alice', 'alice'], { encoding: 'utf8' }).trim();
+  cookie = execFileSync(NODE, [join(REPO, 'bench/login.ts'), gwUrl, 'alice', 'alice'], {
+    encoding: 'utf8',
+  }).trim();
   const sealer = new Sealer(config.cookieKeys);
-  const value = cookie.split('; ').map((c) => c.slice(c.indexOf('=') + 1)).join('');
+  const value = cookie
+    .split('; ')
+    .map((c) => c.slice(c.indexOf('=') + 1))
+    .join('');
   const session = JSON.parse(sealer.open('session', value) ?? 'null');
   if (session === null) throw new Error('alice’s session cookie did not open with the configuration’s keys');
   sealed = Array.from({ length: SESSIONS }, (_, i) =>
-    sealer.seal('session', JSON.stringify({ ...session, identity: { ...session.identity, sub: `${session.identity.sub}-${i}` } })),
+    sealer.seal(
+      'session',
+      JSON.stringify({ ...session, identity: { ...session.identity, sub: `${session.identity.sub}-${i}` } }),
+    ),
   );
   if (sealed.some((s) => s.length > 3800)) throw new Error('a session needs chunks: not this bench');
   return cookie;
@@ -342,7 +361,9 @@ const lines = [
       r.loadRps !== undefined ? Math.round(r.loadRps) : '',
       r.sessions ? `${opt(perSessions(r))} / ${opt(perSessionsHeap(r))}` : '',
       '',
-    ].join(' | ').trim(),
+    ]
+      .join(' | ')
+      .trim(),
   ),
 ];
 process.stdout.write(`${lines.join('\n')}\n`);
