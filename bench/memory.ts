@@ -6,6 +6,7 @@
 // sample app), cookie sessions, no issuer, metrics on their own listener. Each variant is its own process:
 //   dist  the installed command: bin/portcullis.js (runs dist/, built first with `npm run build` unless BUILD=0)
 //   src   the checkout: node src/cli/main.ts (type stripping)
+//   dist:--flag,--flag (or src:…)  the same with node flags of its own, to compare settings in one run
 // Sessions: N sessions sealed with the configuration's cookie keys (copies of alice's real one, each with
 // its own subject), each requested once. With cookie sessions the only per-session memory is the cookie
 // store's cache of decrypted sessions (src/sessions/cookie-store.ts: up to 10,000, 15 min).
@@ -147,6 +148,14 @@ async function requests(url: string, n: number, concurrency: number, cookieOf: (
   if (bad > 0) throw new Error(`${bad} of ${n} requests were not 200`);
 }
 
+/** CPU time of a process (user + system, all threads), seconds, from /proc/<pid>/stat. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Fields 14 and 15 of stat (utime, stime), in clock ticks: 100 per second on Linux.
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
 /** wrk for `LOAD` with the cookie, sampling the server's RSS every 250 ms. */
 async function load(url: string, cookie: string, pid: number) {
   const samples: number[] = [];
@@ -156,15 +165,23 @@ async function load(url: string, cookie: string, pid: number) {
   started.push(wrk);
   let out = '';
   wrk.stdout!.on('data', (d: Buffer) => (out += d));
+  const cpu0 = cpuSeconds(pid);
   const timer = setInterval(() => samples.push(rss(pid).rss), 250);
   await new Promise((ok) => wrk.once('exit', ok));
   clearInterval(timer);
+  const cpu = cpuSeconds(pid) - cpu0;
   const reqs = Number(/([\d.]+) requests in/.exec(out)?.[1] ?? 0);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
   if (non2xx > 0) throw new Error(`wrk: ${non2xx} non-2xx responses`);
   samples.sort((a, b) => a - b);
-  return { requests: reqs, rps, max: samples.at(-1) ?? 0, median: samples[samples.length >> 1] ?? 0 };
+  return {
+    requests: reqs,
+    rps,
+    cpuUsPerRequest: reqs > 0 ? (cpu * 1e6) / reqs : 0,
+    max: samples.at(-1) ?? 0,
+    median: samples[samples.length >> 1] ?? 0,
+  };
 }
 
 interface Row {
@@ -176,6 +193,7 @@ interface Row {
   loadedMax?: number;
   loadedMedian?: number;
   loadRps?: number;
+  cpuUsPerRequest?: number;
   afterLoad?: number;
   afterLoadSpaces?: Record<string, number> | undefined;
   sessions?: { count: number; rssBefore: number; rssAfter: number; heapBefore?: number; heapAfter?: number };
@@ -188,9 +206,12 @@ async function measure(
   cookieOf: () => Promise<string>,
   sessions: () => readonly string[],
 ) {
-  const entry = variant === 'dist' ? ['bin/portcullis.js'] : ['src/cli/main.ts'];
+  // "dist:--flag,--flag": a variant with node flags of its own (compare settings in one run).
+  const [base, extra = ''] = variant.split(/:(.*)/s);
+  const entry = base === 'dist' ? ['bin/portcullis.js'] : ['src/cli/main.ts'];
   const flags = [
     ...NODE_FLAGS,
+    ...extra.split(',').filter(Boolean),
     ...(PROBE ? ['--import', `data:text/javascript,${encodeURIComponent(PROBE_SRC)}`] : []),
   ];
   const child = spawn(NODE, [...flags, ...entry, 'serve', '--config', cfgFile], {
@@ -223,7 +244,9 @@ async function measure(
   await sleep(1000);
   const afterLoad = rss(pid).rss;
   const afterLoadProbe = await probe(child);
-  log(`${variant}: under load max ${mb(l.max)} MB, median ${mb(l.median)} MB (${Math.round(l.rps)} req/s)`);
+  log(
+    `${variant}: under load max ${mb(l.max)} MB, median ${mb(l.median)} MB (${Math.round(l.rps)} req/s, ${Math.round(l.cpuUsPerRequest)} µs CPU/req)`,
+  );
   const sealed = sessions();
   const before = await probe(child, true);
   const rssBefore = rss(pid).rss;
@@ -243,6 +266,7 @@ async function measure(
     loadedMax: l.max,
     loadedMedian: l.median,
     loadRps: l.rps,
+    cpuUsPerRequest: l.cpuUsPerRequest,
     afterLoad,
     afterLoadSpaces: afterLoadProbe?.spaces,
     sessions: {
@@ -266,12 +290,12 @@ async function bareNode(): Promise<number> {
 }
 
 // --- main ------------------------------------------------------------------------------------------
-if (VARIANTS.includes('dist') && env['BUILD'] !== '0') {
+const wantsDist = VARIANTS.some((v) => v.startsWith('dist'));
+if (wantsDist && env['BUILD'] !== '0') {
   log('npm run build (dist/ for the installed command; BUILD=0 to skip)');
   execFileSync('npm', ['run', '-s', 'build'], { cwd: REPO, stdio: 'inherit' });
 }
-if (VARIANTS.includes('dist') && !existsSync(join(REPO, 'dist/cli/main.js')))
-  throw new Error('dist/ missing');
+if (wantsDist && !existsSync(join(REPO, 'dist/cli/main.js'))) throw new Error('dist/ missing');
 const dir = mkdtempSync(join(tmpdir(), 'portcullis-memory-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 const [appPort, idpPort, gwPort] = [await freePort(), await freePort(), await freePort()];
@@ -347,9 +371,9 @@ const lines = [
     (NODE_FLAGS.length ? `; node flags: ${NODE_FLAGS.join(' ')}` : ''),
   '',
   `| variant | idle RSS MB | idle heapUsed / external MB | after ${REQUESTS.toLocaleString('en')} req MB | ` +
-    `under load MB (median / max) | load req/s | per 10,000 sessions: RSS / heap MB |`,
-  '|---|---|---|---|---|---|---|',
-  `| bare node | ${mb(bare)} | | | | | |`,
+    `under load MB (median / max) | load req/s | CPU µs/req | per 10,000 sessions: RSS / heap MB |`,
+  '|---|---|---|---|---|---|---|---|',
+  `| bare node | ${mb(bare)} | | | | | | |`,
   ...rows.map((r) =>
     [
       '',
@@ -359,6 +383,7 @@ const lines = [
       opt(r.after20k),
       r.loadedMax !== undefined ? `${opt(r.loadedMedian)} / ${opt(r.loadedMax)}` : '',
       r.loadRps !== undefined ? Math.round(r.loadRps) : '',
+      r.cpuUsPerRequest !== undefined ? r.cpuUsPerRequest.toFixed(1) : '',
       r.sessions ? `${opt(perSessions(r))} / ${opt(perSessionsHeap(r))}` : '',
       '',
     ]
