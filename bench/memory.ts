@@ -49,20 +49,22 @@ function rss(pid: number): { rss: number; hwm: number } {
   return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
 }
 
-// The debug channel: a preload (data: URL, so the dist variant loads no TypeScript) that answers
-// {memory, spaces} over the IPC channel; with {gc: true} it collects first (gc exposed at run time).
+// The debug channel: a preload (a data: URL, so the dist variant loads no TypeScript) that, on SIGUSR2, writes
+// {memory, spaces} to the file MEMORY_PROBE_FILE names; when MEMORY_PROBE_FILE.gc exists it collects first
+// (gc exposed at run time). A signal and a file, not an IPC channel: `serve` starts Node again in its own
+// place (src/cli/node-flags.ts), which keeps the PID, the environment and the flags but not the channel.
 const PROBE_SRC = `
-import v8 from 'node:v8'; import vm from 'node:vm';
-if (process.send) {
+import v8 from 'node:v8'; import vm from 'node:vm'; import fs from 'node:fs';
+const file = process.env.MEMORY_PROBE_FILE;
+if (file) {
   v8.setFlagsFromString('--expose-gc');
   const gc = vm.runInNewContext('gc');
-  process.on('message', (m) => {
-    if (!m || m.probe !== true) return;
-    if (m.gc) gc();
+  process.on('SIGUSR2', () => {
+    if (fs.existsSync(file + '.gc')) gc();
     const spaces = Object.fromEntries(v8.getHeapSpaceStatistics().map((s) => [s.space_name, s.space_size]));
-    process.send({ memory: process.memoryUsage(), spaces });
+    fs.writeFileSync(file + '.tmp', JSON.stringify({ memory: process.memoryUsage(), spaces }));
+    fs.renameSync(file + '.tmp', file);
   });
-  process.channel.unref();
 }`;
 
 interface Probe {
@@ -70,16 +72,17 @@ interface Probe {
   spaces: Record<string, number>;
 }
 
-function probe(child: ChildProcess, gc = false): Promise<Probe | undefined> {
-  if (!PROBE || !child.connected) return Promise.resolve(undefined);
-  return new Promise((ok) => {
-    const t = setTimeout(() => ok(undefined), 5000);
-    child.once('message', (m) => {
-      clearTimeout(t);
-      ok(m as Probe);
-    });
-    child.send({ probe: true, gc });
-  });
+async function probe(pid: number, file: string, gc = false): Promise<Probe | undefined> {
+  if (!PROBE) return undefined;
+  rmSync(file, { force: true });
+  if (gc) writeFileSync(`${file}.gc`, '');
+  else rmSync(`${file}.gc`, { force: true });
+  process.kill(pid, 'SIGUSR2');
+  for (let i = 0; i < 100; i++) {
+    await sleep(50);
+    if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as Probe;
+  }
+  return undefined;
 }
 
 function freePort(): Promise<number> {
@@ -214,16 +217,18 @@ async function measure(
     ...extra.split(',').filter(Boolean),
     ...(PROBE ? ['--import', `data:text/javascript,${encodeURIComponent(PROBE_SRC)}`] : []),
   ];
+  const probeFile = join(dir, `probe-${process.hrtime.bigint()}.json`);
   const child = spawn(NODE, [...flags, ...entry, 'serve', '--config', cfgFile], {
     cwd: REPO,
-    stdio: ['ignore', 'inherit', 'inherit', ...(PROBE ? (['ipc'] as const) : [])],
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...env, MEMORY_PROBE_FILE: probeFile },
   });
   started.push(child);
   const pid = child.pid!;
   await waitPing(gwUrl, child);
   await sleep(2000);
   const idle = rss(pid).rss;
-  const idleProbe = await probe(child);
+  const idleProbe = await probe(pid, probeFile);
   log(`${variant}: idle ${mb(idle)} MB`);
   if (IDLE_ONLY) {
     child.kill('SIGTERM');
@@ -243,16 +248,16 @@ async function measure(
   const l = await load(gwUrl, cookie, pid);
   await sleep(1000);
   const afterLoad = rss(pid).rss;
-  const afterLoadProbe = await probe(child);
+  const afterLoadProbe = await probe(pid, probeFile);
   log(
     `${variant}: under load max ${mb(l.max)} MB, median ${mb(l.median)} MB (${Math.round(l.rps)} req/s, ${Math.round(l.cpuUsPerRequest)} µs CPU/req)`,
   );
   const sealed = sessions();
-  const before = await probe(child, true);
+  const before = await probe(pid, probeFile, true);
   const rssBefore = rss(pid).rss;
   await requests(gwUrl, sealed.length, 16, (i) => `portcullis=${sealed[i]}`);
   await sleep(1000);
-  const after = await probe(child, true);
+  const after = await probe(pid, probeFile, true);
   const rssAfter = rss(pid).rss;
   log(`${variant}: ${sealed.length} sessions: ${mb(rssBefore)} → ${mb(rssAfter)} MB`);
   child.kill('SIGTERM');

@@ -5,8 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { setFlagsFromString } from 'node:v8';
 import { ConfigError } from '../config/errors.ts';
+import { holdYoungGeneration, restartWithMemorySettings } from './node-flags.ts';
 import { CONFIG_USAGE, parseConfigArgs, UsageError } from './options.ts';
 import { CHECK_USAGE, KEYS_USAGE, SECRET_USAGE, SESSIONS_USAGE } from './usage.ts';
 
@@ -70,19 +70,9 @@ async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'serve': {
+      restartWithMemorySettings();
       const { load } = parseConfigArgs(rest);
-      // Start-up (loading the modules, the schema, the configuration) allocates much that lives on: V8 took
-      // that as a reason to grow the young generation to its maximum before the first request, 10–20 MB
-      // of idle RSS that varied from start to start. It may grow again under load (docs/scaling.md#memory).
-      // An operator's own --semi-space-growth-factor (NODE_OPTIONS or the node command line) is left alone.
-      const own = `${process.execArgv.join(' ')} ${process.env['NODE_OPTIONS'] ?? ''}`;
-      const holdYoung = !own.includes('--semi-space-growth-factor');
-      if (holdYoung) setFlagsFromString('--semi-space-growth-factor=1');
-      const { serve } = await import('./serve.ts');
-      const running = await serve(load).finally(() => {
-        // V8's default factor, so that a busy gateway's young generation grows up to --max-semi-space-size.
-        if (holdYoung) setFlagsFromString('--semi-space-growth-factor=2');
-      });
+      const running = await holdYoungGeneration(async () => (await import('./serve.ts')).serve(load));
       onSignals((signal) => running.shutdown(signal));
       return;
     }
