@@ -7,7 +7,8 @@
  * in its own place with them (process.execve: same PID, same stdio) before it loads anything else.
  *
  * The operator's choice wins: a --max-semi-space-size in NODE_OPTIONS or on the node command line (0 is
- * V8's own default), or MALLOC_ARENA_MAX in the environment, is left as it is.
+ * V8's own default), or MALLOC_ARENA_MAX in the environment, is left as it is. A process with an IPC
+ * channel to its parent is not restarted (the channel would be lost): it runs with what it was given.
  */
 import { setFlagsFromString } from 'node:v8';
 
@@ -21,6 +22,8 @@ function ownFlags(): string {
 /** Starts Node again with the memory settings unless they are set; returns when it does not. */
 export function restartWithMemorySettings(): void {
   if (typeof process.execve !== 'function' || ownFlags().includes('--max-semi-space-size')) return;
+  // An IPC channel to a parent (a cluster worker, a process manager's fork) would not survive the exec.
+  if (process.send !== undefined) return;
   const env = { ...process.env };
   env['MALLOC_ARENA_MAX'] ??= '2';
   const script = process.argv[1];
