@@ -55,14 +55,23 @@ function rss(pid: number): { rss: number; hwm: number } {
 // place (src/cli/node-flags.ts), which keeps the PID, the environment and the flags but not the channel.
 const PROBE_SRC = `
 import v8 from 'node:v8'; import vm from 'node:vm'; import fs from 'node:fs';
+import { PerformanceObserver, constants } from 'node:perf_hooks';
 const file = process.env.MEMORY_PROBE_FILE;
 if (file) {
+  const gcs = { minor: 0, minorMs: 0, major: 0, majorMs: 0 };
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const minor = e.detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR;
+      gcs[minor ? 'minor' : 'major']++;
+      gcs[minor ? 'minorMs' : 'majorMs'] += e.duration;
+    }
+  }).observe({ entryTypes: ['gc'] });
   v8.setFlagsFromString('--expose-gc');
   const gc = vm.runInNewContext('gc');
   process.on('SIGUSR2', () => {
     if (fs.existsSync(file + '.gc')) gc();
     const spaces = Object.fromEntries(v8.getHeapSpaceStatistics().map((s) => [s.space_name, s.space_size]));
-    fs.writeFileSync(file + '.tmp', JSON.stringify({ memory: process.memoryUsage(), spaces }));
+    fs.writeFileSync(file + '.tmp', JSON.stringify({ memory: process.memoryUsage(), spaces, gcs }));
     fs.renameSync(file + '.tmp', file);
   });
 }`;
@@ -70,6 +79,8 @@ if (file) {
 interface Probe {
   memory: NodeJS.MemoryUsage;
   spaces: Record<string, number>;
+  /** Garbage collections since start: scavenges (minor) and the others, their count and milliseconds. */
+  gcs: { minor: number; minorMs: number; major: number; majorMs: number };
 }
 
 async function probe(pid: number, file: string, gc = false): Promise<Probe | undefined> {
@@ -199,6 +210,8 @@ interface Row {
   cpuUsPerRequest?: number;
   afterLoad?: number;
   afterLoadSpaces?: Record<string, number> | undefined;
+  /** Under load, per request: scavenges (per 1,000 requests) and the time in them and in other GCs. */
+  loadGc?: { scavengesPer1000: number; scavengeUsPerRequest: number; otherGcUsPerRequest: number };
   sessions?: { count: number; rssBefore: number; rssAfter: number; heapBefore?: number; heapAfter?: number };
 }
 
@@ -245,6 +258,7 @@ async function measure(
   await sleep(1000);
   const after20k = rss(pid).rss;
   log(`${variant}: after ${REQUESTS} requests ${mb(after20k)} MB`);
+  const beforeLoadProbe = await probe(pid, probeFile);
   const l = await load(gwUrl, cookie, pid);
   await sleep(1000);
   const afterLoad = rss(pid).rss;
@@ -274,6 +288,17 @@ async function measure(
     cpuUsPerRequest: l.cpuUsPerRequest,
     afterLoad,
     afterLoadSpaces: afterLoadProbe?.spaces,
+    ...(beforeLoadProbe && afterLoadProbe && l.requests > 0
+      ? {
+          loadGc: {
+            scavengesPer1000: ((afterLoadProbe.gcs.minor - beforeLoadProbe.gcs.minor) * 1000) / l.requests,
+            scavengeUsPerRequest:
+              ((afterLoadProbe.gcs.minorMs - beforeLoadProbe.gcs.minorMs) * 1000) / l.requests,
+            otherGcUsPerRequest:
+              ((afterLoadProbe.gcs.majorMs - beforeLoadProbe.gcs.majorMs) * 1000) / l.requests,
+          },
+        }
+      : {}),
     sessions: {
       count: sealed.length,
       rssBefore,
@@ -376,9 +401,9 @@ const lines = [
     (NODE_FLAGS.length ? `; node flags: ${NODE_FLAGS.join(' ')}` : ''),
   '',
   `| variant | idle RSS MB | idle heapUsed / external MB | after ${REQUESTS.toLocaleString('en')} req MB | ` +
-    `under load MB (median / max) | load req/s | CPU µs/req | per 10,000 sessions: RSS / heap MB |`,
-  '|---|---|---|---|---|---|---|---|',
-  `| bare node | ${mb(bare)} | | | | | | |`,
+    `under load MB (median / max) | load req/s | CPU µs/req | GC under load: scavenges per 1,000 req, µs/req (minor / other) | per 10,000 sessions: RSS / heap MB |`,
+  '|---|---|---|---|---|---|---|---|---|',
+  `| bare node | ${mb(bare)} | | | | | | | |`,
   ...rows.map((r) =>
     [
       '',
@@ -389,6 +414,9 @@ const lines = [
       r.loadedMax !== undefined ? `${opt(r.loadedMedian)} / ${opt(r.loadedMax)}` : '',
       r.loadRps !== undefined ? Math.round(r.loadRps) : '',
       r.cpuUsPerRequest !== undefined ? r.cpuUsPerRequest.toFixed(1) : '',
+      r.loadGc
+        ? `${r.loadGc.scavengesPer1000.toFixed(1)}, ${r.loadGc.scavengeUsPerRequest.toFixed(1)} / ${r.loadGc.otherGcUsPerRequest.toFixed(1)}`
+        : '',
       r.sessions ? `${opt(perSessions(r))} / ${opt(perSessionsHeap(r))}` : '',
       '',
     ]
