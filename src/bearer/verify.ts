@@ -9,7 +9,11 @@
  * A verified token is kept (by its SHA-256, never the token) until it expires, so a client repeating its
  * token costs a hash and a map lookup; the assertion cached per principal is then reused as for a session.
  */
-import { decodeJwt, decodeProtectedHeader, errors, jwtVerify } from 'jose';
+// jose's modules by their subpaths, not its index: what is not used is not loaded (docs/scaling.md#memory).
+import { decodeProtectedHeader } from 'jose/decode/protected_header';
+import * as errors from 'jose/errors';
+import { decodeJwt } from 'jose/jwt/decode';
+import { jwtVerify } from 'jose/jwt/verify';
 import { ISSUER_SOURCE } from '../config/bearer.ts';
 import { PortcullisError } from '../errors/codes.ts';
 import { DigestCache } from '../sessions/digest-cache.ts';

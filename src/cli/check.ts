@@ -8,9 +8,6 @@ import { formatHuman, formatJson, wantsColour } from '../doctor/report.ts';
 import { runDoctor } from '../doctor/run.ts';
 import { parseConfigArgs } from './options.ts';
 
-export const CHECK_USAGE = `  check [options] [--offline] [--json]
-                             test the configuration against the live IdP, upstreams and stores`;
-
 /** Runs the command and returns its exit code; UsageError (bad flags, no config) propagates. */
 export async function checkCommand(args: readonly string[]): Promise<number> {
   const { load, flags } = parseConfigArgs(args, ['offline', 'json']);

@@ -13,17 +13,7 @@ import { type ExplainValues, parseExplainArgs, principalOf, targetOf } from './e
 import { formatExplanation, formatWhatIf } from './explain-format.ts';
 import { parseConfigArgs, UsageError } from './options.ts';
 
-export const EXPLAIN_USAGE = `  explain [options] [--provider ID] --email E [--groups a,b] [--claim k=v ...]
-          [--path /p ... [--forward-auth] | --client ID] [--json]
-                             the access decision for a user and a path (or sign-in, or an issuer
-                             client), layer by layer; exit 0 allowed, 1 denied, 2 usage/config error
-          more of the user: --unverified (the e-mail is not verified), --username U, --sub S,
-          --orgs a,b --teams org/t --projects p (GitHub/GitLab), --tenant T (Entra tid, Google hd);
-          or a service: --machine CLIENT_ID (a client_credentials token of the issuer)
-  explain [options] --what-if CHANGE.yaml [--decisions DECISIONS.json] [--email E ...] [--json]
-                             which recorded decisions (and the user described, at sign-in and
-                             every ruled route) a changed allow/routes would turn;
-                             exit 0 none, 1 some, 2 usage/config error`;
+export { EXPLAIN_USAGE } from './usage.ts';
 
 function readJson(file: string, flag: string): unknown {
   let text: string;

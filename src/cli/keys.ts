@@ -15,17 +15,6 @@ import { assertionsWanted, longestAssertionLifetime } from '../proxy/assertion.t
 import { openStorage } from '../storage/open.ts';
 import { parseConfigArgs, UsageError } from './options.ts';
 
-export const KEYS_USAGE = `  keys list [options]        list the signing keys of the issuer and of upstream assertions
-                             (in the configured storage), each pending, active, retired or expired
-  keys rotate [options] [--now] [--discard-unreadable]
-                             add new signing keys: published at once, signing ${ACTIVATION_DELAY_SECONDS / 60} minutes later
-                             (once every instance publishes them); the current ones sign until then and
-                             verify until the tokens and assertions they signed expire. --now: sign at
-                             once (emergency: instances that have not polled yet do not publish them)`;
-
-export const SECRET_USAGE = `  secret [--client]          print a new random cookie secret (32 bytes, base64url); with --client,
-                             a client secret for a service in issuer.clients (give it to the service)`;
-
 /** A client secret: 32 random bytes, base64url (43 characters, above the 32-character minimum). */
 export function newClientSecret(): string {
   return randomBytes(32).toString('base64url');

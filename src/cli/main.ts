@@ -5,17 +5,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { describeConfig, formatSettings } from '../config/describe.ts';
 import { ConfigError } from '../config/errors.ts';
-import { loadConfig } from '../config/load.ts';
-import { demoBanner, startDemo } from '../demo/run.ts';
-import { openLogger } from '../observability/log.ts';
-import { CHECK_USAGE, checkCommand } from './check.ts';
-import { EXPLAIN_USAGE, explainCommand } from './explain.ts';
-import { KEYS_USAGE, keysCommand, newClientSecret, SECRET_USAGE } from './keys.ts';
+import { holdYoungGeneration, restartWithMemorySettings } from './node-flags.ts';
 import { CONFIG_USAGE, parseConfigArgs, UsageError } from './options.ts';
-import { serve } from './serve.ts';
-import { SESSIONS_USAGE, sessionsCommand } from './sessions.ts';
+import { CHECK_USAGE, EXPLAIN_USAGE, KEYS_USAGE, SECRET_USAGE, SESSIONS_USAGE } from './usage.ts';
+
+// Each command is loaded when it runs: `serve` must not hold the demo's IdP (oidc-provider, koa), the
+// doctor or the key and session tools in memory (docs/scaling.md#memory).
 
 const USAGE = `usage: portcullis <command> [options]
 
@@ -76,8 +72,9 @@ async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'serve': {
+      restartWithMemorySettings();
       const { load } = parseConfigArgs(rest);
-      const running = await serve(load);
+      const running = await holdYoungGeneration(async () => (await import('./serve.ts')).serve(load));
       onSignals((signal) => running.shutdown(signal));
       return;
     }
@@ -98,6 +95,8 @@ async function main(argv: string[]): Promise<void> {
       } catch (err) {
         usage((err as Error).message);
       }
+      const { openLogger } = await import('../observability/log.ts');
+      const { demoBanner, startDemo } = await import('../demo/run.ts');
       // Pretty lines on a terminal (pino-pretty, an optional dependency), JSON when piped or asked for.
       const format = process.env['PORTCULLIS_LOGGING_FORMAT'];
       const log = await openLogger(
@@ -122,19 +121,23 @@ async function main(argv: string[]): Promise<void> {
       if (rest.length > 1 || (rest[0] !== undefined && rest[0] !== '--client')) {
         usage(`secret takes only --client, not "${rest.join(' ')}"`);
       }
-      process.stdout.write(
-        `${rest[0] === '--client' ? newClientSecret() : randomBytes(32).toString('base64url')}\n`,
-      );
+      const secret =
+        rest[0] === '--client'
+          ? (await import('./keys.ts')).newClientSecret()
+          : randomBytes(32).toString('base64url');
+      process.stdout.write(`${secret}\n`);
       return;
     }
     case 'keys':
-      await keysCommand(rest);
+      await (await import('./keys.ts')).keysCommand(rest);
       return;
     case 'sessions':
-      await sessionsCommand(rest);
+      await (await import('./sessions.ts')).sessionsCommand(rest);
       return;
     case 'config': {
       const { load, flags } = parseConfigArgs(rest, ['json']);
+      const { loadConfig } = await import('../config/load.ts');
+      const { describeConfig, formatSettings } = await import('../config/describe.ts');
       const loaded = loadConfig(load);
       // On stderr, so that the settings (and --json) on stdout stay parseable.
       for (const w of loaded.warnings) process.stderr.write(`warning: ${w}\n`);
@@ -147,10 +150,10 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'check':
-      process.exitCode = await checkCommand(rest);
+      process.exitCode = await (await import('./check.ts')).checkCommand(rest);
       return;
     case 'explain':
-      process.exitCode = explainCommand(rest);
+      process.exitCode = (await import('./explain.ts')).explainCommand(rest);
       return;
     case undefined:
       return usage('a command is needed: serve, config, check, demo, secret or keys');

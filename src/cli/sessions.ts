@@ -17,10 +17,6 @@ import { openStorage } from '../storage/open.ts';
 import type { Storage } from '../storage/storage.ts';
 import { parseConfigArgs, UsageError } from './options.ts';
 
-export const SESSIONS_USAGE = `  sessions list|revoke --user SUB [--provider ID] [options]
-                             a user's server-side sessions and issuer grants (SUB: the provider's user
-                             id, as in X-Forwarded-User); revoke ends them all, on every instance`;
-
 function when(epochSeconds: number): string {
   return new Date(epochSeconds * 1000).toISOString().replace('.000Z', 'Z');
 }

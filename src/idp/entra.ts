@@ -24,7 +24,7 @@
  *   verified (guests' `…#EXT#@…` UPNs excepted). `preferred_username` is never an e-mail address here:
  *   Microsoft documents it as mutable and not for authorization decisions.
  */
-import { decodeJwt } from 'jose';
+import { decodeJwt } from 'jose/jwt/decode';
 import * as oidc from 'openid-client';
 import { ENTRA_MULTI_TENANT, type ResolvedProviderOf } from '../config/providers.ts';
 import { PortcullisError } from '../errors/codes.ts';

@@ -9,7 +9,9 @@
  * sign-in right after a rotation would then fail, so here it waits the cooldown out and asks once more
  * (the first to ask refetches, for everyone waiting).
  */
-import { createRemoteJWKSet, customFetch, errors, type JWTVerifyGetKey } from 'jose';
+import type { JWTVerifyGetKey } from 'jose';
+import * as errors from 'jose/errors';
+import { createRemoteJWKSet, customFetch } from 'jose/jwks/remote';
 import type { CustomFetch } from 'openid-client';
 
 /** At most one refetch of a key set per this many ms, however many unknown kids arrive. */

@@ -10,7 +10,8 @@
  * and userinfo claims and from the access token when it is a JWT that verifies against the realm's keys,
  * was issued by the realm (`iss`) to this client (`azp`, or RFC 9068 `client_id`) and has not expired.
  */
-import { type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
+import type { JWTPayload, JWTVerifyGetKey } from 'jose';
+import { jwtVerify } from 'jose/jwt/verify';
 import type { Configuration } from 'openid-client';
 import type { ResolvedProviderOf } from '../config/providers.ts';
 import type { Identity } from '../sessions/session.ts';

@@ -4,7 +4,8 @@
  * full ID token validation, userinfo, refresh and RP-initiated logout. `type: oidc` is this class as is;
  * google, entra, gitlab and keycloak extend it with their differences (src/idp/<type>.ts).
  */
-import { compactVerify, errors } from 'jose';
+import * as errors from 'jose/errors';
+import { compactVerify } from 'jose/jws/compact/verify';
 import * as oidc from 'openid-client';
 import { discoveryRedirect, discoveryUrlOf, issuerMismatch, sameIssuer } from '../config/idp-urls.ts';
 import { isLoopbackHost } from '../config/net.ts';

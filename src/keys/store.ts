@@ -13,7 +13,10 @@
  * Stored format: `{ version, sealed }`, the sealed JSON being a KeySet. `activatesAt` is optional, so sets
  * stored before staged activation load unchanged (their keys sign from the start).
  */
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
+import type { JWK } from 'jose';
+import { calculateJwkThumbprint } from 'jose/jwk/thumbprint';
+import { exportJWK } from 'jose/key/export';
+import { generateKeyPair } from 'jose/key/generate/keypair';
 import { Sealer } from '../sessions/sealer.ts';
 import type { Storage } from '../storage/storage.ts';
 

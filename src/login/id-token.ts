@@ -9,7 +9,7 @@
  * - `at_hash` matches the access token when present (OIDC Core 3.2.2.9 / 3.1.3.8).
  */
 import { createHash } from 'node:crypto';
-import { decodeProtectedHeader } from 'jose';
+import { decodeProtectedHeader } from 'jose/decode/protected_header';
 
 export interface IdTokenPolicy {
   readonly clientId: string;

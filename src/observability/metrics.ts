@@ -2,7 +2,12 @@
  * Prometheus metrics (prom-client, on a registry of our own). The per-request series are bound once per
  * label combination and cached, so recording costs a map lookup and an increment on the hot path.
  */
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import type { Counter as CounterType, Histogram as HistogramType } from 'prom-client';
+// prom-client's modules one by one, not its index (src/observability/default-metrics.ts says why).
+import Counter from 'prom-client/lib/counter.js';
+import Histogram from 'prom-client/lib/histogram.js';
+import Registry from 'prom-client/lib/registry.js';
+import { registerDefaultMetrics } from './default-metrics.ts';
 
 /** What kind of request it was: the proxied app, forward-auth, the login endpoints, health, issuer, metrics. */
 export type RouteClass = 'proxy' | 'auth' | 'login' | 'health' | 'issuer' | 'metrics';
@@ -69,12 +74,11 @@ export class Metrics {
     labelNames: ['store'] as const,
     registers: [this.registry],
   });
-  readonly #requestSeries = new Map<string, Counter.Internal>();
-  readonly #upstreamSeries = new Map<string, Histogram.Internal<'upstream'>>();
+  readonly #requestSeries = new Map<string, CounterType.Internal>();
+  readonly #upstreamSeries = new Map<string, HistogramType.Internal<'upstream'>>();
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
-    if (opts.defaultMetrics !== false)
-      collectDefaultMetrics({ register: this.registry, prefix: 'portcullis_' });
+    if (opts.defaultMetrics !== false) registerDefaultMetrics(this.registry, 'portcullis_');
   }
 
   request(cls: RouteClass, status: number): void {

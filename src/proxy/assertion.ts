@@ -12,7 +12,9 @@
  * request). Never signed per request: one assertion per session and audience is kept and reused until a
  * third of its lifetime is left, so the hot path is two map lookups.
  */
-import { type CryptoKey, importJWK, SignJWT } from 'jose';
+import type { CryptoKey } from 'jose';
+import { SignJWT } from 'jose/jwt/sign';
+import { importJWK } from 'jose/key/import';
 
 export { MAX_LIFETIME, MIN_LIFETIME } from '../config/assertion.ts';
 

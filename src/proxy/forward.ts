@@ -3,7 +3,10 @@
  * ways, hop-by-hop response headers dropped, time-outs mapped to 504 and failures to 502.
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
+// undici's Pool and stream() modules alone, not its index (src/types/undici-pool.d.ts says why).
+import streamRequest from 'undici/lib/api/api-stream.js';
+import PoolClass from 'undici/lib/dispatcher/pool.js';
 import type { ResolvedUpstream } from '../config/load.ts';
 import { PortcullisError } from '../errors/codes.ts';
 import { type AssertionSpec, assertionSpec } from './assertion.ts';
@@ -39,7 +42,7 @@ export class Upstream {
     this.assertion = assertionSpec(config);
     this.#timeoutMs = config.timeout * 1000;
     this.#basePath = this.origin.pathname.replace(/\/$/, '');
-    this.#pool = new Pool(this.origin.origin, {
+    this.#pool = new PoolClass(this.origin.origin, {
       connections: 128,
       pipelining: 1,
       keepAliveTimeout: 60_000,
@@ -65,7 +68,8 @@ export class Upstream {
     const hasBody =
       h['content-length'] !== undefined ? h['content-length'] !== '0' : h['transfer-encoding'] !== undefined;
     try {
-      await this.#pool.stream(
+      await streamRequest.call(
+        this.#pool,
         {
           path: this.#basePath + path,
           method,

@@ -1,0 +1,23 @@
+// undici's Pool and its stream() alone (issue 14, memory): `import { Pool } from 'undici'` loads the whole
+// package — fetch, WebSocket, EventSource, the cache and mock agents — about 15 MB of resident memory the
+// proxy never uses. These are the modules undici's index itself exports (it has no `exports` map, so the
+// paths are reachable); their types are undici's own. The index also copies the request API onto
+// Dispatcher.prototype; src/proxy/forward.ts calls stream() on the pool instead of relying on that.
+declare module 'undici/lib/dispatcher/pool.js' {
+  import type { Pool } from 'undici';
+
+  const PoolClass: typeof Pool;
+  export default PoolClass;
+}
+
+declare module 'undici/lib/api/api-stream.js' {
+  import type { Dispatcher } from 'undici';
+
+  /** Dispatcher.prototype.stream, called with the dispatcher as `this`. */
+  const stream: (
+    this: Dispatcher,
+    options: Dispatcher.RequestOptions,
+    factory: Dispatcher.StreamFactory,
+  ) => Promise<Dispatcher.StreamData>;
+  export default stream;
+}

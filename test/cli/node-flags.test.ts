@@ -1,0 +1,82 @@
+/**
+ * `portcullis serve` starts Node again with the memory settings (src/cli/node-flags.ts,
+ * docs/scaling.md#memory): --max-semi-space-size=8 and MALLOC_ARENA_MAX=2, in the same process (PID), and
+ * leaves an operator's own values alone. Read from /proc: the command line and environment of the PID.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { freePort } from '../support/gateway.ts';
+
+const linux = process.platform === 'linux';
+let dir: string;
+
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'portcullis-node-flags-'));
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Starts serve with `env` added, waits for /ping, and returns its PID's command line and environment. */
+async function serveAndRead(env: Record<string, string>): Promise<{ argv: string[]; environ: string[] }> {
+  const port = await freePort();
+  const file = join(dir, `p${port}.yaml`);
+  // The IdP is not asked before the first sign-in: an address nothing answers on is enough here.
+  writeFileSync(
+    file,
+    `publicUrl: http://127.0.0.1:${port}
+listen: 127.0.0.1:${port}
+cookie: { secret: ${randomBytes(32).toString('base64url')} }
+providers: [{ id: t, type: oidc, issuer: 'http://127.0.0.1:9', clientId: c, clientSecret: ${'s'.repeat(32)} }]
+upstreams: [{ path: /, url: 'http://127.0.0.1:9' }]
+metrics: { enabled: false }
+logging: { level: warn }
+`,
+  );
+  const base = { ...process.env };
+  delete base['NODE_OPTIONS'];
+  delete base['MALLOC_ARENA_MAX'];
+  const child = spawn(process.execPath, ['src/cli/main.ts', 'serve', '--config', file], {
+    env: { ...base, ...env },
+    stdio: 'ignore',
+  });
+  try {
+    for (let i = 0; ; i++) {
+      assert.equal(child.exitCode, null, 'serve exited during start-up');
+      const up = await fetch(`http://127.0.0.1:${port}/ping`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (up) break;
+      assert.ok(i < 300, 'serve did not answer /ping within 15 s');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const read = (what: string) => readFileSync(`/proc/${child.pid}/${what}`, 'utf8').split('\0');
+    return { argv: read('cmdline'), environ: read('environ') };
+  } finally {
+    child.kill('SIGINT');
+    await new Promise((r) => child.once('exit', r));
+  }
+}
+
+test('serve runs with an 8 MB semi-space and two malloc arenas, in the same process', {
+  skip: !linux,
+}, async () => {
+  const { argv, environ } = await serveAndRead({});
+  assert.ok(argv.includes('--max-semi-space-size=8'), argv.join(' '));
+  assert.ok(argv.includes('serve'), argv.join(' '));
+  assert.ok(environ.includes('MALLOC_ARENA_MAX=2'), 'MALLOC_ARENA_MAX=2 in the environment');
+});
+
+test("the operator's NODE_OPTIONS and MALLOC_ARENA_MAX win", { skip: !linux }, async () => {
+  const { argv, environ } = await serveAndRead({
+    NODE_OPTIONS: '--max-semi-space-size=4',
+    MALLOC_ARENA_MAX: '4',
+  });
+  assert.ok(!argv.some((a) => a.startsWith('--max-semi-space-size')), argv.join(' '));
+  assert.ok(environ.includes('MALLOC_ARENA_MAX=4'));
+  assert.ok(!environ.includes('MALLOC_ARENA_MAX=2'));
+});
