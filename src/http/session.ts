@@ -90,9 +90,50 @@ function settle(
  */
 export function loadSession(ctx: GatewayContext, s: Scope): void | Promise<void> {
   const now = ctx.now();
+  const memo = remembered(ctx, s, now);
+  if (memo !== undefined) {
+    s.session = memo;
+    return;
+  }
   const read = ctx.sessions.read(s.cookies, now);
   if (read instanceof Promise) return read.then((session) => settle(ctx, s, session, now));
+  remember(ctx, s, read, now);
   return settle(ctx, s, read, now);
+}
+
+/**
+ * The last cookie session read on each connection, with the whole Cookie header it came from. A browser
+ * sends the same header on every request of a keep-alive connection; comparing the header stands in for
+ * the cookie store's SHA-256 digest of the sealed value and its cache lookup (~16,000 instructions per
+ * request, bench/results/2026-12-05-hot-path.md). The same bytes are the same sealed session, so nothing
+ * is decided differently:
+ * - cookie sessions only: a server-side session can be revoked, so that store is asked every time;
+ * - the same store object only (a reload builds a new one, e.g. with rotated secrets);
+ * - the session's own expiry is checked on every use, and a session that needs a refresh is never served
+ *   from here: it goes through the store, whose cached object is the one concurrent requests share a
+ *   single redemption through;
+ * - for at most MEMO_SECONDS, then the store is asked again (whose cache also bounds how long decrypted
+ *   tokens stay in memory); the entry lives on the socket, and goes with the connection.
+ */
+const MEMO_SECONDS = 60;
+const lastRead = new WeakMap<
+  object,
+  { readonly store: object; readonly header: string; readonly session: Session; readonly at: number }
+>();
+
+function remembered(ctx: GatewayContext, s: Scope, now: number): Session | undefined {
+  if (ctx.sessions.type !== 'cookie') return undefined;
+  const m = lastRead.get(s.req.socket);
+  if (m === undefined || m.store !== ctx.sessions || m.header !== s.req.headers.cookie) return undefined;
+  const session = m.session;
+  if (now - m.at >= MEMO_SECONDS || session.expiresAt <= now || needsRefresh(session, now)) return undefined;
+  return session;
+}
+
+function remember(ctx: GatewayContext, s: Scope, session: Session | undefined, now: number): void {
+  const header = s.req.headers.cookie;
+  if (ctx.sessions.type !== 'cookie' || session === undefined || header === undefined) return;
+  lastRead.set(s.req.socket, { store: ctx.sessions, header, session, at: now });
 }
 
 /**

@@ -1,13 +1,15 @@
 /**
- * Prometheus metrics (prom-client, on a registry of our own). The per-request series are bound once per
- * label combination and cached, so recording costs a map lookup and an increment on the hot path.
+ * Prometheus metrics (prom-client, on a registry of our own). The two recorded on every request cost a map
+ * lookup and a few additions: requests are counted in plain numbers added to prom-client's counter when
+ * scraped, and upstream latency goes to a FastHistogram (./histogram.ts).
  */
-import type { Counter as CounterType, Histogram as HistogramType } from 'prom-client';
+import type { Counter as CounterType } from 'prom-client';
 // prom-client's modules one by one, not its index (src/observability/default-metrics.ts says why).
 import Counter from 'prom-client/lib/counter.js';
 import Histogram from 'prom-client/lib/histogram.js';
 import Registry from 'prom-client/lib/registry.js';
 import { registerDefaultMetrics } from './default-metrics.ts';
+import { FastHistogram } from './histogram.ts';
 
 /** What kind of request it was: the proxied app, forward-auth, the login endpoints, health, issuer, metrics. */
 export type RouteClass = 'proxy' | 'auth' | 'login' | 'health' | 'issuer' | 'metrics';
@@ -18,18 +20,23 @@ const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 
 export class Metrics {
   readonly registry = new Registry();
-  readonly #requests = new Counter({
+  /**
+   * Counted on the hot path as a plain number per series (#pendingRequests) and added to this counter when
+   * it is read (its `collect`): prom-client's inc() hashes the labels on every call.
+   */
+  readonly #requests: CounterType<'class' | 'status'> = new Counter({
     name: 'portcullis_http_requests_total',
     help: 'HTTP requests answered, by route class and status code.',
     labelNames: ['class', 'status'] as const,
     registers: [this.registry],
+    collect: () => this.#flushRequests(),
   });
-  readonly #upstream = new Histogram({
+  readonly #upstream = new FastHistogram({
     name: 'portcullis_upstream_request_duration_seconds',
     help: 'Time from forwarding a request to the end of the upstream’s response, by upstream.',
-    labelNames: ['upstream'] as const,
+    label: 'upstream',
     buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
+    registry: this.registry,
   });
   readonly #upstreamErrors = new Counter({
     name: 'portcullis_upstream_errors_total',
@@ -74,8 +81,7 @@ export class Metrics {
     labelNames: ['store'] as const,
     registers: [this.registry],
   });
-  readonly #requestSeries = new Map<string, CounterType.Internal>();
-  readonly #upstreamSeries = new Map<string, HistogramType.Internal<'upstream'>>();
+  readonly #pendingRequests = new Map<string, { readonly series: CounterType.Internal; n: number }>();
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics !== false) registerDefaultMetrics(this.registry, 'portcullis_');
@@ -83,21 +89,24 @@ export class Metrics {
 
   request(cls: RouteClass, status: number): void {
     const key = `${cls}${status}`;
-    let series = this.#requestSeries.get(key);
-    if (series === undefined) {
-      series = this.#requests.labels(cls, String(status));
-      this.#requestSeries.set(key, series);
+    let pending = this.#pendingRequests.get(key);
+    if (pending === undefined) {
+      pending = { series: this.#requests.labels(cls, String(status)), n: 0 };
+      this.#pendingRequests.set(key, pending);
     }
-    series.inc();
+    pending.n++;
+  }
+
+  #flushRequests(): void {
+    for (const p of this.#pendingRequests.values()) {
+      if (p.n === 0) continue;
+      p.series.inc(p.n);
+      p.n = 0;
+    }
   }
 
   upstream(name: string, seconds: number): void {
-    let series = this.#upstreamSeries.get(name);
-    if (series === undefined) {
-      series = this.#upstream.labels(name);
-      this.#upstreamSeries.set(name, series);
-    }
-    series.observe(seconds);
+    this.#upstream.observe(name, seconds);
   }
 
   upstreamError(name: string, code: string): void {

@@ -2,7 +2,7 @@
  * Forwarding to one upstream over a keep-alive connection pool (undici Pool): bodies streamed both
  * ways, hop-by-hop response headers dropped, time-outs mapped to 504 and failures to 502.
  */
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Pool } from 'undici';
 // undici's Pool and stream() modules alone, not its index (src/types/undici-pool.d.ts says why).
 import streamRequest from 'undici/lib/api/api-stream.js';
@@ -81,9 +81,12 @@ export class Upstream {
           // headersTimeout does not fire while it is still writing a streamed body, so a dribbled upload
           // was never cut here.
           bodyTimeout: 0,
+          // The upstream's header lines as a flat [name, value, …] list, as they came: no object to build
+          // here or in undici (which lower-cases and groups every name), and writeHead takes the list as is.
+          responseHeaders: 'raw',
         },
         ({ statusCode, headers: upstream }) => {
-          res.writeHead(statusCode, responseHeaders(upstream, extraSetCookie));
+          res.writeHead(statusCode, responseHeaders(upstream as unknown as string[], extraSetCookie));
           return res;
         },
       );
@@ -119,23 +122,32 @@ export class Upstream {
   }
 }
 
-function responseHeaders(
-  upstream: IncomingHttpHeaders,
-  extraSetCookie: readonly string[],
-): IncomingHttpHeaders {
-  const out: IncomingHttpHeaders = {};
-  for (const key in upstream) {
-    if (HOP_BY_HOP.has(key)) continue;
-    out[key] = upstream[key];
+/**
+ * The upstream's response header lines for the client: hop-by-hop ones dropped, with those the upstream
+ * names in Connection (RFC 9110 §7.6.1), and `extraSetCookie` added. Names keep the upstream's spelling.
+ */
+function responseHeaders(raw: readonly string[], extraSetCookie: readonly string[]): string[] {
+  const out: string[] = [];
+  let connection = '';
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const lower = name.toLowerCase();
+    if (lower === 'connection') connection += `${raw[i + 1]!},`;
+    if (HOP_BY_HOP.has(lower)) continue;
+    out.push(name, raw[i + 1]!);
   }
-  const connection = upstream.connection;
-  if (connection !== undefined && connection !== 'keep-alive' && connection !== 'close') {
-    // Headers the upstream lists in Connection are hop-by-hop too (RFC 9110 §7.6.1).
-    for (const token of String(connection).split(',')) delete out[token.trim().toLowerCase()];
+  if (connection !== '') {
+    const listed = connection
+      .toLowerCase()
+      .split(',')
+      .map((t) => t.trim())
+      .filter((t) => t !== '' && t !== 'keep-alive' && t !== 'close');
+    if (listed.length > 0) {
+      for (let i = out.length - 2; i >= 0; i -= 2) {
+        if (listed.includes(out[i]!.toLowerCase())) out.splice(i, 2);
+      }
+    }
   }
-  if (extraSetCookie.length > 0) {
-    const existing = out['set-cookie'];
-    out['set-cookie'] = existing === undefined ? [...extraSetCookie] : [...existing, ...extraSetCookie];
-  }
+  for (const c of extraSetCookie) out.push('Set-Cookie', c);
   return out;
 }
