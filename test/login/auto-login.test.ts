@@ -33,7 +33,11 @@ before(async () => {
     { id: 'corp', type: 'oidc', issuer: idp.issuer, clientId: 'portcullis', clientSecret: SECRET },
   ];
   [auto, plain] = await Promise.all([
-    startHarness({ address: a, providers, config: { autoLogin: true } }).then((x) => parts.add(x)),
+    startHarness({
+      address: a,
+      providers,
+      config: { autoLogin: true, admin: { enabled: true, allow: { groups: ['admins'] } } },
+    }).then((x) => parts.add(x)),
     startHarness({ address: p, providers }).then((x) => parts.add(x)),
   ]);
 });
@@ -162,4 +166,17 @@ describe('the shortcut keeps every protection of /oauth2/start', () => {
     const back = await b.signInAtDevIdp(await b.get(starts[7]!.headers.location!), 'alice', 'alice');
     assert.equal(back.url, `${auto.url}/tab/7`);
   });
+});
+
+test('a sign-in started on a protected page has its trace (operator console)', async () => {
+  const traces = auto.gw.ctx.traces;
+  assert.ok(traces, 'the console is on in this harness');
+  const known = new Set(traces.recent(1000));
+  const first = await auto.browser().get(`${auto.url}/traced`, { followRedirects: false });
+  assert.equal(first.status, 302);
+  const made = traces.recent(1000).filter((t) => !known.has(t));
+  assert.equal(made.length, 1, 'one new trace for the visit that began the sign-in');
+  const names = made[0]!.steps.map((st) => st.name);
+  assert.equal(names[0], 'start');
+  assert.ok(names.includes('redirect to the IdP'), names.join(', '));
 });
