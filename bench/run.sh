@@ -471,9 +471,10 @@ done
 # A gateway that signs in (Portcullis in each mode, Apache + mod_auth_openidc): without a cookie it sends the
 # browser to sign in; with it (and a forged X-Forwarded-User) the app sees alice.
 check_gateway() { # id statuses-without-cookie
-  local id=$1
+  local id=$1 without
   probe "${URL[$id]}"
   [[ " $2 " == *" $P_STATUS "* ]] || die "$id without the cookie: got $P_STATUS, expected $2"
+  without=$P_STATUS
   probe "${URL[$id]}" "Cookie: ${COOKIE_OF[$id]}" 'X-Forwarded-User: mallory'
   [[ $P_STATUS == 200 ]] || die "$id with the cookie (and a forged X-Forwarded-User): got $P_STATUS"
   grep -qF "${USER_ROW}alice</td>" "$RUN_DIR/probe-body.html" ||
@@ -481,7 +482,7 @@ check_gateway() { # id statuses-without-cookie
   probe "${URL[$id]}" "Cookie: ${COOKIE_OF[$id]}"
   [[ $P_STATUS == 200 ]] || die "$id with the cookie: got $P_STATUS"
   EXPECTED_BYTES[$id]=$P_SIZE
-  log "checked $id: $P_STATUS with the cookie, app sees X-Forwarded-User: alice, forged copy dropped; without it $2 ($P_SIZE bytes)"
+  log "checked $id: $P_STATUS with the cookie, app sees X-Forwarded-User: alice, forged copy dropped; without it $without ($P_SIZE bytes)"
 }
 for id in portcullis portcullis-redis portcullis-assertion portcullis-rules; do
   if has_target "$id" || [[ $id == portcullis ]]; then check_gateway "$id" 302; fi
