@@ -97,8 +97,9 @@ const lines = readFileSync(input, 'utf8')
   .split('\n')
   .filter((l) => l.trim() !== '')
   .map((l) => JSON.parse(l) as Meta | WrkLine | PhaseLine | EndLine);
-const meta = lines.find((l): l is Meta => l.kind === 'meta');
-if (!meta) throw new Error(`${input}: no meta line`);
+const found = lines.find((l): l is Meta => l.kind === 'meta');
+if (!found) throw new Error(`${input}: no meta line`);
+const meta: Meta = found;
 const wrkLines = lines.filter((l): l is WrkLine => l.kind === 'wrk');
 const phaseLines = lines.filter((l): l is PhaseLine => l.kind === 'phase');
 const end = lines.find((l): l is EndLine => l.kind === 'end');
@@ -249,6 +250,7 @@ const notes = [
   'For direct it is the app itself (in parentheses); for the proxies it excludes the app (app CPU us/req).',
   'nginx-fa*: nginx and the Portcullis (or bare 202 server) it asks, together. apache-*: the Apache main process and its workers.',
   'The Apache targets sign in again right before each run (mod_auth_openidc re-issues a session cookie older than 60 s).',
+  "portcullis-redis: the Redis server's own CPU is not counted (a shared system service).",
 ];
 
 const portcullisRows = rows.filter((r) => r.target.startsWith('portcullis-'));
