@@ -4,7 +4,7 @@
 // of one idle keep-alive connection. Started by bench/run.sh with the servers it runs:
 //
 //   BENCH_OUT=out.json node bench/idle-conns.ts --target portcullis=http://127.0.0.1:GW/=PID \
-//     [--target nginx=http://127.0.0.1:NGX/=PID] --cookie 'portcullis=…' [--count 10000]
+//     [--target nginx=http://127.0.0.1:NGX/=PID] (cookie in BENCH_COOKIE, or --cookie) [--count 10000]
 //
 // Prints markdown; writes JSON to BENCH_OUT. Needs an open-file limit above COUNT (run.sh raises it) in
 // this process and in each server.
@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 const { values } = parseArgs({
   options: {
     target: { type: 'string', multiple: true, default: [] },
-    cookie: { type: 'string', default: '' },
+    cookie: { type: 'string', default: process.env.BENCH_COOKIE ?? '' },
     count: { type: 'string', default: '10000' },
     concurrency: { type: 'string', default: '200' },
   },

@@ -422,7 +422,7 @@ declare -A CPU_PROC=([direct]=app [baseline]=baseline [portcullis]=portcullis [n
   [nginx-fa-bare]="nginx-fa-bare bare-auth" [portcullis-redis]=portcullis-redis
   [portcullis-assertion]=portcullis-assertion [portcullis-rules]=portcullis-rules [apache-proxy]=apache
   [apache-oidc]=apache [apache-oidc-cookie]=apache)
-read -r -a TARGETS <<<"$TARGETS"
+read -r -a TARGETS <<<"$TARGET_LIST" # one line (the default spans two)
 for id in "${TARGETS[@]}"; do [[ -n ${URL[$id]:-} ]] || die "unknown target $id (TARGETS)"; done
 
 # --- sign in ----------------------------------------------------------------------------------------
@@ -624,8 +624,8 @@ fi
 run_phase() { # name cmd... : one line per phase in results.jsonl
   local name=$1 rc=0 status=ok
   shift
-  log "phase $name: $*"
-  BENCH_OUT=$RUN_DIR/phase-$name.json QUICK=$QUICK timeout "$PHASE_TIMEOUT" "$@" \
+  log "phase $name"
+  BENCH_OUT=$RUN_DIR/phase-$name.json QUICK=$QUICK BENCH_COOKIE=$COOKIE timeout "$PHASE_TIMEOUT" "$@" \
     >"$RUN_DIR/phase-$name.md" 2> >(tee "$RUN_DIR/phase-$name.log" >&2) || rc=$?
   if ((rc != 0)); then
     status=failed
@@ -652,14 +652,14 @@ for name in "${PHASE_LIST[@]}"; do
   case $name in
     ws)
       run_phase ws "${client[@]}" "$NODE" "$file" --direct "ws://127.0.0.1:$APP_PORT/ws" \
-        --proxied "ws://127.0.0.1:$GW_PORT/ws" --cookie "$COOKIE" --pid "app=${PID_OF[app]}" \
+        --proxied "ws://127.0.0.1:$GW_PORT/ws" --pid "app=${PID_OF[app]}" \
         --pid "portcullis=${PID_OF[portcullis]}" --connections "$WS_CONNECTIONS" --size "$WS_SIZE" \
         --duration "$WS_SECONDS" --rounds "$WS_ROUNDS"
       ;;
     idle-conns)
       targets=(--target "portcullis=$GW_URL$BENCH_PATH=${PID_OF[portcullis]}")
       has_target nginx && targets+=(--target "nginx=${URL[nginx]}=${PID_OF[nginx]}")
-      run_phase idle-conns "${client[@]}" "$NODE" "$file" "${targets[@]}" --cookie "$COOKIE" --count "$IDLE_CONNS"
+      run_phase idle-conns "${client[@]}" "$NODE" "$file" "${targets[@]}" --count "$IDLE_CONNS"
       ;;
     *)
       if ((stopped == 0)); then

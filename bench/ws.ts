@@ -3,7 +3,7 @@
 // message, wait for its echo, send the next). Started by bench/run.sh with the servers it runs:
 //
 //   BENCH_OUT=out.json node bench/ws.ts --direct ws://127.0.0.1:APP/ws --proxied ws://127.0.0.1:GW/ws \
-//     --cookie 'portcullis=…' [--pid app=PID --pid portcullis=PID] [--connections 64] [--size 128]
+//     (cookie in BENCH_COOKIE, or --cookie) [--pid app=PID --pid portcullis=PID] [--connections 64] [--size 128]
 //     [--duration 10] [--warmup 2] [--rounds 3]
 //
 // Prints markdown; writes JSON to BENCH_OUT. The client is a minimal RFC 6455 client on node:net: it sends
@@ -17,7 +17,7 @@ const { values } = parseArgs({
   options: {
     direct: { type: 'string' },
     proxied: { type: 'string' },
-    cookie: { type: 'string', default: '' },
+    cookie: { type: 'string', default: process.env.BENCH_COOKIE ?? '' },
     pid: { type: 'string', multiple: true, default: [] },
     connections: { type: 'string', default: '64' },
     size: { type: 'string', default: '128' },
