@@ -303,6 +303,8 @@ const md = [
   `|${header.map((_, i) => (numeric.has(i) ? '---:' : '---')).join('|')}|`,
   ...table.map((r) => `| ${r.join(' | ')} |`),
   '',
+  `Targets: ${rows.map((r) => `\`${r.target}\` ${r.description}`).join('; ')}.`,
+  '',
   ...modeLines.map((l) => `- ${l}`),
   '',
   ...notes.map((n) => `- ${n}`),
