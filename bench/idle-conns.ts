@@ -172,6 +172,7 @@ const md = [
   '',
   ...(text ? [`- ${text}`] : []),
   '- Per connection: (RSS with them open - RSS before) / count. RSS is the median of three readings.',
+  '- For Node this includes heap grown by the requests and not yet given back; "after closing" shows what stays.',
   '',
 ].join('\n');
 process.stdout.write(md);
