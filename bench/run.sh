@@ -106,6 +106,11 @@ if has_any apache && [[ ! -x $APACHE || ! -f /usr/lib/apache2/modules/mod_auth_o
   fi
 fi
 for tool in wrk curl taskset getconf perl; do command -v "$tool" >/dev/null || die "missing $tool"; done
+if has_target portcullis-redis; then
+  command -v redis-cli >/dev/null || die "portcullis-redis needs redis-cli (apt-get install redis-tools)"
+  [[ $(redis-cli -u "$REDIS_URL" ping 2>&1) == PONG ]] ||
+    die "portcullis-redis: no Redis answers at $REDIS_URL (REDIS_URL); start one or leave portcullis-redis out of TARGETS"
+fi
 CLK_TCK=$(getconf CLK_TCK)
 # 10,000 idle connections (phase idle-conns) need descriptors: the servers inherit this limit.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -491,7 +496,6 @@ for id in apache-oidc apache-oidc-cookie; do
   if has_target "$id"; then check_gateway "$id" "302 401"; fi
 done
 if has_target portcullis-redis; then # the session is in Redis, under this run's prefix
-  command -v redis-cli >/dev/null || die "portcullis-redis: redis-cli is missing (apt-get install redis-tools)"
   n=$(redis-cli -u "$REDIS_URL" --scan --pattern "$REDIS_PREFIX*" | wc -l)
   ((n >= 1)) || die "portcullis-redis: no session key under $REDIS_PREFIX in $REDIS_URL"
   log "checked portcullis-redis: $n session key(s) under $REDIS_PREFIX in $REDIS_URL"
