@@ -289,7 +289,7 @@ process.stdout.write(`${out}\n`);
 const md = [
   `# Portcullis bench, ${meta.date.slice(0, 10)}`,
   '',
-  `\`npm run bench\`${meta.quick ? ' with QUICK=1' : ''}. Machine: ${machine.join('. ')}.`,
+  `\`npm run bench\`${meta.quick ? ' with QUICK=1' : ''}. Machine: ${machine.map((l) => l.replace(/\.+$/, '')).join('. ')}.`,
   '',
   setup,
   '',
