@@ -1,8 +1,11 @@
-// Reads bench/run/results.jsonl (written by bench/run.sh), prints one table and writes results.md and
-// results.json next to it. Usage: node bench/report.ts RESULTS_JSONL OUT_DIR
+// Reads bench/run/results.jsonl (written by bench/run.sh) and the phases' outputs next to it, prints the
+// report and writes it as OUT_DIR/results.md and results.json, and, given RESULT_BASE, also as
+// RESULT_BASE.md and RESULT_BASE.json (bench/results/<date>-bench.*).
+// Usage: node bench/report.ts RESULTS_JSONL OUT_DIR [RESULT_BASE]
 // A missed target is reported (MISS), never an exit code: the bench measures, it does not gate.
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { goalLines, type PhaseOut, type Row } from './report-goals.ts';
 
 interface Meta {
   kind: 'meta';
@@ -18,7 +21,11 @@ interface Meta {
   warmup: string;
   repeat: number;
   path: string;
+  rules_path?: string;
   clk_tck: number;
+  quick?: boolean;
+  note?: string;
+  machine?: Record<string, string | number>;
 }
 
 interface WrkSummary {
@@ -30,11 +37,8 @@ interface WrkSummary {
   err_write: number;
   err_status: number;
   err_timeout: number;
-  lat_mean_us: number;
   lat_p50_us: number;
-  lat_p90_us: number;
   lat_p99_us: number;
-  lat_max_us: number;
 }
 
 interface WrkLine {
@@ -43,68 +47,62 @@ interface WrkLine {
   round: number;
   url: string;
   wrk: WrkSummary;
-  /** `parts`: the target's processes one by one (nginx and Portcullis for forward-auth), when recorded. */
+  /** `parts`: the target's processes one by one (nginx and Portcullis for forward-auth). */
   cpu_ticks: { target: number; app: number; parts?: Record<string, number> };
   cpu_proc: string;
   expected_bytes: number;
 }
 
-interface Run {
-  round: number;
-  requests: number;
-  rps: number;
-  p50Ms: number;
-  p99Ms: number;
-  /** CPU time of the target's own process per request: the proxy's for proxies, the app's for direct. */
-  cpuUsPerReq: number;
-  appCpuUsPerReq: number;
-  /** CPU per request of each of the target's processes. */
-  partsUsPerReq: Record<string, number>;
-  avgBytes: number;
-  check: string;
+interface PhaseLine {
+  kind: 'phase';
+  name: string;
+  status: 'ok' | 'failed' | 'timeout' | 'absent';
+  exit: number;
 }
 
-interface Row extends Run {
-  target: string;
-  description: string;
-  rounds: number;
-  rpsMin: number;
-  rpsMax: number;
-  cpuMin: number;
-  cpuMax: number;
-  p99Min: number;
-  p99Max: number;
+interface EndLine {
+  kind: 'end';
+  date: string;
+  loadavg_end: string;
 }
 
-const CPU_RATIO_TARGET = 1.15;
-const P99_DELTA_TARGET_MS = 1;
+type Run = Omit<
+  Row,
+  'target' | 'description' | 'rounds' | 'rpsMin' | 'rpsMax' | 'cpuMin' | 'cpuMax' | 'p99Min' | 'p99Max'
+>;
 
 const DESCRIPTIONS: Record<string, string> = {
   direct: 'sample app, no proxy',
-  baseline: 'node:http + undici Pool proxy, no auth',
-  portcullis: 'Portcullis, valid session cookie',
+  baseline: 'node:http + undici Pool proxy, no auth (the Node floor)',
+  portcullis: 'Portcullis, proxy mode, cookie sessions',
+  'portcullis-redis': 'Portcullis, server-side sessions in Redis',
+  'portcullis-assertion': 'Portcullis, signed identity assertion on (X-Portcullis-Assertion)',
+  'portcullis-rules': 'Portcullis, 10 route rules (groups, e-mails), request under the last',
   nginx: 'nginx proxying the app, no auth (the floor)',
   'nginx-fa': 'nginx auth_request -> Portcullis /oauth2/auth (keep-alive), no cache',
   'nginx-fa-cache': 'the same, nginx caching the 202 (forwardAuth.cacheSeconds)',
-  'nginx-fa-bare': 'nginx-fa asking a bare node:http 202 (bench/servers/bare-auth.ts): the Node floor',
+  'nginx-fa-bare': 'nginx-fa asking a bare node:http 202 (bench/servers/bare-auth.ts)',
+  'apache-proxy': 'Apache mod_proxy, no auth',
+  'apache-oidc': 'Apache + mod_auth_openidc, server-side sessions (shm)',
+  'apache-oidc-cookie': 'Apache + mod_auth_openidc, client-cookie sessions',
 };
 
-/** Issue 14, goal 1: forward-auth behind nginx as a share of nginx alone's req/s. */
-const FA_TARGETS: Record<string, number> = { 'nginx-fa': 0.55, 'nginx-fa-cache': 0.9 };
-
-const [input, outDir] = process.argv.slice(2);
+const [input, outDir, resultBase] = process.argv.slice(2);
 if (!input || !outDir) {
-  process.stderr.write('usage: report.ts RESULTS_JSONL OUT_DIR\n');
+  process.stderr.write('usage: report.ts RESULTS_JSONL OUT_DIR [RESULT_BASE]\n');
   process.exit(2);
 }
 
 const lines = readFileSync(input, 'utf8')
   .split('\n')
   .filter((l) => l.trim() !== '')
-  .map((l) => JSON.parse(l) as Meta | WrkLine);
-const meta = lines.find((l): l is Meta => l.kind === 'meta');
-if (!meta) throw new Error(`${input}: no meta line`);
+  .map((l) => JSON.parse(l) as Meta | WrkLine | PhaseLine | EndLine);
+const found = lines.find((l): l is Meta => l.kind === 'meta');
+if (!found) throw new Error(`${input}: no meta line`);
+const meta: Meta = found;
 const wrkLines = lines.filter((l): l is WrkLine => l.kind === 'wrk');
+const phaseLines = lines.filter((l): l is PhaseLine => l.kind === 'phase');
+const end = lines.find((l): l is EndLine => l.kind === 'end');
 
 function toRun(l: WrkLine, clkTck: number): Run {
   const w = l.wrk;
@@ -160,30 +158,22 @@ const rows: Row[] = targets.map((target) => {
     p99Max: Math.max(...p99),
   };
 });
+const row = (t: string) => rows.find((r) => r.target === t);
+const baseline = row('baseline');
+const portcullis = row('portcullis');
 
-const direct = rows.find((r) => r.target === 'direct');
-const baseline = rows.find((r) => r.target === 'baseline');
-const portcullis = rows.find((r) => r.target === 'portcullis');
+/** CPU per request of `t` over CPU per request of `b`, per round (the spread says how noisy a ratio is). */
+function perRoundRatio(t: string, b: string): number[] {
+  return [...new Set(wrkLines.map((l) => l.round))].flatMap((round) => {
+    const x = wrkLines.find((l) => l.target === t && l.round === round);
+    const y = wrkLines.find((l) => l.target === b && l.round === round);
+    return x && y ? [toRun(x, meta.clk_tck).cpuUsPerReq / toRun(y, meta.clk_tck).cpuUsPerReq] : [];
+  });
+}
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
 const f1 = (n: number) => n.toFixed(1);
 const f2 = (n: number) => n.toFixed(2);
-
-interface Verdict {
-  cpuRatio: number;
-  cpuPass: boolean;
-  p99DeltaMs: number;
-  p99Pass: boolean;
-}
-const verdict: Verdict | undefined =
-  baseline && portcullis
-    ? {
-        cpuRatio: portcullis.cpuUsPerReq / baseline.cpuUsPerReq,
-        cpuPass: portcullis.cpuUsPerReq / baseline.cpuUsPerReq <= CPU_RATIO_TARGET,
-        p99DeltaMs: portcullis.p99Ms - baseline.p99Ms,
-        p99Pass: portcullis.p99Ms - baseline.p99Ms <= P99_DELTA_TARGET_MS,
-      }
-    : undefined;
 
 const header = [
   'target',
@@ -191,134 +181,140 @@ const header = [
   'req/s range',
   'p50 ms',
   'p99 ms',
-  'p99 range',
   'CPU us/req',
   'CPU range',
   'app CPU us/req',
   'CPU vs baseline',
-  'p99 vs baseline',
+  'CPU vs portcullis',
   'check',
 ];
-const table: string[][] = rows.map((r) => {
-  const isPortcullis = r.target === 'portcullis' && verdict;
-  const cpuVs =
-    baseline && r.target !== 'direct'
-      ? `${f2(r.cpuUsPerReq / baseline.cpuUsPerReq)}x${isPortcullis ? (verdict.cpuPass ? ' PASS' : ' MISS') : ''}`
-      : '-';
-  const delta = baseline ? r.p99Ms - baseline.p99Ms : 0;
-  const p99Vs =
-    baseline && r.target !== 'direct' && r.target !== 'baseline'
-      ? `${delta >= 0 ? '+' : ''}${f2(delta)} ms${isPortcullis ? (verdict.p99Pass ? ' PASS' : ' MISS') : ''}`
-      : '-';
-  return [
-    r.target,
-    int(r.rps),
-    r.rounds > 1 ? `${int(r.rpsMin)}-${int(r.rpsMax)}` : '-',
-    f2(r.p50Ms),
-    f2(r.p99Ms),
-    r.rounds > 1 ? `${f1(r.p99Min)}-${f1(r.p99Max)}` : '-',
-    r.target === 'direct' ? `(${f1(r.cpuUsPerReq)})` : f1(r.cpuUsPerReq),
-    r.rounds > 1 ? `${f1(r.cpuMin)}-${f1(r.cpuMax)}` : '-',
-    f1(r.appCpuUsPerReq),
-    cpuVs,
-    p99Vs,
-    r.check,
-  ];
-});
-
-const numeric = new Set([1, 2, 3, 4, 5, 6, 7, 8]);
-const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
+const numeric = new Set([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+const table: string[][] = rows.map((r) => [
+  r.target,
+  int(r.rps),
+  r.rounds > 1 ? `${int(r.rpsMin)}-${int(r.rpsMax)}` : '-',
+  f2(r.p50Ms),
+  f2(r.p99Ms),
+  r.target === 'direct' ? `(${f1(r.cpuUsPerReq)})` : f1(r.cpuUsPerReq),
+  r.rounds > 1 ? `${f1(r.cpuMin)}-${f1(r.cpuMax)}` : '-',
+  f1(r.appCpuUsPerReq),
+  baseline && r.target !== 'direct' ? `${f2(r.cpuUsPerReq / baseline.cpuUsPerReq)}x` : '-',
+  portcullis && r.target !== 'direct' ? `${f2(r.cpuUsPerReq / portcullis.cpuUsPerReq)}x` : '-',
+  r.check,
+]);
+const widths = header.map((h, i) => Math.max(h.length, ...table.map((t) => t[i]!.length)));
 const fmt = (cells: string[]) =>
   cells
     .map((c, i) => (numeric.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
     .join('  ')
     .trimEnd();
 
+// --- phases: their markdown and the JSON they wrote (run/phase-<name>.md / .json) -------------------------
+const runDir = dirname(input);
+const phases: PhaseOut[] = phaseLines.map((p) => {
+  const mdPath = join(runDir, `phase-${p.name}.md`);
+  const jsonPath = join(runDir, `phase-${p.name}.json`);
+  let json: unknown;
+  try {
+    json = existsSync(jsonPath) ? JSON.parse(readFileSync(jsonPath, 'utf8')) : undefined;
+  } catch {
+    json = undefined;
+  }
+  return {
+    name: p.name,
+    status: p.status,
+    exit: p.exit,
+    md: existsSync(mdPath) ? readFileSync(mdPath, 'utf8').trim() : '',
+    json,
+  };
+});
+
+const goals = goalLines(rows, phases, perRoundRatio);
+
+// --- the texts ----------------------------------------------------------------------------------------
+const m = meta.machine ?? {};
 const pinning =
   meta.server_cpus !== '' ? `servers on CPU ${meta.server_cpus}, wrk on CPU ${meta.wrk_cpus}` : 'not pinned';
+const machine = [
+  `${meta.cpus} CPUs (${m['cpu_model'] ?? '?'}), ${m['mem_mb'] ?? '?'} MB, ${m['os'] ?? '?'}, ${m['kernel'] ?? '?'}`,
+  `Node ${meta.node}; ${meta.wrk}; ${m['nginx'] || 'nginx -'}; ${m['apache'] || 'Apache -'}, mod_auth_openidc ${m['mod_auth_openidc'] || '-'}; Redis ${m['redis'] || '-'}`,
+  `load average ${m['loadavg_start'] ?? '?'} at the start, ${end?.loadavg_end ?? '?'} at the end; commit ${m['commit'] ?? '?'}; ${meta.date} to ${end?.date ?? '?'}`,
+  ...(meta.note ? [meta.note] : []),
+];
 const setup =
-  `${meta.wrk}: ${meta.threads} threads, ${meta.connections} connections, ${meta.duration} per target after a ` +
-  `${meta.warmup} warm-up, ${meta.repeat} interleaved round(s) (median round by CPU/req shown); ` +
-  `GET ${meta.path} with the session cookie on every target; ${meta.cpus} CPUs, ${pinning}; Node ${meta.node}`;
-
-const summary: string[] = [];
-if (verdict && baseline && portcullis) {
-  summary.push(
-    `Portcullis CPU per authenticated request: ${f1(portcullis.cpuUsPerReq)} us = ${f2(verdict.cpuRatio)}x the baseline's ${f1(baseline.cpuUsPerReq)} us (target <= ${CPU_RATIO_TARGET}x): ${verdict.cpuPass ? 'PASS' : 'MISS'}`,
-    `Portcullis p99: ${f2(portcullis.p99Ms)} ms vs the baseline's ${f2(baseline.p99Ms)} ms: ${verdict.p99DeltaMs >= 0 ? '+' : ''}${f2(verdict.p99DeltaMs)} ms (target <= +${P99_DELTA_TARGET_MS} ms): ${verdict.p99Pass ? 'PASS' : 'MISS'}`,
-  );
-  const perRound = [...new Set(wrkLines.map((l) => l.round))].flatMap((round) => {
-    const b = wrkLines.find((l) => l.target === 'baseline' && l.round === round);
-    const p = wrkLines.find((l) => l.target === 'portcullis' && l.round === round);
-    return b && p ? [toRun(p, meta.clk_tck).cpuUsPerReq / toRun(b, meta.clk_tck).cpuUsPerReq] : [];
-  });
-  if (perRound.length > 1)
-    summary.push(`CPU ratio Portcullis/baseline per round: ${perRound.map((r) => `${f2(r)}x`).join(', ')}`);
-  if (direct)
-    summary.push(
-      `req/s: Portcullis ${f2(portcullis.rps / baseline.rps)}x the baseline, ${f2(portcullis.rps / direct.rps)}x direct; baseline ${f2(baseline.rps / direct.rps)}x direct`,
-    );
-}
-const floor = rows.find((r) => r.target === 'nginx');
-const forwardAuth: { target: string; rpsRatio: number; goal: number; pass: boolean; cpuRatio: number }[] = [];
-if (floor) {
-  for (const r of rows) {
-    const goal = FA_TARGETS[r.target];
-    if (goal === undefined) continue;
-    const rpsRatio = r.rps / floor.rps;
-    forwardAuth.push({
-      target: r.target,
-      rpsRatio,
-      goal,
-      pass: rpsRatio >= goal,
-      cpuRatio: r.cpuUsPerReq / floor.cpuUsPerReq,
-    });
-    const parts = Object.entries(r.partsUsPerReq)
-      .map(([k, v]) => `${k} ${f1(v)}`)
-      .join(' + ');
-    summary.push(
-      `${r.target}: ${int(r.rps)} req/s = ${rpsRatio.toFixed(3)}x nginx alone's ${int(floor.rps)} (goal >= ${goal}x): ${rpsRatio >= goal ? 'PASS' : 'MISS'}; ` +
-        `CPU ${f1(r.cpuUsPerReq)} us/req (${parts}) vs nginx's ${f1(floor.cpuUsPerReq)}`,
-    );
-  }
-}
-const bare = rows.find((r) => r.target === 'nginx-fa-bare');
-const fa = rows.find((r) => r.target === 'nginx-fa');
-if (bare && fa) {
-  const pc = fa.partsUsPerReq['portcullis'];
-  const node = bare.partsUsPerReq['bare-auth'];
-  if (pc !== undefined && node !== undefined)
-    summary.push(
-      `/oauth2/auth: Portcullis ${f1(pc)} us/req vs a bare node:http 202 ${f1(node)} us/req (${f2(pc / node)}x; ${f1(pc - node)} us of its own)`,
-    );
-}
+  `wrk: ${meta.threads} threads, ${meta.connections} connections, ${meta.duration} per target after a ` +
+  `${meta.warmup} warm-up, ${meta.repeat} interleaved round(s) (median round by CPU/req shown)${meta.quick ? ' (QUICK=1)' : ''}; ` +
+  `GET ${meta.path} with the session cookie on every target (portcullis-rules: GET ${meta.rules_path ?? '?'}); ${pinning}`;
 const notes = [
-  'CPU us/req: user+system CPU of the target process (all threads; /proc/<pid>/stat) during the measured run / requests.',
-  '  For direct it is the app itself (in parentheses); for the proxies it excludes the app (app CPU us/req).',
-  'For nginx-fa and nginx-fa-cache CPU us/req is nginx and the Portcullis it asks together (both listed below).',
-  'Reference, CPU per proxied request: nginx ~50 us, Node proxy on undici ~150 us, node:http + http.Agent ~250 us,',
-  '  Apache + mod_auth_openidc ~270-330 us.',
+  'CPU us/req: user+system CPU of the target process(es) (all threads; /proc/<pid>/stat) during the measured run / requests.',
+  'For direct it is the app itself (in parentheses); for the proxies it excludes the app (app CPU us/req).',
+  'nginx-fa*: nginx and the Portcullis (or bare 202 server) it asks, together. apache-*: the Apache main process and its workers.',
+  'The Apache targets sign in again right before each run (mod_auth_openidc re-issues a session cookie older than 60 s).',
+  "portcullis-redis: the Redis server's own CPU is not counted (a shared system service).",
 ];
 
-const out = [setup, '', fmt(header), ...table.map(fmt), '', ...summary, '', ...notes].join('\n');
+const portcullisRows = rows.filter((r) => r.target.startsWith('portcullis-'));
+const modeLines = portcullis
+  ? portcullisRows.map((r) => {
+      const pr = perRoundRatio(r.target, 'portcullis');
+      return `${r.target}: ${f1(r.cpuUsPerReq)} us/req = ${f2(r.cpuUsPerReq / portcullis.cpuUsPerReq)}x cookie mode's ${f1(portcullis.cpuUsPerReq)}${baseline ? `, ${f2(r.cpuUsPerReq / baseline.cpuUsPerReq)}x the baseline` : ''}; ${int(r.rps)} req/s${pr.length > 1 ? ` (per round ${pr.map((x) => `${f2(x)}x`).join(', ')})` : ''}`;
+    })
+  : [];
+
+const phaseSections = phases.map((p) => {
+  if (p.status === 'absent')
+    return `### ${p.name}\n\nNot run: bench/${p.name}.ts or .sh is not on this branch.`;
+  const head =
+    p.status === 'ok' ? '' : `**${p.status}** (exit ${p.exit}; see bench/run/phase-${p.name}.log)\n\n`;
+  const body = p.md || '(no output)';
+  return /^#{1,3} /.test(body) && p.status === 'ok' ? body : `### ${p.name}\n\n${head}${body}`;
+});
+
+const out = [
+  setup,
+  '',
+  fmt(header),
+  ...table.map(fmt),
+  '',
+  'Issue 14 goals:',
+  ...goals.map((g) => `  ${g}`),
+  '',
+  ...modeLines,
+  '',
+  ...phaseSections.flatMap((p) => [p, '']),
+  ...machine,
+].join('\n');
 process.stdout.write(`${out}\n`);
 
 const md = [
-  `# Portcullis bench, ${meta.date}`,
+  `# Portcullis bench, ${meta.date.slice(0, 10)}`,
+  '',
+  `\`npm run bench\`${meta.quick ? ' with QUICK=1' : ''}. Machine: ${machine.map((l) => l.replace(/\.+$/, '')).join('. ')}.`,
   '',
   setup,
   '',
+  '## Issue 14 goals',
+  '',
+  ...goals.map((g) => `- ${g}`),
+  '',
+  '## Throughput and CPU per request (wrk)',
+  '',
   `| ${header.join(' | ')} |`,
   `|${header.map((_, i) => (numeric.has(i) ? '---:' : '---')).join('|')}|`,
-  ...table.map((row) => `| ${row.join(' | ')} |`),
+  ...table.map((r) => `| ${r.join(' | ')} |`),
   '',
-  ...summary.map((s) => `- ${s}`),
+  `Targets: ${rows.map((r) => `\`${r.target}\` ${r.description}`).join('; ')}.`,
   '',
-  ...notes,
+  ...modeLines.map((l) => `- ${l}`),
   '',
+  ...notes.map((n) => `- ${n}`),
+  '',
+  ...(phaseSections.length ? ['## Phases', '', ...phaseSections.flatMap((s) => [s, ''])] : []),
 ].join('\n');
+const json = `${JSON.stringify({ meta, end: end ?? null, rows, goals, phases, runs: wrkLines }, null, 2)}\n`;
 writeFileSync(join(outDir, 'results.md'), md);
-writeFileSync(
-  join(outDir, 'results.json'),
-  `${JSON.stringify({ meta, rows, verdict: verdict ?? null, forwardAuth, runs: wrkLines }, null, 2)}\n`,
-);
+writeFileSync(join(outDir, 'results.json'), json);
+if (resultBase) {
+  writeFileSync(`${resultBase}.md`, md);
+  writeFileSync(`${resultBase}.json`, json);
+}

@@ -1,11 +1,11 @@
 // The dev IdP (src/demo/idp.ts) as its own process, with one confidential client for Portcullis.
 // Usage: node bench/servers/idp.ts PORT CLIENT_ID CLIENT_SECRET REDIRECT_URI[,REDIRECT_URI…] — prints
-// "ready <issuer>".
+// "ready <issuer>". Several redirect URIs (comma-separated): every Portcullis and Apache that signs in here.
 import { startDevIdp } from '../../src/demo/idp.ts';
 
 const [portArg, clientId, clientSecret, redirectUri] = process.argv.slice(2);
 if (!portArg || !clientId || !clientSecret || !redirectUri) {
-  process.stderr.write('usage: idp.ts PORT CLIENT_ID CLIENT_SECRET REDIRECT_URI\n');
+  process.stderr.write('usage: idp.ts PORT CLIENT_ID CLIENT_SECRET REDIRECT_URI[,REDIRECT_URI...]\n');
   process.exit(2);
 }
 const idp = await startDevIdp({
