@@ -1,6 +1,6 @@
 /**
  * Loaded into each instance by the soak (`node --import ./bench/chaos/mem-probe.ts src/cli/main.ts serve`),
- * never by Portcullis itself: every PROBE_EVERY_MS it appends one JSON line to $PORTCULLIS_SOAK_PROBE with
+ * never by Portcullis itself: every PROBE_EVERY_MS it appends one JSON line to $SOAK_PROBE_FILE with
  * what /proc's RSS is made of (process.memoryUsage(), V8's young and old spaces) and what the garbage
  * collector did since the last line. `liveMb` is the heap in use right after the last full (mark-compact)
  * collection (at `liveAt`): the memory the program actually holds. A leak makes it climb; V8 sizing its heap to the load
@@ -12,7 +12,7 @@ import { appendFileSync } from 'node:fs';
 import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { getHeapSpaceStatistics } from 'node:v8';
 
-const file = process.env['PORTCULLIS_SOAK_PROBE'];
+const file = process.env['SOAK_PROBE_FILE'];
 const PROBE_EVERY_MS = 5_000;
 const mb = (n: number) => Math.round((n / 1048576) * 10) / 10;
 
