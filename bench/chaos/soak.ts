@@ -445,7 +445,7 @@ logging: { level: warn, format: json }
   w(`# npm run chaos -- --soak — standalone Redis, ${new Date().toISOString()}`);
   w();
   w(
-    `Machine: ${hostname()}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, Redis ${execFileSync('redis-server', ['--version']).toString().split(' ')[2]?.slice(2)}, HAProxy round robin. Shared: every instance, the load generator, HAProxy and Redis on the same cores, ${nice > 0 ? `all under \`nice -n ${nice}\`, ` : ''}while other work ran on the machine (load average ${loadAtStart.map((x) => x.toFixed(1)).join(' / ')} at the start).`,
+    `Machine: ${hostname()}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, Redis ${execFileSync('redis-server', ['--version']).toString().split(' ')[2]?.slice(2)}, HAProxy round robin. Shared: every instance, the load generator, HAProxy and Redis on the same cores, ${nice > 0 ? `all under \`nice -n ${nice}\`; ` : ''}load average ${loadAtStart.map((x) => x.toFixed(1)).join(' / ')} at the start (above ~1: other work ran too).`,
   );
   w(
     `Run: ${INSTANCES} instances, ${(DURATION_MS / 60_000).toFixed(1)} min at ${RATE} requests/s (at most ${CONCURRENCY} in flight), windows of ${WINDOW_MS / 1000} s, warm-up ${WARMUP_MS / 1000} s; sessions ${START_SESSIONS.toLocaleString('en')} before the load (written in ${writeSeconds.toFixed(1)} s, ${bytesPerSession.toFixed(0)} bytes of Redis each), growing to ${SESSIONS.toLocaleString('en')} at ${GROWN_AT * 100} % of the run; each request a random session among those written. Instance flags: ${NODE_FLAGS.length > 0 ? `\`${NODE_FLAGS.join(' ')}\`` : 'none (Node defaults)'}.`,

@@ -10,16 +10,13 @@ import { PortcullisError } from '../errors/codes.ts';
 import type { ConsoleMount, GatewayContext } from '../http/context.ts';
 import { authorizeScope, sendForbidden } from '../http/forbidden.ts';
 import { readForm } from '../http/form.ts';
-import type { Html } from '../http/html.ts';
 import { redirect, sendError, sendHtml } from '../http/respond.ts';
 import { crossSiteReason } from '../http/same-origin.ts';
 import type { Scope } from '../http/scope.ts';
 import { loadSession } from '../http/session.ts';
 import { ownPath } from '../http/target.ts';
-import type { TraceStore } from '../login/trace.ts';
-import type { DecisionRecorder } from '../policy/recorder.ts';
-import type { Session } from '../sessions/session.ts';
 import { consolePage, PANELS, type PanelId, panelHref, userLabel } from './layout.ts';
+import type { ConsoleDeps, ConsoleState, Panel } from './panel.ts';
 import { checksPanel } from './panels/checks.ts';
 import { denialsPanel } from './panels/denials.ts';
 import { explainPanel } from './panels/explain.ts';
@@ -28,33 +25,9 @@ import { sessionsPanel } from './panels/sessions.ts';
 import { tracePanel } from './panels/trace.ts';
 import { whatIfPanel } from './panels/what-if.ts';
 
+export type { ConsoleDeps, ConsoleState, Panel, PanelInput } from './panel.ts';
+
 export const CONSOLE_PATH = '/oauth2/admin';
-
-export interface ConsoleDeps {
-  readonly recorder: DecisionRecorder;
-  readonly traces: TraceStore;
-}
-
-/** What a panel is given: the request, the operator, the recorder and traces, the form of a POST. */
-export interface PanelInput {
-  readonly ctx: GatewayContext;
-  readonly s: Scope;
-  readonly admin: Session;
-  readonly deps: ConsoleDeps;
-  /** The POSTed form (same-origin checked); undefined for a GET. */
-  readonly form: URLSearchParams | undefined;
-  readonly query: URLSearchParams;
-  /** The console's state kept across requests (the last live checks). */
-  readonly state: ConsoleState;
-  /** Writes one audit line `console.<event>` with the operator and the request id. */
-  audit(event: string, fields?: Record<string, unknown>): void;
-}
-
-export interface ConsoleState {
-  lastChecks?: { readonly at: number; readonly findings: readonly import('../doctor/finding.ts').Finding[] };
-}
-
-export type Panel = (p: PanelInput) => Html | Promise<Html>;
 
 const PANEL_FNS: Readonly<Record<PanelId | '', Panel>> = {
   '': overviewPanel,

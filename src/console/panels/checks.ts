@@ -5,8 +5,8 @@
  */
 import { checkConfig, summarize } from '../../doctor/run.ts';
 import { html } from '../../http/html.ts';
-import type { PanelInput } from '../console.ts';
 import { panelHref, when } from '../layout.ts';
+import type { PanelInput } from '../panel.ts';
 
 export async function checksPanel(p: PanelInput) {
   const base = p.ctx.config.basePath;

@@ -1,8 +1,8 @@
 /** Recent denials, newest first, filterable by user, path and reason code (substring, any case). */
 import { html } from '../../http/html.ts';
 import type { DecisionRecord } from '../../policy/record.ts';
-import type { PanelInput } from '../console.ts';
 import { panelHref, userLabel, when } from '../layout.ts';
+import type { PanelInput } from '../panel.ts';
 
 function matches(r: DecisionRecord, user: string, path: string, reason: string): boolean {
   const i = r.principal.identity;

@@ -7,8 +7,8 @@ import { readTarget } from '../../config/paths.ts';
 import { type Html, html } from '../../http/html.ts';
 import type { Principal } from '../../policy/decision.ts';
 import { type Explanation, explain } from '../../policy/explain.ts';
-import type { PanelInput } from '../console.ts';
 import { panelHref } from '../layout.ts';
+import type { PanelInput } from '../panel.ts';
 import { principalKey, recentPrincipals } from '../principals.ts';
 
 const list = (v: string | null) =>

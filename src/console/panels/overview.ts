@@ -1,7 +1,7 @@
 /** The console's first page: what each panel answers, with this instance's counts. */
 import { html } from '../../http/html.ts';
-import type { PanelInput } from '../console.ts';
 import { panelHref } from '../layout.ts';
+import type { PanelInput } from '../panel.ts';
 import { recentPrincipals } from '../principals.ts';
 
 export async function overviewPanel(p: PanelInput) {

@@ -6,8 +6,8 @@
  */
 import { type Html, html } from '../../http/html.ts';
 import type { UserRef, UserSession, UserSessions } from '../../sessions/store.ts';
-import type { PanelInput } from '../console.ts';
 import { panelHref, when } from '../layout.ts';
+import type { PanelInput } from '../panel.ts';
 import { recentPrincipals } from '../principals.ts';
 
 const MAX_USERS = 50;

@@ -1,8 +1,8 @@
 /** Sign-in traces: one by request id (of its start or its callback), or the recent ones of this instance. */
 import { html } from '../../http/html.ts';
 import type { SignInTrace } from '../../login/trace.ts';
-import type { PanelInput } from '../console.ts';
 import { panelHref, when } from '../layout.ts';
+import type { PanelInput } from '../panel.ts';
 
 function outcomeClass(t: SignInTrace): string {
   return t.outcome === 'signed in' ? 'ok' : t.outcome === 'in progress' ? 'skip' : 'fail';

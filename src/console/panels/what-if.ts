@@ -7,8 +7,8 @@
 import { ConfigError } from '../../config/errors.ts';
 import { type Html, html } from '../../http/html.ts';
 import { type WhatIfResult, whatIf } from '../../policy/what-if.ts';
-import type { PanelInput } from '../console.ts';
 import { panelHref, when } from '../layout.ts';
+import type { PanelInput } from '../panel.ts';
 import { recentPrincipals } from '../principals.ts';
 
 const MAX_YAML = 8 * 1024;
