@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
 import type { Browser, BrowserResponse } from '../support/browser.ts';
+import { rawRequest } from '../support/raw.ts';
 import { type Stack, startStack } from '../support/stack.ts';
 
 const REDIS = process.env['PORTCULLIS_TEST_REDIS'] ?? 'redis://127.0.0.1:6379/0';
@@ -84,6 +85,40 @@ test('a signed-in user the admin rule does not admit: 403, audited with the cons
     },
   );
   assert.equal(posted.status, 403, 'no action for a non-admin either');
+});
+
+test('the console path read one way only: a raw #, dot segments, encoded slashes never walk past its rule', async () => {
+  // bob is signed in but not an admin; alice is. A target that servers read differently is refused (400)
+  // unless every reading reaches the console itself, whose own rule then decides (403 for bob).
+  const u = new URL(stack.url);
+  const cases: readonly (readonly [string, number, number])[] = [
+    // target, bob, alice
+    ['/oauth2/admin#/../denials', 400, 400],
+    ['/oauth2/admin/../admin/denials', 400, 400],
+    ['/oauth2/admin/%2e%2e/admin/sessions', 400, 400],
+    ['/oauth2/admin/denials/..', 400, 400],
+    ['/oauth2/admin/./denials', 400, 400],
+    ['/oauth2%2Fadmin/denials', 400, 400],
+    ['/x/..%2F..%2Foauth2/admin', 400, 400],
+    // every reading is the console: its rule decides
+    ['/oauth2/admin%2Fdenials', 403, 200],
+    ['/oauth2//admin/denials', 403, 200],
+  ];
+  const seen: string[] = [];
+  const want: string[] = [];
+  for (const [path, forBob, forAlice] of cases) {
+    for (const [who, b, expected] of [
+      ['bob', bob, forBob],
+      ['alice', alice, forAlice],
+    ] as const) {
+      const cookie = b.jar.header(new URL(at('/denials'))) ?? '';
+      const r = await rawRequest(stack.url, { path, headers: ['Host', u.host, 'Cookie', cookie] });
+      pages.push(r.text);
+      seen.push(`${who} ${path} ${r.status}`);
+      want.push(`${who} ${path} ${expected}`);
+    }
+  }
+  assert.deepEqual(seen, want);
 });
 
 test('recent denials: bob refused on /admin/ is listed, filterable, with an explain link', async () => {
