@@ -12,7 +12,11 @@
  * Egress proxies: Node's fetch honours HTTP(S)_PROXY / NO_PROXY only with NODE_USE_ENV_PROXY=1 or
  * --use-env-proxy (docs/troubleshooting.md); so does this, with undici's EnvHttpProxyAgent.
  */
-import { Agent, type Dispatcher, EnvHttpProxyAgent, request } from 'undici';
+import type { Dispatcher } from 'undici';
+// undici's request() and Agent alone, not its index: the index loads fetch, WebSocket and the cache and mock
+// agents too, ~15 MB of resident memory on top of what the proxy loads (src/types/undici-pool.d.ts).
+import requestApi from 'undici/lib/api/api-request.js';
+import AgentClass from 'undici/lib/dispatcher/agent.js';
 
 export interface FetchInit {
   readonly method?: string | undefined;
@@ -36,7 +40,7 @@ export function envProxyWanted(env: NodeJS.ProcessEnv, execArgv: readonly string
 
 /** A fetch over `dispatcher` (tests pass their own; idpFetch makes one on first use). */
 export function createIdpFetch(
-  dispatcher: () => Dispatcher,
+  dispatcher: () => Dispatcher | Promise<Dispatcher>,
 ): (url: string, init?: FetchInit) => Promise<Response> {
   return async (url, init = {}) => {
     const method = (init.method ?? 'GET').toUpperCase();
@@ -53,12 +57,14 @@ export function createIdpFetch(
     else if (b !== undefined && b !== null) return fetch(url, init as RequestInit); // a stream: fetch's own way
     let answer: Dispatcher.ResponseData;
     try {
-      answer = await request(url, {
+      const u = new URL(url);
+      answer = await requestApi.call(await dispatcher(), {
+        origin: u.origin,
+        path: `${u.pathname}${u.search}`,
         method: method as Dispatcher.HttpMethod,
         headers,
         body,
         ...(init.signal ? { signal: init.signal } : {}),
-        dispatcher: dispatcher(),
       });
     } catch (err) {
       if (init.signal?.aborted) throw init.signal.reason;
@@ -85,8 +91,13 @@ export function createIdpFetch(
   };
 }
 
-let shared: Dispatcher | undefined;
+let shared: Promise<Dispatcher> | undefined;
 
-export const idpFetch = createIdpFetch(
-  () => (shared ??= envProxyWanted(process.env, process.execArgv) ? new EnvHttpProxyAgent() : new Agent()),
-);
+/** The proxy agent is loaded only when the environment asks for one (it brings more of undici). */
+async function makeDispatcher(): Promise<Dispatcher> {
+  if (!envProxyWanted(process.env, process.execArgv)) return new AgentClass();
+  const { default: EnvHttpProxyAgent } = await import('undici/lib/dispatcher/env-http-proxy-agent.js');
+  return new EnvHttpProxyAgent();
+}
+
+export const idpFetch = createIdpFetch(() => (shared ??= makeDispatcher()));
