@@ -18,11 +18,12 @@ import { cors } from './cors.ts';
 import { AUTH_PATH, auth, authPrefixed, metricsEndpoint, ping, ready, userinfo } from './endpoints.ts';
 import { authorizeScope, sendForbidden } from './forbidden.ts';
 import { jwks } from './jwks.ts';
-import { callback, sendToSignIn, signedOut, signIn, signOut, start } from './login.ts';
+import { callback, sendToSignIn, signIn, start } from './login.ts';
 import { sendError } from './respond.ts';
 import { Scope, type Upgrade } from './scope.ts';
 import { services } from './services.ts';
 import { bearerToken, loadBearer, loadOptionalSession, loadSession } from './session.ts';
+import { signedOut, signOut } from './sign-out.ts';
 import { ownPath, readTarget, reservedPath, targetError } from './target.ts';
 import { resolveForwarded } from './trust.ts';
 
