@@ -10,8 +10,9 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { Storage } from '../storage/storage.ts';
 import { type CookieNames, CookieSessionStore } from './cookie-store.ts';
 import type { CookieOptions } from './cookies.ts';
+import { LocalSessionCache } from './local-cache.ts';
 import type { Sealer } from './sealer.ts';
-import { ServerSessionStore } from './server-store.ts';
+import { SESSION_KIND, ServerSessionStore } from './server-store.ts';
 import type { SessionStore } from './store.ts';
 
 /** Only one warning per this many ms about a failing store: the 503s themselves are logged per request. */
@@ -86,6 +87,33 @@ export interface SessionStoreDeps {
   readonly storage: Storage | undefined;
 }
 
+/**
+ * `sessions.localCache`: one cache per process and storage, subscribed once and kept across reloads (a
+ * reload's new store empties it; a new `seconds` applies to what is cached from then on). Turned off by a
+ * reload, it stays subscribed, unused.
+ */
+const localCaches = new WeakMap<Storage, LocalSessionCache>();
+
+function localCache(config: ResolvedConfig, storage: Storage, log: Logger): LocalSessionCache | undefined {
+  const want = config.sessions.localCache;
+  // Refused at config load without a change feed (src/config/sessions.ts).
+  const feed = want === undefined ? undefined : storage.changes?.(SESSION_KIND);
+  if (want === undefined || feed === undefined) return undefined;
+  let cache = localCaches.get(storage);
+  if (cache === undefined) {
+    cache = new LocalSessionCache(feed, want.seconds, (up) => {
+      if (up) log.info({ event: 'session-cache.on' }, 'session cache: subscribed to invalidations');
+      else
+        log.warn(
+          { event: 'session-cache.off' },
+          'session cache: not subscribed to invalidations; every request reads the store until it is',
+        );
+    });
+    localCaches.set(storage, cache);
+  } else cache.seconds = want.seconds;
+  return cache;
+}
+
 export function createSessionStore(config: ResolvedConfig, d: SessionStoreDeps): SessionStore {
   const type = config.sessions.store;
   if (type === 'cookie') return new CookieSessionStore(d.sealer, d.names, d.cookieOptions);
@@ -100,6 +128,7 @@ export function createSessionStore(config: ResolvedConfig, d: SessionStoreDeps):
     cookieOptions: d.cookieOptions,
     // The gateway opened the storage and closes it (it may be shared with the issuer).
     ownsStorage: false,
+    localCache: localCache(config, d.storage, d.log),
     onError: (op, err) => {
       d.metrics.storeError(type);
       if (Date.now() - last < WARN_EVERY_MS) return;

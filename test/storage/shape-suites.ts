@@ -16,7 +16,8 @@ import {
 } from '../../src/doctor/reach.ts';
 import type { StoreScope } from '../../src/doctor/scope.ts';
 import { cookieNames } from '../../src/sessions/cookie-store.ts';
-import { isStoreUnavailable, ServerSessionStore } from '../../src/sessions/server-store.ts';
+import { ServerSessionStore } from '../../src/sessions/server-store.ts';
+import { isStoreUnavailable } from '../../src/sessions/store-ops.ts';
 import { RedisStorage } from '../../src/storage/redis.ts';
 import { apply, session, sessionStoreContract } from '../sessions/store-contract.ts';
 import type { Cleanup } from '../support/cleanup.ts';
