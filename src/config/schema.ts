@@ -189,7 +189,7 @@ export const sessionsSchema = z
       .strict()
       .optional()
       .describe(
-        'off unless set: keep live sessions in each process’s memory, so a request skips the redis read. Every sign-out, revocation and refresh publishes an invalidation on redis pub/sub that every instance hears (revocation then takes the pub/sub latency, a millisecond or so, instead of the next request); while an instance is not subscribed its cache is emptied and unused. Store redis, or store storage with storage.type redis (docs/endpoints.md#server-side-sessions)',
+        'off unless set: keep live sessions in each process’s memory, so a request skips the redis read. Every sign-out, revocation and refresh publishes an invalidation (redis PUBLISH) that every instance hears, so revocation takes effect after that message’s latency (a millisecond or so) instead of at the next request; while an instance is not subscribed its cache is emptied and unused. Store redis, or store storage with storage.type redis (docs/endpoints.md#server-side-sessions)',
       ),
     ...redisConnectionFields('store redis'),
   })

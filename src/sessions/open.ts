@@ -12,7 +12,8 @@ import { type CookieNames, CookieSessionStore } from './cookie-store.ts';
 import type { CookieOptions } from './cookies.ts';
 import { LocalSessionCache } from './local-cache.ts';
 import type { Sealer } from './sealer.ts';
-import { SESSION_KIND, ServerSessionStore } from './server-store.ts';
+import { SESSION_KIND } from './server-entries.ts';
+import { ServerSessionStore } from './server-store.ts';
 import type { SessionStore } from './store.ts';
 
 /** Only one warning per this many ms about a failing store: the 503s themselves are logged per request. */

@@ -31,7 +31,7 @@
  * (src/sessions/local-cache.ts); the publish happens whether or not this instance caches, so instances
  * (and `portcullis sessions revoke`) with and without the cache can share one store.
  */
-import { createHash, hkdfSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { PortcullisError } from '../errors/codes.ts';
 import type { ChangeFeed, Storage } from '../storage/storage.ts';
@@ -41,7 +41,18 @@ import { serializeCookie } from './cookies.ts';
 import { DigestCache } from './digest-cache.ts';
 import type { Cached, LocalSessionCache } from './local-cache.ts';
 import { Sealer } from './sealer.ts';
+import {
+  atRestKey,
+  LOCK_KIND,
+  SESSION_KIND,
+  storeKey,
+  TOMBSTONE,
+  TOMBSTONE_SECONDS,
+  USER_KIND,
+  userGroup,
+} from './server-entries.ts';
 import { isSession, needsRefresh, type Session } from './session.ts';
+import { SignedOutAs } from './signed-out-as.ts';
 import type {
   Cookies,
   Redeem,
@@ -53,28 +64,14 @@ import type {
 } from './store.ts';
 import { STORE_TIMEOUT_MS, type StoreOp, StoreOps } from './store-ops.ts';
 
-/** Storage kinds: the session entries and their refresh locks. */
-export const SESSION_KIND = 'GatewaySession';
-export const LOCK_KIND = 'GatewaySessionRefresh';
-/**
- * The user index: one small entry per session (same key, same expiry), grouped under the user with the
- * storage's grant mechanism, so Storage.listGrant finds a user's sessions and no session entry changes
- * shape (session entries stay plain, as Storage.swap requires).
- */
-export const USER_KIND = 'GatewaySessionUser';
-/** How long the signed-out page can offer "sign out of every device" after a sign-out. */
-export const SIGNED_OUT_AS_SECONDS = 600;
-const SIGNED_OUT_PURPOSE = 'signed-out-as';
+export { LOCK_KIND, SESSION_KIND, USER_KIND, userGroup } from './server-entries.ts';
+
 /** The Sealer purpose of the cookie value: never opens as a cookie-store session, nor the other way round. */
 const REF_PURPOSE = 'session-ref';
 const ID_BYTES = 32;
 const ID_SHAPE = /^[A-Za-z0-9_-]{43}$/;
 /** Longer than a refresh at the IdP may take (10 s timeout); a crashed holder's lock expires by then. */
 const LOCK_SECONDS = 15;
-/** How long a sign-out's tombstone outlives it: longer than a refresh can be in flight (lock + margin). */
-const TOMBSTONE_SECONDS = 60;
-/** The tombstone's payload: no `s`, so it reads as no session, and every swap against a session fails. */
-const TOMBSTONE = { ended: 1 };
 const POLL_MS = 50;
 const CACHE_MAX = 10_000;
 const CACHE_TTL_MS = 15 * 60_000;
@@ -98,19 +95,6 @@ export interface ServerSessionStoreOptions {
   readonly localCache?: LocalSessionCache | undefined;
 }
 
-function atRestKey(secret: Buffer): Buffer {
-  return Buffer.from(hkdfSync('sha256', secret, 'portcullis', 'portcullis session store encryption v1', 32));
-}
-
-function storeKey(id: string): string {
-  return createHash('sha256').update(id).digest('base64url');
-}
-
-/** The index group of a user's sessions: a digest, so neither the provider nor the user id is a redis key. */
-export function userGroup(user: UserRef): string {
-  return `gateway-user:${createHash('sha256').update(`${user.provider}\u0000${user.sub}`).digest('base64url')}`;
-}
-
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** The refresh is done when the stored session no longer holds the token we saw, or needs no refresh. */
@@ -128,6 +112,7 @@ export class ServerSessionStore implements SessionStore, UserSessions {
   /** Expiring and recognising cookies is the same as for cookie sessions (chunks left from them too). */
   readonly #cookies: CookieSessionStore;
   readonly #opts: CookieOptions;
+  readonly #signedOut: SignedOutAs;
   readonly #owns: boolean;
   readonly #ops: StoreOps;
   readonly #lockSeconds: number;
@@ -154,6 +139,7 @@ export class ServerSessionStore implements SessionStore, UserSessions {
     this.#atRest = new Sealer(o.cookieKeys.map(atRestKey));
     this.#cookies = new CookieSessionStore(this.#refs, o.names, o.cookieOptions);
     this.#opts = o.cookieOptions;
+    this.#signedOut = new SignedOutAs(this.#refs, o.names, o.cookieOptions);
     this.#owns = o.ownsStorage;
     this.#ops = new StoreOps(o.type, o.timeoutMs ?? STORE_TIMEOUT_MS, o.onError ?? (() => {}));
     this.#lockSeconds = o.lockSeconds ?? LOCK_SECONDS;
@@ -165,7 +151,7 @@ export class ServerSessionStore implements SessionStore, UserSessions {
   }
 
   owns(name: string): boolean {
-    return name === this.#signedOutName() || this.#cookies.owns(name);
+    return name === this.#signedOut.name || this.#cookies.owns(name);
   }
 
   /** The store key the cookie names, or undefined for no cookie or one that does not open (forged). */
@@ -379,40 +365,15 @@ export class ServerSessionStore implements SessionStore, UserSessions {
   }
 
   signedOutAs(session: Session | undefined): string[] {
-    if (session === undefined) return [];
-    const value = this.#refs.seal(
-      SIGNED_OUT_PURPOSE,
-      JSON.stringify({
-        p: session.provider,
-        s: session.identity.sub,
-        e: Math.floor(Date.now() / 1000) + SIGNED_OUT_AS_SECONDS,
-      }),
-    );
-    return [serializeCookie(this.#signedOutName(), value, SIGNED_OUT_AS_SECONDS, this.#opts)];
+    return this.#signedOut.cookies(session);
   }
 
   readSignedOutAs(present: Cookies, now: number): UserRef | undefined {
-    const raw = present.get(this.#signedOutName());
-    const plain = raw === undefined ? undefined : this.#refs.open(SIGNED_OUT_PURPOSE, raw);
-    if (plain === undefined) return undefined;
-    try {
-      const v = JSON.parse(plain) as { p?: unknown; s?: unknown; e?: unknown };
-      if (typeof v.p !== 'string' || typeof v.s !== 'string' || typeof v.e !== 'number' || v.e <= now)
-        return undefined;
-      return { provider: v.p, sub: v.s };
-    } catch {
-      return undefined;
-    }
+    return this.#signedOut.read(present, now);
   }
 
   expireSignedOutAs(present: Cookies): string[] {
-    const name = this.#signedOutName();
-    return present.has(name) ? [serializeCookie(name, '', 0, this.#opts)] : [];
-  }
-
-  /** The signed-out-as cookie: next to the session cookie, with the same prefix and attributes. */
-  #signedOutName(): string {
-    return `${this.names.session}_signed_out`;
+    return this.#signedOut.expire(present);
   }
 
   async refresh(present: Cookies, session: Session, now: number, redeem: Redeem): Promise<RefreshOutcome> {
