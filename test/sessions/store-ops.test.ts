@@ -68,7 +68,7 @@ test('answers and failures pass through; a late answer of an abandoned operation
 
 test('one timer while operations are pending, none once they are done', async () => {
   const before = timers();
-  const ops = new StoreOps('redis', 2_000, () => {});
+  const ops = new StoreOps('redis', 200, () => {});
   let release: () => void = () => {};
   const pending = Array.from({ length: 100 }, () =>
     ops.run('read', () => new Promise<void>((r) => (release = r))),
