@@ -7,7 +7,7 @@ import type { ResolvedConfig } from '../config/load.ts';
 import { sameRedis } from '../config/redis.ts';
 import type { Logger } from '../observability/log.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import type { Storage } from '../storage/storage.ts';
+import type { ChangeFeed, Storage } from '../storage/storage.ts';
 import { type CookieNames, CookieSessionStore } from './cookie-store.ts';
 import type { CookieOptions } from './cookies.ts';
 import { LocalSessionCache } from './local-cache.ts';
@@ -115,6 +115,11 @@ function localCache(config: ResolvedConfig, storage: Storage, log: Logger): Loca
   return cache;
 }
 
+/** The feed every session change is published on, with `sessions.localCache` (one PUBLISH per change). */
+export function sessionChanges(config: ResolvedConfig, storage: Storage): ChangeFeed | undefined {
+  return config.sessions.localCache === undefined ? undefined : storage.changes?.(SESSION_KIND);
+}
+
 export function createSessionStore(config: ResolvedConfig, d: SessionStoreDeps): SessionStore {
   const type = config.sessions.store;
   if (type === 'cookie') return new CookieSessionStore(d.sealer, d.names, d.cookieOptions);
@@ -130,6 +135,7 @@ export function createSessionStore(config: ResolvedConfig, d: SessionStoreDeps):
     // The gateway opened the storage and closes it (it may be shared with the issuer).
     ownsStorage: false,
     localCache: localCache(config, d.storage, d.log),
+    changes: sessionChanges(config, d.storage),
     onError: (op, err) => {
       d.metrics.storeError(type);
       if (Date.now() - last < WARN_EVERY_MS) return;

@@ -28,8 +28,9 @@
  * the decrypted session is reused only while the stored ciphertext is unchanged (which also keeps the
  * per-session policy and identity-header caches warm). With `sessions.localCache` a live session is served
  * from memory for a few seconds, and every change is published so that other instances drop their copy
- * (src/sessions/local-cache.ts); the publish happens whether or not this instance caches, so instances
- * (and `portcullis sessions revoke`) with and without the cache can share one store.
+ * (src/sessions/local-cache.ts); every process with that setting publishes, `portcullis sessions revoke`
+ * included. Without it nothing is published: a Redis user may lack pub/sub rights, and sign-out must not
+ * start failing for a cache nobody turned on.
  */
 import { randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
@@ -93,6 +94,11 @@ export interface ServerSessionStoreOptions {
   readonly lockSeconds?: number;
   /** `sessions.localCache`: one per process, shared by the stores reloads build (sessions/open.ts). */
   readonly localCache?: LocalSessionCache | undefined;
+  /**
+   * Where every change of a session is published (the invalidations of the local caches): given when the
+   * configuration has `sessions.localCache`, whether or not this process caches (`portcullis sessions`).
+   */
+  readonly changes?: ChangeFeed | undefined;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -116,7 +122,7 @@ export class ServerSessionStore implements SessionStore, UserSessions {
   readonly #owns: boolean;
   readonly #ops: StoreOps;
   readonly #lockSeconds: number;
-  /** Where changes are told to other instances (redis pub/sub); absent on sqlite and memory. */
+  /** Where changes are told to other instances (redis pub/sub); absent without sessions.localCache. */
   readonly #feed: ChangeFeed | undefined;
   readonly #local: LocalSessionCache | undefined;
   /**
@@ -143,7 +149,7 @@ export class ServerSessionStore implements SessionStore, UserSessions {
     this.#owns = o.ownsStorage;
     this.#ops = new StoreOps(o.type, o.timeoutMs ?? STORE_TIMEOUT_MS, o.onError ?? (() => {}));
     this.#lockSeconds = o.lockSeconds ?? LOCK_SECONDS;
-    this.#feed = o.storage.changes?.(SESSION_KIND);
+    this.#feed = o.changes;
     this.#local = o.localCache;
     // A store is built at start and at every reload: what the previous one decrypted goes, in case a
     // cookie secret was removed.

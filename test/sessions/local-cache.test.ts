@@ -7,10 +7,14 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { request } from 'undici';
+import { sessionsCommand } from '../../src/cli/sessions.ts';
 import { ConfigError } from '../../src/config/errors.ts';
 import { resolveConfig } from '../../src/config/load.ts';
 import type { RawConfig } from '../../src/config/schema.ts';
@@ -18,6 +22,7 @@ import { createLogger } from '../../src/observability/log.ts';
 import { type RunningGateway, startGateway } from '../../src/server/start.ts';
 import { cookieNames } from '../../src/sessions/cookie-store.ts';
 import { LocalSessionCache } from '../../src/sessions/local-cache.ts';
+import { sessionChanges } from '../../src/sessions/open.ts';
 import { SESSION_KIND, ServerSessionStore } from '../../src/sessions/server-store.ts';
 import type { Session } from '../../src/sessions/session.ts';
 import { RedisStorage } from '../../src/storage/redis.ts';
@@ -142,6 +147,8 @@ describe('two store instances sharing Redis, cache on', () => {
       cookieOptions: { secure: false },
       ownsStorage: false,
       localCache: local,
+      // Every instance publishes (as with sessions.localCache in the configuration), caching or not.
+      changes: redis.changes(SESSION_KIND),
     });
     return { store, storage, redis, local };
   };
@@ -248,6 +255,39 @@ describe('two store instances sharing Redis, cache on', () => {
     // And the new subscription hears invalidations.
     await a.store.clear(jar);
     await until(async () => (await b.store.read(jar, NOW)) === undefined);
+  });
+
+  test('without sessions.localCache nothing is published: a sign-out sends no PUBLISH', async () => {
+    const b = await instance(true);
+    const redis = await RedisStorage.connect({ url: REDIS_URL, keyPrefix: prefix });
+    opened.push(redis);
+    const quiet = new ServerSessionStore({
+      storage: redis,
+      type: 'redis',
+      cookieKeys: [secret],
+      names,
+      cookieOptions: { secure: false },
+      ownsStorage: false,
+    });
+    const jar = apply(new Map(), await quiet.write(session(), new Map(), NOW));
+    await b.store.read(jar, NOW);
+    const heard = b.local!.invalidations;
+    await quiet.clear(jar);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(b.local!.invalidations, heard);
+    const config = (localCache: unknown) =>
+      resolveConfig(
+        {
+          publicUrl: 'http://127.0.0.1:4180',
+          cookie: { secret: secret.toString('base64url') },
+          providers: [{ id: 'x', type: 'oidc', issuer: 'https://idp.example.com', clientId: 'c' }],
+          upstreams: [{ path: '/', url: 'http://127.0.0.1:8080' }],
+          sessions: { store: 'redis', url: REDIS_URL, ...(localCache ? { localCache } : {}) },
+        } as RawConfig,
+        {},
+      );
+    assert.equal(sessionChanges(config(undefined), redis), undefined);
+    assert.ok(sessionChanges(config({ seconds: 5 }), redis));
   });
 
   test('a lost message costs at most `seconds`: an entry changed behind the cache’s back is read again', async () => {
@@ -385,5 +425,36 @@ describe('two gateways sharing Redis, cache on (real IdP)', () => {
     assert.equal(reads, seen, 'five requests on B, no Redis read');
     assert.equal(await get(stack.url, '/oauth2/sign_out', cookie, 'POST'), 303);
     await until(async () => (await get(second.url, '/api/x', cookie)) === 401, 1_000);
+  });
+
+  test('portcullis sessions revoke (same configuration) reaches the caches of both gateways', async () => {
+    const cookies = [];
+    for (let i = 0; i < 2; i++) {
+      const b = await stack.signIn('carol', '/api/x');
+      cookies.push(b.jar.get('portcullis', stack.url)!.value);
+    }
+    for (const base of [stack.url, second.url])
+      for (const c of cookies) for (let i = 0; i < 2; i++) assert.equal(await get(base, '/api/x', c), 200);
+    const dir = mkdtempSync(join(tmpdir(), 'pcl-local-cache-'));
+    try {
+      const file = join(dir, 'portcullis.yaml');
+      const c = stack.gw.ctx.config;
+      writeFileSync(
+        file,
+        JSON.stringify({
+          publicUrl: c.public.href,
+          cookie: { secret: c.cookieKeys[0]!.toString('base64url') },
+          providers: [{ id: 'test', type: 'oidc', issuer: 'https://idp.invalid', clientId: 'x' }],
+          upstreams: [{ path: '/', url: 'http://127.0.0.1:9' }],
+          sessions: { store: 'redis', url: REDIS_URL, keyPrefix: prefix, localCache: { seconds: 30 } },
+        }),
+      );
+      const out = new Writable({ write: (_c, _e, cb) => cb() });
+      await sessionsCommand(['revoke', '--user=carol', '--provider', 'test', '--config', file], out);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    for (const base of [stack.url, second.url])
+      for (const c of cookies) await until(async () => (await get(base, '/api/x', c)) === 401, 1_000);
   });
 });

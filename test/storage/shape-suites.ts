@@ -155,6 +155,7 @@ export function shapeSuites(
         cookieOptions: { secure: false },
         ownsStorage: false,
         localCache: cache,
+        changes: storage.changes(SESSION_KIND),
       });
       return { store, cache };
     };
