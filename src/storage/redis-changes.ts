@@ -53,8 +53,10 @@ export class RedisChanges {
     }
     set.add(l);
     l.down();
-    if (this.#conn === undefined) this.#open();
-    else if (this.#subscribed && fresh) {
+    // No connection: open one, unless one is already due (#later).
+    if (this.#conn === undefined) {
+      if (this.#retry === undefined) this.#open();
+    } else if (this.#subscribed && fresh) {
       const conn = this.#conn;
       conn.subscribe(channel).then(
         () => {
@@ -70,7 +72,7 @@ export class RedisChanges {
 
   /** A new subscriber connection; its end (whatever the cause) tells the listeners and schedules the next. */
   #open(): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#conn !== undefined) return;
     const conn = this.#connection();
     if (conn === undefined) {
       this.#later();
@@ -92,15 +94,22 @@ export class RedisChanges {
         this.#later();
       }
     });
+    let channels: string[] = [];
     conn
       .connect()
       .then(() => conn.client('ID'))
       .then((id) => {
         this.#clientId = Number(id);
-        return conn.subscribe(...this.#listeners.keys());
+        channels = [...this.#listeners.keys()];
+        return conn.subscribe(...channels);
       })
       .then(() => {
         if (this.#conn !== conn) return;
+        // A channel first listened to while SUBSCRIBE was on its way is not covered: start again.
+        if (this.#listeners.size !== channels.length) {
+          conn.disconnect();
+          return;
+        }
         this.#subscribed = true;
         this.#pause = RETRY_FIRST_MS;
         for (const set of this.#listeners.values()) for (const l of set) l.up();
