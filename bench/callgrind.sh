@@ -6,6 +6,7 @@
 #
 #   bash bench/callgrind.sh                         # baseline and portcullis, 3,000 requests after 3,000
 #   N=5000 WARM=5000 TARGETS=portcullis bash bench/callgrind.sh
+#   TARGETS="portcullis portcullis-redis portcullis-redis-cached" bash bench/callgrind.sh   # Redis at REDIS_URL
 #
 # Starts the sample app and the dev IdP (pinned Node), signs in through a plain Portcullis (bench/login.ts),
 # then runs each target under `valgrind --tool=callgrind --instr-atstart=no`, warms it up with WARM requests
@@ -15,13 +16,15 @@ set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$BENCH_DIR/.." && pwd)
-RUN_DIR=$BENCH_DIR/run-callgrind
+RUN_DIR=${RUN_DIR:-$BENCH_DIR/run-callgrind}
 NODE=$REPO/node_modules/.bin/node
 N=${N:-3000}
 WARM=${WARM:-3000}
 CONCURRENCY=${CONCURRENCY:-8}
 TARGETS=${TARGETS:-baseline portcullis}
 TOP=${TOP:-25}
+REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0} # portcullis-redis[-cached] keep their sessions here
+REDIS_PREFIX=portcullis-callgrind-$$:sessions:
 
 log() { printf '[callgrind %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() {
@@ -41,6 +44,10 @@ cleanup() {
   sleep 0.5
   for pid in "${STARTED[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  if [[ " $TARGETS " == *" portcullis-redis"* ]] && command -v redis-cli >/dev/null; then
+    redis-cli -u "$REDIS_URL" --scan --pattern "$REDIS_PREFIX*" 2>/dev/null |
+      xargs -r -n 100 redis-cli -u "$REDIS_URL" del >/dev/null 2>&1 || true
+  fi
   exit "$rc"
 }
 trap cleanup EXIT
@@ -77,6 +84,14 @@ logging:
 metrics:
   listen: 127.0.0.1:0
 YAML
+
+# The server-side session variants: the same configuration with sessions in Redis (sessions.localCache
+# on for -cached); each signs alice in on its own (its session lives in Redis, not in the cookie).
+for v in portcullis-redis portcullis-redis-cached; do
+  cp "$RUN_DIR/portcullis.yaml" "$RUN_DIR/$v.yaml"
+  printf 'sessions:\n  store: redis\n  url: %s\n  keyPrefix: "%s"\n' "$REDIS_URL" "$REDIS_PREFIX" >>"$RUN_DIR/$v.yaml"
+done
+printf '  localCache:\n    seconds: 5\n' >>"$RUN_DIR/portcullis-redis-cached.yaml"
 
 start_bg() { # name cmd... -> LAST_PID
   local name=$1
@@ -117,18 +132,25 @@ for target in $TARGETS; do
   out=$RUN_DIR/callgrind.$target.out
   case $target in
     baseline) cmd=(bench/servers/baseline.ts "$BASE_PORT" "http://127.0.0.1:$APP_PORT") url=http://127.0.0.1:$BASE_PORT/ ;;
-    portcullis) cmd=(src/cli/main.ts serve --config "$RUN_DIR/portcullis.yaml") url=$GW_URL/ ;;
+    portcullis | portcullis-redis | portcullis-redis-cached)
+      # serve restarts itself in place (execve) to set the young generation's size unless it is given
+      # (src/cli/node-flags.ts), and valgrind would not follow: the same settings, given here.
+      cmd=(--max-semi-space-size=8 src/cli/main.ts serve --config "$RUN_DIR/$target.yaml") url=$GW_URL/ ;;
     *) die "unknown target $target" ;;
   esac
   # --smc-check: V8 writes its compiled code to the heap. One process, all threads summed.
-  start_bg "$target" valgrind --tool=callgrind --instr-atstart=no --smc-check=all-non-file \
+  MALLOC_ARENA_MAX=2 start_bg "$target" valgrind --tool=callgrind --instr-atstart=no --smc-check=all-non-file \
     --callgrind-out-file="$out" "$NODE" "${cmd[@]}"
   VPID=$LAST_PID
   wait_for "$target" "$VPID" "$url"
+  cookie=$COOKIE
+  if [[ $target == portcullis-redis* ]]; then
+    cookie=$("$NODE" bench/login.ts "$GW_URL" alice alice) || die "$target: sign-in failed"
+  fi
   log "$target under callgrind (pid $VPID): $WARM warm-up requests"
-  "$NODE" bench/load.ts "$url" "$WARM" "$CONCURRENCY" "$COOKIE" >/dev/null
+  "$NODE" bench/load.ts "$url" "$WARM" "$CONCURRENCY" "$cookie" >/dev/null
   callgrind_control -i on "$VPID" >/dev/null
-  "$NODE" bench/load.ts "$url" "$N" "$CONCURRENCY" "$COOKIE" >"$RUN_DIR/load-$target.txt"
+  "$NODE" bench/load.ts "$url" "$N" "$CONCURRENCY" "$cookie" >"$RUN_DIR/load-$target.txt"
   callgrind_control -i off "$VPID" >/dev/null
   callgrind_control -d "$VPID" >/dev/null
   sleep 1
@@ -157,15 +179,21 @@ done
 
 echo
 echo "instructions per request (callgrind, $N requests after $WARM, $CONCURRENCY keep-alive connections):"
-printf '  %-11s %10s %10s %10s %10s\n' target total mutator GC compiler
+printf '  %-24s %10s %10s %10s %10s\n' target total mutator GC compiler
 for target in $TARGETS; do
-  printf '  %-11s %10s %10s %10s %10s\n' "$target" "${RESULT[$target]}" "${MUTATOR[$target]}" "${GC_OF[$target]}" "${JIT_OF[$target]}"
+  printf '  %-24s %10s %10s %10s %10s\n' "$target" "${RESULT[$target]}" "${MUTATOR[$target]}" "${GC_OF[$target]}" "${JIT_OF[$target]}"
 done
 if [[ -n ${RESULT[baseline]:-} && -n ${RESULT[portcullis]:-} ]]; then
   ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3fx", a / b }'; }
   echo "  portcullis / baseline: $(ratio "${RESULT[portcullis]}" "${RESULT[baseline]}") total," \
     "$(ratio "${MUTATOR[portcullis]}" "${MUTATOR[baseline]}") mutator"
 fi
+for target in portcullis-redis portcullis-redis-cached; do
+  if [[ -n ${RESULT[$target]:-} && -n ${RESULT[portcullis]:-} ]]; then
+    echo "  $target / portcullis: $(awk -v a="${RESULT[$target]}" -v b="${RESULT[portcullis]}" 'BEGIN { printf "%.3fx", a / b }') total," \
+      "$(awk -v a="${MUTATOR[$target]}" -v b="${MUTATOR[portcullis]}" 'BEGIN { printf "%.3fx", a / b }') mutator"
+  fi
+done
 for target in $TARGETS; do
   echo
   echo "top functions, $target (inclusive of nothing: self instructions; JIT code shows as ???):"

@@ -76,6 +76,7 @@ const DESCRIPTIONS: Record<string, string> = {
   baseline: 'node:http + undici Pool proxy, no auth (the Node floor)',
   portcullis: 'Portcullis, proxy mode, cookie sessions',
   'portcullis-redis': 'Portcullis, server-side sessions in Redis',
+  'portcullis-redis-cached': 'the same with sessions.localCache (pub/sub invalidation)',
   'portcullis-assertion': 'Portcullis, signed identity assertion on (X-Portcullis-Assertion)',
   'portcullis-rules': 'Portcullis, 10 route rules (groups, e-mails), request under the last',
   nginx: 'nginx proxying the app, no auth (the floor)',
@@ -250,7 +251,7 @@ const notes = [
   'For direct it is the app itself (in parentheses); for the proxies it excludes the app (app CPU us/req).',
   'nginx-fa*: nginx and the Portcullis (or bare 202 server) it asks, together. apache-*: the Apache main process and its workers.',
   'The Apache targets sign in again right before each run (mod_auth_openidc re-issues a session cookie older than 60 s).',
-  "portcullis-redis: the Redis server's own CPU is not counted (a shared system service).",
+  "portcullis-redis*: the Redis server's own CPU is not counted (a shared system service).",
 ];
 
 const portcullisRows = rows.filter((r) => r.target.startsWith('portcullis-'));

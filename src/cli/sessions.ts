@@ -10,7 +10,7 @@ import { loadConfig } from '../config/load.ts';
 import { accountGrants, revokeAccountGrants } from '../issuer/account-grants.ts';
 import { createLogger } from '../observability/log.ts';
 import { cookieNames } from '../sessions/cookie-store.ts';
-import { openSessionStorage } from '../sessions/open.ts';
+import { openSessionStorage, sessionChanges } from '../sessions/open.ts';
 import { ServerSessionStore } from '../sessions/server-store.ts';
 import type { UserRef } from '../sessions/store.ts';
 import { openStorage } from '../storage/open.ts';
@@ -80,6 +80,8 @@ export async function sessionsCommand(
             names: cookieNames(config.cookie.name, config.cookieSecure, config.cookie.domain),
             cookieOptions: { secure: config.cookieSecure, domain: config.cookie.domain },
             ownsStorage: false,
+            // Instances with sessions.localCache drop a revoked session when they hear of it.
+            changes: sessionChanges(config, sessionStorage),
           });
     const now = Math.floor(Date.now() / 1000);
     for (const u of users) {

@@ -456,7 +456,12 @@ export function resolveConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env
     readSecretFile(file, key, problems),
   );
 
-  const sessions = resolveSessions(c.sessions, problems, (file, key) => readSecretFile(file, key, problems));
+  const sessions = resolveSessions(
+    c.sessions,
+    problems,
+    (file, key) => readSecretFile(file, key, problems),
+    c.storage.type,
+  );
   problems.push(...workerProblems(c));
 
   const m = /^(.*):(\d+)$/.exec(c.listen)!;

@@ -174,6 +174,23 @@ export const sessionsSchema = z
         'prefix of the session keys in redis (store redis), so deployments can share a server; on a Cluster it is also the hash tag of every key (docs/scaling.md)',
       )
       .meta({ examples: ['platform-a:sessions:'] }),
+    localCache: z
+      .object({
+        seconds: z
+          .number()
+          .int()
+          .min(1)
+          .max(300)
+          .describe(
+            'the longest a session is served from memory without a store read, even when an invalidation is lost: the bound on how late a revocation can take effect',
+          )
+          .meta({ examples: [5] }),
+      })
+      .strict()
+      .optional()
+      .describe(
+        'off unless set: keep live sessions in each process’s memory, so a request skips the redis read. Every sign-out, revocation and refresh publishes an invalidation (redis PUBLISH) that every instance hears, so revocation takes effect after that message’s latency (a millisecond or so) instead of at the next request; while an instance is not subscribed its cache is emptied and unused. Store redis, or store storage with storage.type redis (docs/endpoints.md#server-side-sessions)',
+      ),
     ...redisConnectionFields('store redis'),
   })
   .strict();

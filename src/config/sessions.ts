@@ -19,7 +19,19 @@ export function resolveSessions(
   s: SessionsConfig,
   problems: string[],
   readSecret: ReadSecret,
+  storageType: string,
 ): ResolvedSessions {
+  // The local cache is safe only with invalidations every instance hears: redis pub/sub. Sqlite has no
+  // way to tell another process (or worker) that a session ended, so the cache would serve it for up
+  // to localCache.seconds after a sign-out.
+  if (
+    s.localCache !== undefined &&
+    s.store !== 'redis' &&
+    !(s.store === 'storage' && storageType === 'redis')
+  )
+    problems.push(
+      `sessions.localCache: needs invalidations every instance hears (redis pub/sub), and ${s.store === 'storage' ? `sessions.store is storage with storage.type: ${storageType}` : 'sessions.store is cookie'}; remove sessions.localCache, or set sessions.store: redis`,
+    );
   if (s.store !== 'redis') {
     for (const key of ['url', 'password', 'passwordFile', ...REDIS_CONNECTION_KEYS] as const) {
       if (s[key] !== undefined)

@@ -9,7 +9,10 @@
  *   sqlite runs in WAL mode with a 5 s busy timeout and takes the write lock first (BEGIN IMMEDIATE), so
  *   processes on one host take turns (src/storage/sqlite.ts);
  * - caches (forward-auth decisions, bearer keys, decrypted sessions checked against the store): a worker
- *   fills its own, as separate instances do.
+ *   fills its own, as separate instances do. So does sessions.localCache, which serves sessions without a
+ *   store read: each worker subscribes to the invalidations on its own connection, and every write
+ *   publishes one before it is answered, so a sign-out in one worker reaches the others as it reaches
+ *   other instances (and the option is refused without redis, src/config/sessions.ts).
  *
  * storage.type memory is not: each worker would hold its own grants, sessions and signing keys. And
  * metrics.insecureOnMainListener would show whichever worker answered, not the whole process group.

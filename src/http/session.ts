@@ -8,8 +8,8 @@
 
 import { PortcullisError } from '../errors/codes.ts';
 import { describe } from '../idp/oidc.ts';
-import { isStoreUnavailable } from '../sessions/server-store.ts';
 import { needsRefresh, type Session } from '../sessions/session.ts';
+import { isStoreUnavailable } from '../sessions/store-ops.ts';
 import type { GatewayContext } from './context.ts';
 import { sendError } from './respond.ts';
 import type { Scope } from './scope.ts';

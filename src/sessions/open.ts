@@ -7,10 +7,12 @@ import type { ResolvedConfig } from '../config/load.ts';
 import { sameRedis } from '../config/redis.ts';
 import type { Logger } from '../observability/log.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import type { Storage } from '../storage/storage.ts';
+import type { ChangeFeed, Storage } from '../storage/storage.ts';
 import { type CookieNames, CookieSessionStore } from './cookie-store.ts';
 import type { CookieOptions } from './cookies.ts';
+import { LocalSessionCache } from './local-cache.ts';
 import type { Sealer } from './sealer.ts';
+import { SESSION_KIND } from './server-entries.ts';
 import { ServerSessionStore } from './server-store.ts';
 import type { SessionStore } from './store.ts';
 
@@ -86,6 +88,38 @@ export interface SessionStoreDeps {
   readonly storage: Storage | undefined;
 }
 
+/**
+ * `sessions.localCache`: one cache per process and storage, subscribed once and kept across reloads (a
+ * reload's new store empties it; a new `seconds` applies to what is cached from then on). Turned off by a
+ * reload, it stays subscribed, unused.
+ */
+const localCaches = new WeakMap<Storage, LocalSessionCache>();
+
+function localCache(config: ResolvedConfig, storage: Storage, log: Logger): LocalSessionCache | undefined {
+  const want = config.sessions.localCache;
+  // Refused at config load without a change feed (src/config/sessions.ts).
+  const feed = want === undefined ? undefined : storage.changes?.(SESSION_KIND);
+  if (want === undefined || feed === undefined) return undefined;
+  let cache = localCaches.get(storage);
+  if (cache === undefined) {
+    cache = new LocalSessionCache(feed, want.seconds, (up) => {
+      if (up) log.info({ event: 'session-cache.on' }, 'session cache: subscribed to invalidations');
+      else
+        log.warn(
+          { event: 'session-cache.off' },
+          'session cache: not subscribed to invalidations; every request reads the store until it is',
+        );
+    });
+    localCaches.set(storage, cache);
+  } else cache.seconds = want.seconds;
+  return cache;
+}
+
+/** The feed every session change is published on, with `sessions.localCache` (one PUBLISH per change). */
+export function sessionChanges(config: ResolvedConfig, storage: Storage): ChangeFeed | undefined {
+  return config.sessions.localCache === undefined ? undefined : storage.changes?.(SESSION_KIND);
+}
+
 export function createSessionStore(config: ResolvedConfig, d: SessionStoreDeps): SessionStore {
   const type = config.sessions.store;
   if (type === 'cookie') return new CookieSessionStore(d.sealer, d.names, d.cookieOptions);
@@ -100,6 +134,8 @@ export function createSessionStore(config: ResolvedConfig, d: SessionStoreDeps):
     cookieOptions: d.cookieOptions,
     // The gateway opened the storage and closes it (it may be shared with the issuer).
     ownsStorage: false,
+    localCache: localCache(config, d.storage, d.log),
+    changes: sessionChanges(config, d.storage),
     onError: (op, err) => {
       d.metrics.storeError(type);
       if (Date.now() - last < WARN_EVERY_MS) return;

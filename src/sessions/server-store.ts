@@ -23,21 +23,37 @@
  * flight), so the late write finds a changed entry, not a free key, and the request that redeemed in vain
  * is answered as signed out. Had another instance refreshed meanwhile, its stored session is used instead.
  *
- * Every request with a session costs one store read (redis: one HGETALL). No session is cached across
- * requests without that read, so revocation takes effect at the next request everywhere; the decrypted
- * session is reused only while the stored ciphertext is unchanged (which also keeps the per-session policy
- * and identity-header caches warm).
+ * Every request with a session costs one store read (redis: one HGETALL). By default no session is
+ * cached across requests without that read, so revocation takes effect at the next request everywhere;
+ * the decrypted session is reused only while the stored ciphertext is unchanged (which also keeps the
+ * per-session policy and identity-header caches warm). With `sessions.localCache` a live session is served
+ * from memory for a few seconds, and every change is published so that other instances drop their copy
+ * (src/sessions/local-cache.ts); every process with that setting publishes, `portcullis sessions revoke`
+ * included. Without it nothing is published: a Redis user may lack pub/sub rights, and sign-out must not
+ * start failing for a cache nobody turned on.
  */
-import { createHash, hkdfSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { PortcullisError } from '../errors/codes.ts';
-import type { Storage } from '../storage/storage.ts';
+import type { ChangeFeed, Storage } from '../storage/storage.ts';
 import { type CookieNames, CookieSessionStore } from './cookie-store.ts';
 import type { CookieOptions } from './cookies.ts';
 import { serializeCookie } from './cookies.ts';
 import { DigestCache } from './digest-cache.ts';
+import type { Cached, LocalSessionCache } from './local-cache.ts';
 import { Sealer } from './sealer.ts';
+import {
+  atRestKey,
+  LOCK_KIND,
+  SESSION_KIND,
+  storeKey,
+  TOMBSTONE,
+  TOMBSTONE_SECONDS,
+  USER_KIND,
+  userGroup,
+} from './server-entries.ts';
 import { isSession, needsRefresh, type Session } from './session.ts';
+import { SignedOutAs } from './signed-out-as.ts';
 import type {
   Cookies,
   Redeem,
@@ -47,36 +63,19 @@ import type {
   UserSession,
   UserSessions,
 } from './store.ts';
+import { STORE_TIMEOUT_MS, type StoreOp, StoreOps } from './store-ops.ts';
 
-/** Storage kinds: the session entries and their refresh locks. */
-export const SESSION_KIND = 'GatewaySession';
-export const LOCK_KIND = 'GatewaySessionRefresh';
-/**
- * The user index: one small entry per session (same key, same expiry), grouped under the user with the
- * storage's grant mechanism, so Storage.listGrant finds a user's sessions and no session entry changes
- * shape (session entries stay plain, as Storage.swap requires).
- */
-export const USER_KIND = 'GatewaySessionUser';
-/** How long the signed-out page can offer "sign out of every device" after a sign-out. */
-export const SIGNED_OUT_AS_SECONDS = 600;
-const SIGNED_OUT_PURPOSE = 'signed-out-as';
+export { LOCK_KIND, SESSION_KIND, USER_KIND, userGroup } from './server-entries.ts';
+
 /** The Sealer purpose of the cookie value: never opens as a cookie-store session, nor the other way round. */
 const REF_PURPOSE = 'session-ref';
 const ID_BYTES = 32;
 const ID_SHAPE = /^[A-Za-z0-9_-]{43}$/;
-/** A store operation that takes longer fails (503) rather than holding the request. */
-export const STORE_TIMEOUT_MS = 2_000;
 /** Longer than a refresh at the IdP may take (10 s timeout); a crashed holder's lock expires by then. */
 const LOCK_SECONDS = 15;
-/** How long a sign-out's tombstone outlives it: longer than a refresh can be in flight (lock + margin). */
-const TOMBSTONE_SECONDS = 60;
-/** The tombstone's payload: no `s`, so it reads as no session, and every swap against a session fails. */
-const TOMBSTONE = { ended: 1 };
 const POLL_MS = 50;
 const CACHE_MAX = 10_000;
 const CACHE_TTL_MS = 15 * 60_000;
-
-export type StoreOp = 'read' | 'write' | 'delete' | 'lock';
 
 export interface ServerSessionStoreOptions {
   readonly storage: Storage;
@@ -93,31 +92,16 @@ export interface ServerSessionStoreOptions {
   readonly timeoutMs?: number;
   /** The refresh lock's lifetime in seconds (default LOCK_SECONDS; tests shorten it). */
   readonly lockSeconds?: number;
-}
-
-interface Cached {
-  readonly blob: string;
-  readonly session: Session;
-}
-
-function atRestKey(secret: Buffer): Buffer {
-  return Buffer.from(hkdfSync('sha256', secret, 'portcullis', 'portcullis session store encryption v1', 32));
-}
-
-function storeKey(id: string): string {
-  return createHash('sha256').update(id).digest('base64url');
-}
-
-/** The index group of a user's sessions: a digest, so neither the provider nor the user id is a redis key. */
-export function userGroup(user: UserRef): string {
-  return `gateway-user:${createHash('sha256').update(`${user.provider}\u0000${user.sub}`).digest('base64url')}`;
+  /** `sessions.localCache`: one per process, shared by the stores reloads build (sessions/open.ts). */
+  readonly localCache?: LocalSessionCache | undefined;
+  /**
+   * Where every change of a session is published (the invalidations of the local caches): given when the
+   * configuration has `sessions.localCache`, whether or not this process caches (`portcullis sessions`).
+   */
+  readonly changes?: ChangeFeed | undefined;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-export function isStoreUnavailable(err: unknown): err is PortcullisError {
-  return err instanceof PortcullisError && err.code === 'PCL_SESSION_STORE_UNAVAILABLE';
-}
 
 /** The refresh is done when the stored session no longer holds the token we saw, or needs no refresh. */
 function refreshedSince(seen: Session, current: Session, now: number): boolean {
@@ -134,10 +118,13 @@ export class ServerSessionStore implements SessionStore, UserSessions {
   /** Expiring and recognising cookies is the same as for cookie sessions (chunks left from them too). */
   readonly #cookies: CookieSessionStore;
   readonly #opts: CookieOptions;
+  readonly #signedOut: SignedOutAs;
   readonly #owns: boolean;
-  readonly #onError: (op: StoreOp, err: unknown) => void;
-  readonly #timeoutMs: number;
+  readonly #ops: StoreOps;
   readonly #lockSeconds: number;
+  /** Where changes are told to other instances (redis pub/sub); absent without sessions.localCache. */
+  readonly #feed: ChangeFeed | undefined;
+  readonly #local: LocalSessionCache | undefined;
   /**
    * Cookie value (by digest) → store key, for values that opened with our keys (the AEAD tag authenticates
    * them). No TTL: the mapping never changes; whether the session still exists is the store's to say.
@@ -158,14 +145,19 @@ export class ServerSessionStore implements SessionStore, UserSessions {
     this.#atRest = new Sealer(o.cookieKeys.map(atRestKey));
     this.#cookies = new CookieSessionStore(this.#refs, o.names, o.cookieOptions);
     this.#opts = o.cookieOptions;
+    this.#signedOut = new SignedOutAs(this.#refs, o.names, o.cookieOptions);
     this.#owns = o.ownsStorage;
-    this.#onError = o.onError ?? (() => {});
-    this.#timeoutMs = o.timeoutMs ?? STORE_TIMEOUT_MS;
+    this.#ops = new StoreOps(o.type, o.timeoutMs ?? STORE_TIMEOUT_MS, o.onError ?? (() => {}));
     this.#lockSeconds = o.lockSeconds ?? LOCK_SECONDS;
+    this.#feed = o.changes;
+    this.#local = o.localCache;
+    // A store is built at start and at every reload: what the previous one decrypted goes, in case a
+    // cookie secret was removed.
+    this.#local?.clear();
   }
 
   owns(name: string): boolean {
-    return name === this.#signedOutName() || this.#cookies.owns(name);
+    return name === this.#signedOut.name || this.#cookies.owns(name);
   }
 
   /** The store key the cookie names, or undefined for no cookie or one that does not open (forged). */
@@ -181,33 +173,15 @@ export class ServerSessionStore implements SessionStore, UserSessions {
     return key;
   }
 
-  /** Runs one store operation with a time limit; any failure becomes PCL_SESSION_STORE_UNAVAILABLE. */
-  async #op<T>(op: StoreOp, run: () => Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const work = run();
-      const limit = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`no answer within ${this.#timeoutMs} ms`)),
-          this.#timeoutMs,
-        );
-      });
-      // A late rejection of the abandoned operation must not surface as an unhandled one.
-      work.catch(() => {});
-      return await Promise.race([work, limit]);
-    } catch (err) {
-      this.#onError(op, err);
-      const why = err instanceof Error ? err.message : String(err);
-      throw new PortcullisError(
-        'PCL_SESSION_STORE_UNAVAILABLE',
-        `session store ${this.type}: ${op} failed: ${why}`,
-        {
-          cause: err,
-        },
-      );
-    } finally {
-      clearTimeout(timer);
-    }
+  #op<T>(op: StoreOp, run: () => Promise<T>): Promise<T> {
+    return this.#ops.run(op, run);
+  }
+
+  /** Tells every instance that the entry changed (their local caches drop it) before the caller answers. */
+  async #changed(key: string, op: StoreOp): Promise<void> {
+    this.#local?.forget(key);
+    const feed = this.#feed;
+    if (feed !== undefined) await this.#op(op, () => feed.publish(key));
   }
 
   async ping(): Promise<void> {
@@ -216,10 +190,12 @@ export class ServerSessionStore implements SessionStore, UserSessions {
 
   /** The live session entry with the ciphertext it was read from; undefined when absent, ended or expired. */
   async #entry(key: string, now: number): Promise<Cached | undefined> {
+    const mark = this.#local?.mark() ?? -1;
     const payload = await this.#op('read', () => this.#storage.find(SESSION_KIND, key));
     const blob = payload?.['s'];
     if (typeof blob !== 'string') {
       this.#sessions.delete(key);
+      this.#local?.forget(key);
       return undefined;
     }
     let entry = this.#sessions.get(key);
@@ -236,7 +212,9 @@ export class ServerSessionStore implements SessionStore, UserSessions {
       entry = { blob, session: parsed };
       this.#sessions.set(key, entry);
     }
-    return entry.session.expiresAt > now ? entry : undefined;
+    if (entry.session.expiresAt <= now) return undefined;
+    this.#local?.keep(key, entry, mark, now);
+    return entry;
   }
 
   async #load(key: string, now: number): Promise<Session | undefined> {
@@ -268,6 +246,7 @@ export class ServerSessionStore implements SessionStore, UserSessions {
     );
     if (done && ttl > 0) this.#sessions.set(key, { blob: sealed, session: next });
     else if (done) this.#sessions.delete(key);
+    if (done) await this.#changed(key, 'write');
     return done;
   }
 
@@ -284,13 +263,17 @@ export class ServerSessionStore implements SessionStore, UserSessions {
       done = await this.#op('delete', () =>
         this.#storage.swap(SESSION_KIND, key, { field: 's', value: blob }, TOMBSTONE, o),
       );
-    if (done) this.#sessions.delete(key);
+    if (done) {
+      this.#sessions.delete(key);
+      await this.#changed(key, 'delete');
+    }
     return done;
   }
 
   read(cookies: Cookies, now: number): Session | undefined | Promise<Session | undefined> {
     const key = this.#key(cookies);
-    return key === undefined ? undefined : this.#load(key, now);
+    if (key === undefined) return undefined;
+    return this.#local?.get(key, now) ?? this.#load(key, now);
   }
 
   /** Sign-in: always a new id (no session fixation); the browser's previous session, if any, is deleted. */
@@ -369,8 +352,9 @@ export class ServerSessionStore implements SessionStore, UserSessions {
 
   /**
    * Sign out everywhere: each indexed session is replaced by a tombstone (as a sign-out does, so a refresh
-   * in flight cannot bring it back), then the index goes. Every instance reads the store at every request,
-   * so the sessions are refused everywhere from the next request on.
+   * in flight cannot bring it back), then the index goes. Every instance reads the store at every request
+   * (or, with a local cache, is sent each tombstone's invalidation before this returns), so the sessions
+   * are refused everywhere from the next request on (with a local cache: once the message arrives).
    */
   async endUser(user: UserRef): Promise<number> {
     const group = userGroup(user);
@@ -387,40 +371,15 @@ export class ServerSessionStore implements SessionStore, UserSessions {
   }
 
   signedOutAs(session: Session | undefined): string[] {
-    if (session === undefined) return [];
-    const value = this.#refs.seal(
-      SIGNED_OUT_PURPOSE,
-      JSON.stringify({
-        p: session.provider,
-        s: session.identity.sub,
-        e: Math.floor(Date.now() / 1000) + SIGNED_OUT_AS_SECONDS,
-      }),
-    );
-    return [serializeCookie(this.#signedOutName(), value, SIGNED_OUT_AS_SECONDS, this.#opts)];
+    return this.#signedOut.cookies(session);
   }
 
   readSignedOutAs(present: Cookies, now: number): UserRef | undefined {
-    const raw = present.get(this.#signedOutName());
-    const plain = raw === undefined ? undefined : this.#refs.open(SIGNED_OUT_PURPOSE, raw);
-    if (plain === undefined) return undefined;
-    try {
-      const v = JSON.parse(plain) as { p?: unknown; s?: unknown; e?: unknown };
-      if (typeof v.p !== 'string' || typeof v.s !== 'string' || typeof v.e !== 'number' || v.e <= now)
-        return undefined;
-      return { provider: v.p, sub: v.s };
-    } catch {
-      return undefined;
-    }
+    return this.#signedOut.read(present, now);
   }
 
   expireSignedOutAs(present: Cookies): string[] {
-    const name = this.#signedOutName();
-    return present.has(name) ? [serializeCookie(name, '', 0, this.#opts)] : [];
-  }
-
-  /** The signed-out-as cookie: next to the session cookie, with the same prefix and attributes. */
-  #signedOutName(): string {
-    return `${this.names.session}_signed_out`;
+    return this.#signedOut.expire(present);
   }
 
   async refresh(present: Cookies, session: Session, now: number, redeem: Redeem): Promise<RefreshOutcome> {

@@ -20,7 +20,9 @@
  */
 import { type ChainableCommander, Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import { describeRedis, type RedisConnection } from '../config/redis.ts';
+import { RedisChanges } from './redis-changes.ts';
 import {
+  type ChangeFeed,
   type EntryOptions,
   type Expected,
   type GrantMember,
@@ -162,6 +164,8 @@ export class RedisStorage implements Storage {
   readonly type = 'redis' as const;
   readonly redis: Redis | Cluster;
   readonly #prefix: string;
+  /** Made at the first changes() call: most storages never publish nor subscribe. */
+  #changes: RedisChanges | undefined;
 
   private constructor(redis: Redis | Cluster, prefix: string) {
     this.redis = redis;
@@ -365,7 +369,19 @@ export class RedisStorage implements Storage {
     return 0;
   }
 
+  /** Pub/sub on `<prefix>c:<kind>` (src/storage/redis-changes.ts). */
+  changes(kind: string): ChangeFeed {
+    this.#changes ??= new RedisChanges(this.redis);
+    return this.#changes.feed(`${this.#prefix}c:${kind}`);
+  }
+
+  /** The subscriber connection's CLIENT ID while it is subscribed (tests end it with CLIENT KILL ID). */
+  get subscriberId(): number | undefined {
+    return this.#changes?.subscriberId;
+  }
+
   async close(): Promise<void> {
+    this.#changes?.close();
     if (this.redis.status === 'end') return;
     try {
       await this.redis.quit();

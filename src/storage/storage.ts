@@ -65,7 +65,32 @@ export interface Storage {
   listGrant(grantId: string): Promise<GrantMember[]>;
   /** Removes expired entries now; returns how many (redis expires keys itself and returns 0). */
   cleanup(): Promise<number>;
+  /**
+   * The change feed of one kind, where the storage has one that every process hears (redis: pub/sub);
+   * absent elsewhere. Nothing is published by the adapter itself: callers tell what they changed.
+   */
+  changes?(kind: string): ChangeFeed;
   close(): Promise<void>;
+}
+
+/**
+ * Messages that say "entry `id` of this kind changed", between processes. Delivery is at most once: a
+ * message sent while a listener is not subscribed is lost, which is why a listener hears `down` first
+ * and `up` only once its subscription is confirmed.
+ */
+export interface ChangeFeed {
+  /** Tells every listener of this kind, in every process (this one too); resolves once the server has it. */
+  publish(id: string): Promise<void>;
+  /** Starts listening (`down` until subscribed); returns the function that stops. */
+  listen(l: ChangeListener): () => void;
+}
+
+export interface ChangeListener {
+  changed(id: string): void;
+  /** Not subscribed (not yet, or the connection broke): changes from now until `up` may go unheard. */
+  down(): void;
+  /** Subscribed (again): every change published from now on is heard. */
+  up(): void;
 }
 
 export interface GrantMember {

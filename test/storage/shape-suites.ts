@@ -16,7 +16,9 @@ import {
 } from '../../src/doctor/reach.ts';
 import type { StoreScope } from '../../src/doctor/scope.ts';
 import { cookieNames } from '../../src/sessions/cookie-store.ts';
-import { isStoreUnavailable, ServerSessionStore } from '../../src/sessions/server-store.ts';
+import { LocalSessionCache } from '../../src/sessions/local-cache.ts';
+import { SESSION_KIND, ServerSessionStore } from '../../src/sessions/server-store.ts';
+import { isStoreUnavailable } from '../../src/sessions/store-ops.ts';
 import { RedisStorage } from '../../src/storage/redis.ts';
 import { apply, session, sessionStoreContract } from '../sessions/store-contract.ts';
 import type { Cleanup } from '../support/cleanup.ts';
@@ -135,6 +137,53 @@ export function shapeSuites(
     const down = await pingConnection(dead, 2_000);
     assert.equal(down.ok, false);
     assert.ok(performance.now() - t0 < 5_000, 'fails within the timeout');
+  });
+
+  test(`redis ${name}: sessions.localCache — a sign-out on one instance is refused on the other once its invalidation arrives`, async () => {
+    const p = `portcullis-test:${randomBytes(6).toString('hex')}:sessions:`;
+    const secret = randomBytes(32);
+    const opened: { storage: RedisStorage; cache: LocalSessionCache }[] = [];
+    const instance = async () => {
+      const storage = await connect(p);
+      const cache = new LocalSessionCache(storage.changes(SESSION_KIND), 30);
+      opened.push({ storage, cache });
+      const store = new ServerSessionStore({
+        storage,
+        type: 'redis',
+        cookieKeys: [secret],
+        names,
+        cookieOptions: { secure: false },
+        ownsStorage: false,
+        localCache: cache,
+        changes: storage.changes(SESSION_KIND),
+      });
+      return { store, cache };
+    };
+    const waitFor = async (f: () => boolean | Promise<boolean>) => {
+      const start = Date.now();
+      while (!(await f())) {
+        assert.ok(Date.now() - start < 5_000, 'not within 5 s');
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    };
+    try {
+      const a = await instance();
+      const b = await instance();
+      await waitFor(() => a.cache.subscribed && b.cache.subscribed);
+      const now = Math.floor(Date.now() / 1000);
+      const jar = apply(new Map(), await a.store.write(session({ expiresAt: now + 3600 }), new Map(), now));
+      assert.ok(await b.store.read(jar, now));
+      assert.ok(b.store.read(jar, now) instanceof Promise === false, 'B serves it from memory');
+      await a.store.clear(jar);
+      await waitFor(async () => (await b.store.read(jar, now)) === undefined);
+      assert.ok(b.cache.invalidations >= 1);
+    } finally {
+      for (const o of opened) {
+        o.cache.close();
+        await o.storage.close();
+      }
+      await removeKeys(await shape(), `*${p}*`);
+    }
   });
 
   test(`redis ${name}: primary killed — reads answer "store unavailable" (503), never "signed out", until the failover; the session is there after`, async (t) => {
