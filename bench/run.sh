@@ -53,7 +53,7 @@ PHASE_TIMEOUT=${PHASE_TIMEOUT:-900}  # seconds one phase may take before it is s
 WS_CONNECTIONS=${WS_CONNECTIONS:-64} # ws: connections, each in a closed loop
 WS_SIZE=${WS_SIZE:-128}              # ws: bytes per message
 WS_SECONDS=${WS_SECONDS:-10}         # ws: measured seconds per path and round
-WS_ROUNDS=${WS_ROUNDS:-3}            # ws: interleaved rounds (direct, through Portcullis)
+WS_ROUNDS=${WS_ROUNDS:-3}            # ws: interleaved rounds (direct, through Portcullis, through nginx)
 IDLE_CONNS=${IDLE_CONNS:-10000}      # idle-conns: keep-alive connections opened per target
 RESULTS_DIR=${RESULTS_DIR-$BENCH_DIR/results} # where <date>-bench.md and .json go; "" = only bench/run/
 NOTE=${NOTE:-}                       # a line for the report, e.g. "other work ran at the same time"
@@ -664,10 +664,36 @@ for name in "${PHASE_LIST[@]}"; do
   mapfile -t client < <(client_cmd)
   case $name in
     ws)
-      run_phase ws "${client[@]}" "$NODE" "$file" --direct "ws://127.0.0.1:$APP_PORT/ws" \
-        --proxied "ws://127.0.0.1:$GW_PORT/ws" --pid "app=${PID_OF[app]}" \
-        --pid "portcullis=${PID_OF[portcullis]}" --connections "$WS_CONNECTIONS" --size "$WS_SIZE" \
-        --duration "$WS_SECONDS" --rounds "$WS_ROUNDS"
+      ws_args=(--via "portcullis=ws://127.0.0.1:$GW_PORT/ws" --pid "app=${PID_OF[app]}"
+        --pid "portcullis=${PID_OF[portcullis]}")
+      # The peer: nginx relaying the same WebSocket (nginx.org/en/docs/http/websocket.html), no auth, on the
+      # server CPUs like Portcullis: what a relay costs on this shape, where it shares the app's core.
+      if [[ -x $NGINX ]]; then
+        NGX_WS_PORT=$("$NODE" -e 'const s = require("node:net").createServer().listen(0, "127.0.0.1", () => {
+          console.log(s.address().port); s.close(); });')
+        cat >"$RUN_DIR/nginx-ws-server.conf" <<NGINXCONF
+map \$http_upgrade \$connection_upgrade { default upgrade; '' close; }
+server {
+    listen 127.0.0.1:$NGX_WS_PORT;
+    location / {
+        proxy_pass http://bench_app;
+        proxy_http_version 1.1;
+        proxy_set_header Upgrade \$http_upgrade;
+        proxy_set_header Connection \$connection_upgrade;
+        proxy_set_header Host \$host;
+        proxy_read_timeout 1h;
+        proxy_send_timeout 1h;
+    }
+}
+NGINXCONF
+        nginx_conf nginx-ws "$RUN_DIR/nginx-ws-server.conf" >"$RUN_DIR/nginx-ws.conf"
+        start_nginx nginx-ws "$NGX_WS_PORT"
+        ws_args+=(--via "nginx=ws://127.0.0.1:$NGX_WS_PORT/ws" --pid "nginx=${PID_OF[nginx-ws]}")
+      else
+        log "phase ws: no nginx at $NGINX, so no nginx peer (install nginx-light or set NGINX)"
+      fi
+      run_phase ws "${client[@]}" "$NODE" "$file" --direct "ws://127.0.0.1:$APP_PORT/ws" "${ws_args[@]}" \
+        --connections "$WS_CONNECTIONS" --size "$WS_SIZE" --duration "$WS_SECONDS" --rounds "$WS_ROUNDS"
       ;;
     idle-conns)
       targets=(--target "portcullis=$GW_URL$BENCH_PATH=${PID_OF[portcullis]}")

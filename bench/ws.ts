@@ -1,10 +1,15 @@
 // Phase "ws" of `npm run bench` (issue 14, goal 5): WebSocket messages per second through Portcullis versus
-// straight to the sample app's echo (/ws), with a fixed number of connections, each in a closed loop (send a
-// message, wait for its echo, send the next). Started by bench/run.sh with the servers it runs:
+// straight to the sample app's echo (/ws), and through nginx as the peer relay (no auth: what a relay costs
+// on this shape), with a fixed number of connections, each in a closed loop (send a message, wait for its
+// echo, send the next). Started by bench/run.sh with the servers it runs:
 //
-//   BENCH_OUT=out.json node bench/ws.ts --direct ws://127.0.0.1:APP/ws --proxied ws://127.0.0.1:GW/ws \
-//     (cookie in BENCH_COOKIE, or --cookie) [--pid app=PID --pid portcullis=PID] [--connections 64] [--size 128]
-//     [--duration 10] [--warmup 2] [--rounds 3]
+//   BENCH_OUT=out.json node bench/ws.ts --direct ws://127.0.0.1:APP/ws --via portcullis=ws://127.0.0.1:GW/ws \
+//     [--via nginx=ws://127.0.0.1:NGX/ws] (cookie in BENCH_COOKIE, or --cookie) [--pid app=PID \
+//     --pid portcullis=PID --pid nginx=PID] [--connections 64] [--size 128] [--duration 10] [--warmup 2] [--rounds 3]
+//
+// `--proxied URL` is `--via portcullis=URL`. A via whose name starts with "portcullis" gets the cookie and the
+// checks (the app sees alice; no cookie, no upgrade); the others are plain relays. The server CPU of a path
+// is the app's plus its relay's (the --pid of the same name).
 //
 // Prints markdown; writes JSON to BENCH_OUT. The client is a minimal RFC 6455 client on node:net: it sends
 // one pre-masked frame over and over (the server unmasks it all the same) and parses the echo frames.
@@ -17,6 +22,7 @@ const { values } = parseArgs({
   options: {
     direct: { type: 'string' },
     proxied: { type: 'string' },
+    via: { type: 'string', multiple: true, default: [] },
     cookie: { type: 'string', default: process.env.BENCH_COOKIE ?? '' },
     pid: { type: 'string', multiple: true, default: [] },
     connections: { type: 'string', default: '64' },
@@ -26,8 +32,14 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
   },
 });
-if (!values.direct || !values.proxied) {
-  process.stderr.write('usage: ws.ts --direct WS_URL --proxied WS_URL --cookie COOKIE [--pid name=PID]...\n');
+const VIAS = new Map<string, string>(
+  values.via.map((v) => [v.slice(0, v.indexOf('=')), v.slice(v.indexOf('=') + 1)] as [string, string]),
+);
+if (values.proxied) VIAS.set('portcullis', values.proxied);
+if (!values.direct || !VIAS.has('portcullis')) {
+  process.stderr.write(
+    'usage: ws.ts --direct WS_URL --via portcullis=WS_URL [--via NAME=WS_URL]... --cookie COOKIE [--pid name=PID]...\n',
+  );
   process.exit(2);
 }
 const CONNECTIONS = Number(values.connections);
@@ -144,6 +156,7 @@ async function roundTrip(url: URL, cookie: string, text: string): Promise<string
 }
 
 interface Sample {
+  /** "direct" or the via's name. */
   mode: string;
   round: number;
   messages: number;
@@ -154,9 +167,13 @@ interface Sample {
   clientCpuPct: number;
 }
 
-async function measure(mode: 'direct' | 'proxied', round: number): Promise<Sample> {
-  const url = new URL(mode === 'direct' ? values.direct! : values.proxied!);
-  const cookie = mode === 'proxied' ? values.cookie : '';
+/** The URL of a path: "direct" or a via's name. */
+const urlOf = (mode: string) => new URL(mode === 'direct' ? values.direct! : VIAS.get(mode)!);
+const needsCookie = (mode: string) => mode.startsWith('portcullis');
+
+async function measure(mode: string, round: number): Promise<Sample> {
+  const url = urlOf(mode);
+  const cookie = needsCookie(mode) ? values.cookie : '';
   const payload = randomBytes(SIZE);
   const frame = clientFrame(0x2, payload);
   const conns = await Promise.all(Array.from({ length: CONNECTIONS }, () => open(url, cookie)));
@@ -186,24 +203,26 @@ async function measure(mode: 'direct' | 'proxied', round: number): Promise<Sampl
     });
     c.socket.write(frame);
   }
+  // The processes serving this path: the app, and the relay of the same name (if its PID was given).
+  const pids = Object.entries(PIDS).filter(([n]) => n === 'app' || n === mode);
   await sleep(WARMUP * 1000);
   const t0 = process.hrtime.bigint();
   const c0 = count;
-  const cpu0 = Object.fromEntries(Object.entries(PIDS).map(([n, p]) => [n, cpuTicks(p)]));
+  const cpu0 = pids.map(([, p]) => cpuTicks(p));
   const u0 = process.cpuUsage();
   await sleep(DURATION * 1000);
   const c1 = count;
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const u1 = process.cpuUsage(u0);
-  const cpu1 = Object.fromEntries(Object.entries(PIDS).map(([n, p]) => [n, cpuTicks(p)]));
+  const cpu1 = pids.map(([, p]) => cpuTicks(p));
   running = false;
   for (const c of conns) c.socket.destroy();
   if (failure) throw failure;
   const messages = c1 - c0;
   const cpuUsPerMsg: Record<string, number> = {};
-  for (const n of Object.keys(PIDS))
-    if (mode === 'proxied' || n !== 'portcullis')
-      cpuUsPerMsg[n] = (((cpu1[n]! - cpu0[n]!) / CLK_TCK) * 1e6) / Math.max(messages, 1);
+  pids.forEach(([n], i) => {
+    cpuUsPerMsg[n] = (((cpu1[i]! - cpu0[i]!) / CLK_TCK) * 1e6) / Math.max(messages, 1);
+  });
   await sleep(500);
   return {
     mode,
@@ -216,28 +235,34 @@ async function measure(mode: 'direct' | 'proxied', round: number): Promise<Sampl
   };
 }
 
-// --- checks: the echo works both ways; through Portcullis the app sees alice and no one gets in without the cookie
-const direct = new URL(values.direct);
-const proxied = new URL(values.proxied);
-if ((await roundTrip(direct, '', 'hello')) !== 'hello') throw new Error('direct: no echo');
-const seen = JSON.parse(await roundTrip(proxied, values.cookie, '__headers__')) as Record<string, string>;
-if (seen['x-forwarded-user'] !== 'alice')
-  throw new Error(`proxied: the app saw X-Forwarded-User ${seen['x-forwarded-user']}, not alice`);
-const refused = await open(proxied, '').then(
-  (c) => {
-    c.socket.destroy();
-    return false;
-  },
-  () => true,
-);
-if (!refused) throw new Error('proxied: the upgrade succeeded without the session cookie');
+// --- checks: the echo works every way; through Portcullis the app sees alice and no one gets in without the cookie
+if ((await roundTrip(urlOf('direct'), '', 'hello')) !== 'hello') throw new Error('direct: no echo');
+for (const mode of VIAS.keys()) {
+  const url = urlOf(mode);
+  if (!needsCookie(mode)) {
+    if ((await roundTrip(url, '', 'hello')) !== 'hello') throw new Error(`${mode}: no echo`);
+    continue;
+  }
+  const seen = JSON.parse(await roundTrip(url, values.cookie, '__headers__')) as Record<string, string>;
+  if (seen['x-forwarded-user'] !== 'alice')
+    throw new Error(`${mode}: the app saw X-Forwarded-User ${seen['x-forwarded-user']}, not alice`);
+  const refused = await open(url, '').then(
+    (c) => {
+      c.socket.destroy();
+      return false;
+    },
+    () => true,
+  );
+  if (!refused) throw new Error(`${mode}: the upgrade succeeded without the session cookie`);
+}
 process.stderr.write(
-  'ws: checked: echo direct; through Portcullis the app sees alice; no cookie, no upgrade\n',
+  `ws: checked: echo direct and through ${[...VIAS.keys()].join(', ')}; through Portcullis the app sees alice; no cookie, no upgrade\n`,
 );
 
+const MODES = ['direct', ...VIAS.keys()];
 const samples: Sample[] = [];
 for (let round = 1; round <= ROUNDS; round++) {
-  for (const mode of ['direct', 'proxied'] as const) {
+  for (const mode of MODES) {
     const s = await measure(mode, round);
     process.stderr.write(`ws: round ${round} ${mode}: ${Math.round(s.msgsPerSec)} msg/s\n`);
     samples.push(s);
@@ -245,9 +270,8 @@ for (let round = 1; round <= ROUNDS; round++) {
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
-const of = (mode: string) => samples.filter((s) => s.mode === mode);
 const summary = (mode: string) => {
-  const s = of(mode);
+  const s = samples.filter((x) => x.mode === mode);
   const cpu: Record<string, number> = {};
   for (const n of Object.keys(s[0]!.cpuUsPerMsg)) cpu[n] = median(s.map((x) => x.cpuUsPerMsg[n]!));
   return {
@@ -258,26 +282,63 @@ const summary = (mode: string) => {
     clientCpuPct: median(s.map((x) => x.clientCpuPct)),
   };
 };
-const d = summary('direct');
-const p = summary('proxied');
+const results = Object.fromEntries(MODES.map((m) => [m, summary(m)]));
+const d = results['direct']!;
+const p = results['portcullis']!;
+const ng = results['nginx'];
 const ratio = p.msgsPerSec / d.msgsPerSec;
 const pass = ratio >= GOAL;
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
+const f1 = (n: number) => n.toFixed(1);
 const cpuText = (c: Record<string, number>) =>
   Object.entries(c)
-    .map(([n, v]) => `${n} ${v.toFixed(1)}`)
+    .map(([n, v]) => `${n} ${f1(v)}`)
     .join(', ');
-const text = `WebSocket messages/s through Portcullis ${int(p.msgsPerSec)} vs direct ${int(d.msgsPerSec)}: ${ratio.toFixed(2)}x (goal >= ${GOAL}x): ${pass ? 'PASS' : 'MISS'}`;
+const relayCpu = (mode: string) => results[mode]?.cpuUsPerMsg[mode];
+const appCpu = d.cpuUsPerMsg['app'];
+const pcCpu = relayCpu('portcullis');
+const ngCpu = relayCpu('nginx');
+/** Server CPU of a path per message, all its processes. */
+const serverCpu = (mode: string) => Object.values(results[mode]!.cpuUsPerMsg).reduce((a, b) => a + b, 0);
+/** Cores the path's server processes kept busy: ~1 when the one server CPU was saturated, as the ratio assumes. */
+const busy = (mode: string) => (serverCpu(mode) * results[mode]!.msgsPerSec) / 1e6;
+/**
+ * The ratio this shape gives when the server core is saturated, from CPU alone: direct's CPU per message over
+ * the path's. Robust on a shared machine, where msg/s follows the CPU share the servers get.
+ */
+const cpuBound = (mode: string) => (appCpu === undefined ? undefined : appCpu / serverCpu(mode));
+const cb = (mode: string) => {
+  const r = cpuBound(mode);
+  return r === undefined ? '' : ` (CPU-bound estimate ${r.toFixed(2)}x)`;
+};
+let text = `WebSocket messages/s through Portcullis ${int(p.msgsPerSec)} vs direct ${int(d.msgsPerSec)}: ${ratio.toFixed(2)}x${cb('portcullis')} (goal >= ${GOAL}x): ${pass ? 'PASS' : 'MISS'}`;
+if (ng)
+  text += `; nginx ${int(ng.msgsPerSec)} = ${(ng.msgsPerSec / d.msgsPerSec).toFixed(2)}x direct${cb('nginx')}`;
+if (pcCpu !== undefined && ngCpu !== undefined)
+  text += `; relay CPU/msg Portcullis ${f1(pcCpu)} us vs nginx ${f1(ngCpu)} us (${(pcCpu / ngCpu).toFixed(2)}x)`;
+const label = (mode: string) =>
+  mode === 'direct' ? 'direct to the app' : mode === 'portcullis' ? 'through Portcullis' : `through ${mode}`;
+const notes = [
+  '- A message is one round trip: the client sends it, the app echoes it (through a relay: relayed both ways).',
+  '- The app and every relay share one server CPU, so when it is saturated (server cores busy ≈ 1) msg/s ≈ 1e6 / (app + relay CPU µs/msg) and the ratio ≈ the CPU-bound estimate (direct app CPU/msg over app + relay). Below 1 the machine gave the servers less than their core (other work): read the estimate, not msg/s.',
+];
+if (appCpu !== undefined)
+  notes.push(
+    `- ${GOAL}x direct on this shape needs a relay costing at most ${f1(((1 - GOAL) / GOAL) * appCpu)} us/msg (a quarter of the app's ${f1(appCpu)})${ngCpu !== undefined ? `; nginx costs ${f1(ngCpu)}` : ''}${pcCpu !== undefined ? `, Portcullis ${f1(pcCpu)}` : ''}.`,
+  );
 const md = [
   `### WebSocket echo (${CONNECTIONS} connections, ${SIZE}-byte binary messages, closed loop, ${DURATION} s x ${ROUNDS} rounds, median)`,
   '',
-  '| path | msg/s | range | server CPU us/msg | client CPU % |',
-  '|---|---:|---:|---|---:|',
-  `| direct to the app | ${int(d.msgsPerSec)} | ${int(d.min)}-${int(d.max)} | ${cpuText(d.cpuUsPerMsg)} | ${d.clientCpuPct.toFixed(0)} |`,
-  `| through Portcullis | ${int(p.msgsPerSec)} | ${int(p.min)}-${int(p.max)} | ${cpuText(p.cpuUsPerMsg)} | ${p.clientCpuPct.toFixed(0)} |`,
+  '| path | msg/s | vs direct | CPU-bound estimate | range | server CPU us/msg | server cores busy | client CPU % |',
+  '|---|---:|---:|---:|---:|---|---:|---:|',
+  ...MODES.map((m) => {
+    const r = results[m]!;
+    const est = cpuBound(m);
+    return `| ${label(m)} | ${int(r.msgsPerSec)} | ${(r.msgsPerSec / d.msgsPerSec).toFixed(2)}x | ${est === undefined ? '-' : `${est.toFixed(2)}x`} | ${int(r.min)}-${int(r.max)} | ${cpuText(r.cpuUsPerMsg)} | ${busy(m).toFixed(2)} | ${r.clientCpuPct.toFixed(0)} |`;
+  }),
   '',
   `- ${text}`,
-  '- A message is one round trip: the client sends it, the app echoes it (through Portcullis: relayed both ways).',
+  ...notes,
   '',
 ].join('\n');
 process.stdout.write(md);
@@ -293,7 +354,11 @@ if (process.env.BENCH_OUT)
         rounds: ROUNDS,
         direct: d,
         proxied: p,
+        nginx: ng ?? null,
+        paths: results,
         ratio,
+        nginxRatio: ng ? ng.msgsPerSec / d.msgsPerSec : null,
+        cpuBound: Object.fromEntries(MODES.map((m) => [m, cpuBound(m) ?? null])),
         samples,
         summary: [{ goal: 5, text, pass }],
       },

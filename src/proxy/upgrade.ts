@@ -1,10 +1,11 @@
 /**
  * WebSocket (and other HTTP/1.1 Upgrade) tunnelling: the handshake is forwarded with the same header
- * rules as any request, then the two sockets are piped until either side closes.
+ * rules as any request, then the two sockets are joined by relay() until both are closed.
  */
 import http from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
+import { relay } from './relay.ts';
 
 export interface TunnelTarget {
   readonly origin: URL;
@@ -82,16 +83,16 @@ export function tunnel(
       resolve('failed');
     });
     req.on('upgrade', (res, upstream, upstreamHead) => {
+      client.off('close', abandon);
       writeHead(client, 101, 'Switching Protocols', res.rawHeaders);
       if (upstreamHead.length > 0) client.write(upstreamHead);
       if (clientHead.length > 0) upstream.write(clientHead);
-      upstream.on('error', () => client.destroy());
-      client.on('error', () => upstream.destroy());
-      upstream.pipe(client);
-      client.pipe(upstream);
+      relay(client, upstream);
       resolve('ok');
     });
-    client.on('close', () => req.destroy());
+    // The client gave up during the handshake.
+    const abandon = () => req.destroy();
+    client.on('close', abandon);
     req.end();
   });
 }
