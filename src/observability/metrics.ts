@@ -6,6 +6,7 @@
 import type { Counter as CounterType } from 'prom-client';
 // prom-client's modules one by one, not its index (src/observability/default-metrics.ts says why).
 import Counter from 'prom-client/lib/counter.js';
+import Gauge from 'prom-client/lib/gauge.js';
 import Histogram from 'prom-client/lib/histogram.js';
 import Registry from 'prom-client/lib/registry.js';
 import { registerDefaultMetrics } from './default-metrics.ts';
@@ -17,6 +18,14 @@ export type RouteClass = 'proxy' | 'auth' | 'login' | 'health' | 'issuer' | 'met
 export type SignInOutcome = 'success' | 'failure' | 'denied';
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** What `sessions.localCache` counts (src/sessions/local-cache.ts): plain numbers, read when scraped. */
+export interface SessionCacheCounts {
+  readonly hits: number;
+  readonly invalidations: number;
+  readonly size: number;
+  readonly subscribed: boolean;
+}
 
 export class Metrics {
   readonly registry = new Registry();
@@ -135,6 +144,61 @@ export class Metrics {
 
   storeError(store: string): void {
     this.#storeErrors.labels(store).inc();
+  }
+
+  #sessionCache: SessionCacheCounts | undefined;
+  /** Hits and invalidations of the caches replaced before (a new storage on reload makes a new cache). */
+  #sessionCacheBase = { hits: 0, invalidations: 0 };
+
+  /**
+   * `sessions.localCache`: its series, registered with the first cache and read from the current one when
+   * scraped (the cache counts in plain numbers; nothing is added to a request's work).
+   */
+  sessionCache(cache: SessionCacheCounts): void {
+    const before = this.#sessionCache;
+    this.#sessionCache = cache;
+    if (before === cache) return;
+    if (before !== undefined) {
+      this.#sessionCacheBase.hits += before.hits;
+      this.#sessionCacheBase.invalidations += before.invalidations;
+      return;
+    }
+    const read = () => this.#sessionCache as SessionCacheCounts;
+    const base = this.#sessionCacheBase;
+    new Counter({
+      name: 'portcullis_session_cache_hits_total',
+      help: 'Requests whose server-side session was served from this process’s cache (sessions.localCache).',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(base.hits + read().hits);
+      },
+    });
+    new Counter({
+      name: 'portcullis_session_cache_invalidations_total',
+      help: 'Session changes heard on the invalidation channel (sessions.localCache).',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(base.invalidations + read().invalidations);
+      },
+    });
+    new Gauge({
+      name: 'portcullis_session_cache_entries',
+      help: 'Sessions held in this process’s cache (sessions.localCache).',
+      registers: [this.registry],
+      collect() {
+        this.set(read().size);
+      },
+    });
+    new Gauge({
+      name: 'portcullis_session_cache_subscribed',
+      help: '1 while the cache is subscribed to invalidations and in use, 0 while every request reads the store.',
+      registers: [this.registry],
+      collect() {
+        this.set(read().subscribed ? 1 : 0);
+      },
+    });
   }
 
   /** A fetch for openid-client that times every request to the IdP (made with `base`, default fetch). */

@@ -95,7 +95,12 @@ export interface SessionStoreDeps {
  */
 const localCaches = new WeakMap<Storage, LocalSessionCache>();
 
-function localCache(config: ResolvedConfig, storage: Storage, log: Logger): LocalSessionCache | undefined {
+function localCache(
+  config: ResolvedConfig,
+  storage: Storage,
+  log: Logger,
+  metrics: Metrics,
+): LocalSessionCache | undefined {
   const want = config.sessions.localCache;
   // Refused at config load without a change feed (src/config/sessions.ts).
   const feed = want === undefined ? undefined : storage.changes?.(SESSION_KIND);
@@ -112,6 +117,7 @@ function localCache(config: ResolvedConfig, storage: Storage, log: Logger): Loca
     });
     localCaches.set(storage, cache);
   } else cache.seconds = want.seconds;
+  metrics.sessionCache(cache);
   return cache;
 }
 
@@ -134,7 +140,7 @@ export function createSessionStore(config: ResolvedConfig, d: SessionStoreDeps):
     cookieOptions: d.cookieOptions,
     // The gateway opened the storage and closes it (it may be shared with the issuer).
     ownsStorage: false,
-    localCache: localCache(config, d.storage, d.log),
+    localCache: localCache(config, d.storage, d.log, d.metrics),
     changes: sessionChanges(config, d.storage),
     onError: (op, err) => {
       d.metrics.storeError(type);

@@ -16,6 +16,13 @@ declare module 'prom-client/lib/counter.js' {
   export default CounterClass;
 }
 
+declare module 'prom-client/lib/gauge.js' {
+  import type { Gauge } from 'prom-client';
+
+  const GaugeClass: typeof Gauge;
+  export default GaugeClass;
+}
+
 declare module 'prom-client/lib/histogram.js' {
   import type { Histogram } from 'prom-client';
 

@@ -430,8 +430,18 @@ describe('two gateways sharing Redis, cache on (real IdP)', () => {
     // MONITOR's stream trails the commands a little.
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(reads, seen, 'five requests on B, no Redis read');
+    const metric = async (series: string) => {
+      const text = await (await fetch(`${second.metricsUrl}/metrics`)).text();
+      const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+      return line === undefined ? undefined : Number(line.slice(series.length + 1));
+    };
+    assert.ok((await metric('portcullis_session_cache_hits_total'))! >= 5);
+    assert.equal(await metric('portcullis_session_cache_subscribed'), 1);
+    assert.ok((await metric('portcullis_session_cache_entries'))! >= 1);
+    const heard = (await metric('portcullis_session_cache_invalidations_total'))!;
     assert.equal(await get(stack.url, '/oauth2/sign_out', cookie, 'POST'), 303);
     await until(async () => (await get(second.url, '/api/x', cookie)) === 401, 1_000);
+    assert.ok((await metric('portcullis_session_cache_invalidations_total'))! > heard);
   });
 
   test('portcullis sessions revoke (same configuration) reaches the caches of both gateways', async () => {
