@@ -26,10 +26,13 @@ export function authorizeScope<P extends Principal>(
   // clone per call.
   const auditLine = () => ({ requestId: s.id, path: s.path, ...audit });
   const client = typeof audit?.['client'] === 'string' ? audit['client'] : undefined;
+  // The request id is made on first use (a random UUID): only a denial's audit line or the console's
+  // decision record asks for it, so an allowed request without the console makes none.
+  const requestId = () => s.id;
   return ctx.authz.authorize(
     paths !== undefined
-      ? { surface, principal, paths, requestId: s.id, client, audit: auditLine }
-      : { surface, principal, requestId: s.id, client, audit: auditLine },
+      ? { surface, principal, paths, requestId, client, audit: auditLine }
+      : { surface, principal, requestId, client, audit: auditLine },
   );
 }
 
@@ -68,12 +71,42 @@ export type NamedPaths =
   | { readonly paths: readonly string[] }
   | { readonly bad: string; readonly why?: TargetRefusal | undefined };
 
-/** Every value of one header as received (Node joins repeated unknown headers with ", "; we need them apart). */
-function rawValues(s: Scope, name: string): string[] {
+/** The headers forward-auth reads the original path from, in the order they are read; lower-case. */
+const PATH_HEADERS = ['x-forwarded-uri', 'x-original-uri', 'x-original-url'] as const;
+const SPELLED = {
+  'x-forwarded-uri': 'X-Forwarded-Uri',
+  'x-original-uri': 'X-Original-URI',
+  'x-original-url': 'X-Original-URL',
+} as const;
+const PREFIX_HEADER = 'x-forwarded-prefix';
+
+/**
+ * Every value of the path headers and of X-Forwarded-Prefix as received, each line apart (Node joins
+ * repeated unknown headers with ", "; we need them apart): one pass over the raw headers, a name compared
+ * only when its length is one of theirs. Slot 3 is X-Forwarded-Prefix.
+ */
+function pathHeaderValues(s: Scope): (string[] | undefined)[] {
   const raw = s.req.rawHeaders;
-  const out: string[] = [];
+  const out: (string[] | undefined)[] = [undefined, undefined, undefined, undefined];
   for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i]!.length === name.length && raw[i]!.toLowerCase() === name) out.push(raw[i + 1]!);
+    const name = raw[i]!;
+    const n = name.length;
+    if (n !== 14 && n !== 15 && n !== 18) continue;
+    const lower = name.toLowerCase();
+    const slot =
+      lower === PATH_HEADERS[0]
+        ? 0
+        : lower === PATH_HEADERS[1]
+          ? 1
+          : lower === PATH_HEADERS[2]
+            ? 2
+            : lower === PREFIX_HEADER
+              ? 3
+              : -1;
+    if (slot === -1) continue;
+    const list = out[slot];
+    if (list === undefined) out[slot] = [raw[i + 1]!];
+    else list.push(raw[i + 1]!);
   }
   return out;
 }
@@ -103,18 +136,19 @@ function targetPaths(value: string): readonly string[] | TargetRefusal {
  * them would lose every route rule of an operator who copied a snippet that sends no path.
  */
 export function forwardAuthPaths(s: Scope, envoyPaths?: readonly string[]): NamedPaths {
-  const paths = new Set<string>(envoyPaths);
-  const prefixes = rawValues(s, 'x-forwarded-prefix');
-  if (prefixes.length > 1) return { bad: 'X-Forwarded-Prefix' };
-  for (const [name, header] of [
-    ['x-forwarded-uri', 'X-Forwarded-Uri'],
-    ['x-original-uri', 'X-Original-URI'],
-    ['x-original-url', 'X-Original-URL'],
-  ] as const) {
-    const values = rawValues(s, name);
-    if (values.length === 0) continue;
-    let value = values[0]!.trim();
-    if (values.length > 1) return { bad: header };
+  const paths: string[] = envoyPaths === undefined ? [] : [...new Set(envoyPaths)];
+  const add = (p: string) => {
+    if (!paths.includes(p)) paths.push(p);
+  };
+  const values = pathHeaderValues(s);
+  const prefixes = values[3];
+  if (prefixes !== undefined && prefixes.length > 1) return { bad: 'X-Forwarded-Prefix' };
+  for (let h = 0; h < PATH_HEADERS.length; h++) {
+    const found = values[h];
+    if (found === undefined) continue;
+    const header = SPELLED[PATH_HEADERS[h]!];
+    let value = found[0]!.trim();
+    if (found.length > 1) return { bad: header };
     if (header === 'X-Original-URL') {
       // ingress-nginx sends the whole URL (`$scheme://$host$request_uri`). Its path is read as written, not
       // through the URL parser, which would resolve dot segments that nginx passes on as they came.
@@ -124,14 +158,14 @@ export function forwardAuthPaths(s: Scope, envoyPaths?: readonly string[]): Name
     }
     const read = targetPaths(value);
     if (typeof read === 'string') return { bad: header, why: read };
-    for (const p of read) paths.add(p);
-    if (header === 'X-Forwarded-Uri' && prefixes.length === 1) {
+    for (const p of read) add(p);
+    if (header === 'X-Forwarded-Uri' && prefixes !== undefined) {
       const prefix = prefixes[0]!.trim();
       const usable = prefix.startsWith('/') && !/[?#]/.test(prefix);
       const joined = usable ? targetPaths(prefix.replace(/\/+$/, '') + value) : 'not-a-path';
       if (typeof joined === 'string') return { bad: 'X-Forwarded-Prefix', why: joined };
-      for (const p of joined) paths.add(p);
+      for (const p of joined) add(p);
     }
   }
-  return { paths: [...paths] };
+  return { paths };
 }

@@ -107,7 +107,10 @@ const PIPELINE: readonly (readonly [string, Step])[] = [
       const endpoint = ownEndpoint(ctx, s.path);
       if (endpoint === undefined) {
         // Envoy's ext_authz (path_prefix: <base>/oauth2/auth) asks about the original path below the endpoint.
-        if (own?.startsWith(`${AUTH_PATH}/`)) return authPrefixed(ctx, s).then(() => true);
+        if (own?.startsWith(`${AUTH_PATH}/`)) {
+          const r = authPrefixed(ctx, s);
+          return r instanceof Promise ? r.then(() => true) : true;
+        }
         // Nothing under <base>/oauth2/ or <base>/oidc/ is ever proxied, configured or not (the path decided
         // is the path served: no upstream may answer for what the gate's own endpoints would).
         if (!reservedPath(s.path, base)) return false;
@@ -297,12 +300,45 @@ function sameDestination(ctx: GatewayContext, a: string, b: string): boolean {
   );
 }
 
-export async function handle(
+/**
+ * Runs the pipeline from step `i`: synchronously while the steps answer synchronously (a forward-auth answer
+ * from a remembered cookie session does, end to end), then on the first step's promise. No promise, async
+ * frame or microtask per request is made where nothing waits.
+ */
+function run(ctx: GatewayContext, s: Scope, i: number): void | Promise<void> {
+  for (; i < PIPELINE.length; i++) {
+    const r = PIPELINE[i]![1](ctx, s);
+    if (r instanceof Promise) {
+      const next = i + 1;
+      return r.then((answered) => (answered ? undefined : run(ctx, s, next)));
+    }
+    if (r) return;
+  }
+}
+
+function counted(ctx: GatewayContext, s: Scope): void {
+  ctx.metrics.request(routeClass(ownPath(ctx.config.basePath, s.path) ?? '/'), s.res.statusCode);
+}
+
+/** Coded failures (a session store that is down: 503) keep their code; anything else is a 500. */
+function failed(ctx: GatewayContext, s: Scope, err: unknown): void {
+  sendError(
+    ctx.log,
+    s,
+    err instanceof PortcullisError
+      ? err
+      : new PortcullisError('PCL_INTERNAL', err instanceof Error ? (err.stack ?? err.message) : String(err)),
+  );
+  counted(ctx, s);
+}
+
+/** One request through the pipeline; a promise only when some step had to wait. Never rejects. */
+export function handle(
   ctx: GatewayContext,
   req: http.IncomingMessage,
   res: http.ServerResponse,
   upgrade?: Upgrade,
-): Promise<void> {
+): void | Promise<void> {
   const s = newScope(ctx, req, res, upgrade);
   if (s instanceof PortcullisError) {
     const bad = new Scope(req, res, '/', '', '/', {
@@ -315,24 +351,16 @@ export async function handle(
     return;
   }
   try {
-    for (const [, step] of PIPELINE) {
-      const r = step(ctx, s);
-      if (r instanceof Promise ? await r : r) break;
+    const r = run(ctx, s, 0);
+    if (r instanceof Promise) {
+      return r.then(
+        () => counted(ctx, s),
+        (err: unknown) => failed(ctx, s, err),
+      );
     }
-    ctx.metrics.request(routeClass(ownPath(ctx.config.basePath, s.path) ?? '/'), res.statusCode);
+    counted(ctx, s);
   } catch (err) {
-    // Coded failures (a session store that is down: 503) keep their code; anything else is a 500.
-    sendError(
-      ctx.log,
-      s,
-      err instanceof PortcullisError
-        ? err
-        : new PortcullisError(
-            'PCL_INTERNAL',
-            err instanceof Error ? (err.stack ?? err.message) : String(err),
-          ),
-    );
-    ctx.metrics.request(routeClass(ownPath(ctx.config.basePath, s.path) ?? '/'), res.statusCode);
+    failed(ctx, s, err);
   }
 }
 

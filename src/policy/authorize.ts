@@ -48,8 +48,12 @@ export interface AuthorizeRequest<P extends Principal> {
    * an allowed request pays nothing for them. Never tokens or cookie values.
    */
   readonly audit?: () => Record<string, unknown>;
-  /** The request id, kept with the decision's record (the console's recent decisions and denials). */
-  readonly requestId?: string | undefined;
+  /**
+   * The request id, kept with the decision's record (the console's recent decisions and denials); a function
+   * when making it costs something (the gateway's are random UUIDs made on first use): called only when a
+   * record is kept.
+   */
+  readonly requestId?: string | (() => string) | undefined;
   /** The issuer client asking, for the issuer's surfaces (kept with the record). */
   readonly client?: string | undefined;
 }
@@ -177,7 +181,7 @@ export class Authorizer {
     const x = this.#scratch;
     x.time = coarseNow();
     x.surface = r.surface;
-    x.requestId = r.requestId;
+    x.requestId = typeof r.requestId === 'function' ? r.requestId() : r.requestId;
     x.principal.provider = p.provider;
     x.principal.identity = p.identity;
     x.paths = r.paths ?? NO_PATHS;
