@@ -185,7 +185,7 @@ const PIPELINE: readonly (readonly [string, Step])[] = [
   ],
   [
     'forward',
-    async (ctx, s) => {
+    (ctx, s) => {
       const upstream = ctx.upstreams.match(s.path);
       if (upstream === undefined) {
         sendError(ctx.log, s, new PortcullisError('PCL_NO_UPSTREAM', `no upstream serves ${s.path}`));
@@ -193,28 +193,38 @@ const PIPELINE: readonly (readonly [string, Step])[] = [
       }
       const who = s.session ?? s.bearer;
       const extra = who ? extraHeaders(ctx, upstream, who) : undefined;
-      const headers = upstreamHeaders(
-        s.req.rawHeaders,
-        s.fwd,
-        s.req.socket.remoteAddress ?? '',
-        s.trustedPeer,
-        upstream.headerOptions,
-        extra instanceof Promise ? await extra : extra,
-      );
-      if (s.upgrade !== undefined) {
-        await tunnelTo(ctx, s, s.upgrade, upstream, headers);
-        return true;
-      }
-      const t0 = performance.now();
-      const result = await upstream.forward(s.req, s.res, s.rawPath + s.query, headers, s.setCookies);
-      ctx.metrics.upstream(upstream.config.name, (performance.now() - t0) / 1000);
-      if (result.error) ctx.metrics.upstreamError(upstream.config.name, result.error.code);
-      if (result.error)
-        sendError(ctx.log, s, result.error, { userDetail: `upstream: ${upstream.config.name}` });
-      return true;
+      if (extra instanceof Promise) return extra.then((e) => send(ctx, s, upstream, e));
+      return send(ctx, s, upstream, extra);
     },
   ],
 ];
+
+/** The forward step's second half: the request to the upstream (or the tunnel), once the headers are known. */
+function send(
+  ctx: GatewayContext,
+  s: Scope,
+  upstream: Upstream,
+  extra: readonly string[] | undefined,
+): Promise<boolean> {
+  const headers = upstreamHeaders(
+    s.req.rawHeaders,
+    s.fwd,
+    s.req.socket.remoteAddress ?? '',
+    s.trustedPeer,
+    upstream.headerOptions,
+    extra,
+  );
+  if (s.upgrade !== undefined) return tunnelTo(ctx, s, s.upgrade, upstream, headers).then(() => true);
+  const t0 = performance.now();
+  return upstream.forward(s.req, s.res, s.rawPath + s.query, headers, s.setCookies).then((result) => {
+    ctx.metrics.upstream(upstream.config.name, (performance.now() - t0) / 1000);
+    if (result.error) {
+      ctx.metrics.upstreamError(upstream.config.name, result.error.code);
+      sendError(ctx.log, s, result.error, { userDetail: `upstream: ${upstream.config.name}` });
+    }
+    return true;
+  });
+}
 
 /**
  * Identity headers, the signed assertion and Authorization, from a session or a bearer token's principal

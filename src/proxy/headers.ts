@@ -24,6 +24,39 @@ export const HOP_BY_HOP = new Set([
   'http2-settings',
 ]);
 
+/** By length: whether some hop-by-hop name has it (a name of another length is not lower-cased to look). */
+const HOP_LENGTH: readonly boolean[] = (() => {
+  const out: boolean[] = [];
+  for (const n of HOP_BY_HOP) out[n.length] = true;
+  return out;
+})();
+
+/** The hop-by-hop name `name` is, lower-cased, or undefined when it is none. */
+export function hopByHop(name: string): string | undefined {
+  if (HOP_LENGTH[name.length] !== true) return undefined;
+  const lower = name.toLowerCase();
+  return HOP_BY_HOP.has(lower) ? lower : undefined;
+}
+
+/**
+ * Adds the header names a Connection value lists (RFC 9110 §7.6.1) to `into` (made when needed); the
+ * options keep-alive and close are not names. The usual values (`keep-alive`, `close`) allocate nothing.
+ */
+export function connectionNames(value: string, into: string[] | undefined): string[] | undefined {
+  if (value.length === 10 || value.length === 5) {
+    const v = value.toLowerCase();
+    if (v === 'keep-alive' || v === 'close') return into;
+  }
+  let out = into;
+  for (const t of value.toLowerCase().split(',')) {
+    const token = t.trim();
+    if (token === '' || token === 'keep-alive' || token === 'close') continue;
+    if (out === undefined) out = [token];
+    else out.push(token);
+  }
+  return out;
+}
+
 /** Headers only Portcullis may set: a client's copy never reaches the upstream. */
 export const RESERVED = new Set([
   'x-forwarded-user',
