@@ -257,7 +257,7 @@ function hostCount(raw: readonly string[]): number {
   let n = 0;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    if (name.length === 4 && name.toLowerCase() === 'host') n++;
+    if (name.length === 4 && (name === 'Host' || name === 'host' || name.toLowerCase() === 'host')) n++;
   }
   return n;
 }
@@ -282,7 +282,10 @@ function newScope(
   s.upgrade = upgrade;
   s.trustedPeer = ctx.trusted.any && ctx.trusted.isTrusted(peer);
   s.cookiePrefix = ctx.sessions.names.session;
-  const other = target.readings.find((r) => !sameDestination(ctx, target.path, r));
+  const other =
+    target.readings.length === 0
+      ? undefined
+      : target.readings.find((r) => !sameDestination(ctx, target.path, r));
   if (other !== undefined) {
     return new PortcullisError(
       'PCL_AMBIGUOUS_PATH',
