@@ -112,7 +112,7 @@ wait "$LOGIN_PID" 2>/dev/null || true
 log "signed in as alice (Cookie header: ${#COOKIE} bytes)"
 
 declare -A RESULT=() MUTATOR=() GC_OF=() JIT_OF=()
-GC_RE='Marking|Sweep|Scaveng|IterateObjectCache|RootPointer|heap::base|Evacuat|IteratePointers|SizeFromMap|RememberedSet|SlotSet|MinorMS|Compactor'
+GC_RE='Marking|Sweep|Scaveng|IterateObjectCache|RootPointer|heap::base|Evacuat|IteratePointers|SizeFromMap|RememberedSet|SlotSet|MinorMS|Compactor|MarkCompact|MarkBit|__popcountdi2|RelocIterator|FlushedBytecode|FreeList|v8::internal::Heap::'
 JIT_RE='v8::internal::compiler::|maglev::|turboshaft::|Turbofan|Pipeline'
 
 for target in $TARGETS; do

@@ -112,17 +112,14 @@ export function upstreamHeaders(
 ): string[] {
   const out: string[] = [];
   let xff = '';
-  const connectionTokens: string[] = [];
+  let connectionTokens: string[] | undefined;
   let hostSent = false;
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     const lower = name.toLowerCase();
     if (lower === 'connection') {
       // Every Connection line counts, not just the last: a client may split its options over several.
-      for (const t of rawHeaders[i + 1]!.toLowerCase().split(',')) {
-        const token = t.trim();
-        if (token !== '' && token !== 'keep-alive' && token !== 'close') connectionTokens.push(token);
-      }
+      connectionTokens = connectionNames(rawHeaders[i + 1]!, connectionTokens);
       continue;
     }
     if (HOP_BY_HOP.has(lower)) continue;
@@ -152,7 +149,7 @@ export function upstreamHeaders(
     if (RESERVED.has(canonical) || canonical.startsWith('x-auth-request-')) continue;
     out.push(name, value);
   }
-  if (connectionTokens.length > 0) {
+  if (connectionTokens !== undefined) {
     // Headers the client listed in Connection are hop-by-hop too (RFC 9110 §7.6.1).
     for (let i = out.length - 2; i >= 0; i -= 2) {
       if (connectionTokens.includes(out[i]!.toLowerCase())) out.splice(i, 2);
