@@ -23,8 +23,8 @@ async function withSession(ctx: GatewayContext, s: Scope): Promise<Session | und
  */
 function bearerRoutes(ctx: GatewayContext, paths: readonly string[]): true | readonly string[] | undefined {
   let accepted: true | readonly string[] | undefined;
-  for (const p of paths) {
-    const b = ctx.routes.match(p)?.bearer;
+  for (let i = 0; i < paths.length; i++) {
+    const b = ctx.routes.match(paths[i]!)?.bearer;
     if (b === undefined || b === false) return undefined;
     accepted =
       accepted === undefined || accepted === true

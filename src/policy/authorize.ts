@@ -106,10 +106,8 @@ export function decidePaths(
   paths: readonly string[] | undefined,
 ): Decision {
   let decision = policy.decide(p, undefined);
-  for (const path of paths ?? []) {
-    if (!decision.allow) break;
-    decision = policy.decide(p, path);
-  }
+  if (paths === undefined) return decision;
+  for (let i = 0; i < paths.length && decision.allow; i++) decision = policy.decide(p, paths[i]!);
   return decision;
 }
 
