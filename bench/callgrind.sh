@@ -7,6 +7,8 @@
 #   bash bench/callgrind.sh                         # baseline and portcullis, 3,000 requests after 3,000
 #   N=5000 WARM=5000 TARGETS=portcullis bash bench/callgrind.sh
 #   TARGETS="portcullis portcullis-redis portcullis-redis-cached" bash bench/callgrind.sh   # Redis at REDIS_URL
+#   TARGETS="fa bare-auth" bash bench/callgrind.sh  # forward-auth: GET /oauth2/auth as nginx-fa asks it,
+#                                                   # and bench/servers/bare-auth.ts's bare 202 (the floor)
 #
 # Starts the sample app and the dev IdP (pinned Node), signs in through a plain Portcullis (bench/login.ts),
 # then runs each target under `valgrind --tool=callgrind --instr-atstart=no`, warms it up with WARM requests
@@ -55,9 +57,9 @@ trap 'exit 130' INT TERM
 
 mkdir -p "$RUN_DIR"
 find "$RUN_DIR" -mindepth 1 -maxdepth 1 -exec rm -rf {} +
-read -r APP_PORT IDP_PORT BASE_PORT GW_PORT < <("$NODE" -e '
+read -r APP_PORT IDP_PORT BASE_PORT GW_PORT BARE_PORT < <("$NODE" -e '
   const net = require("node:net");
-  const servers = [0, 1, 2, 3].map(() => net.createServer());
+  const servers = [0, 1, 2, 3, 4].map(() => net.createServer());
   Promise.all(servers.map((s) => new Promise((r) => s.listen(0, "127.0.0.1", () => r(s.address().port)))))
     .then((ports) => { console.log(ports.join(" ")); servers.forEach((s) => s.close()); });')
 random_b64url() { head -c "$1" /dev/urandom | base64 -w0 | tr '+/' '-_' | tr -d '='; }
@@ -125,21 +127,34 @@ wait "$LOGIN_PID" 2>/dev/null || true
 log "signed in as alice (Cookie header: ${#COOKIE} bytes)"
 
 declare -A RESULT=() MUTATOR=() GC_OF=() JIT_OF=()
-GC_RE='Marking|Sweep|Scaveng|IterateObjectCache|RootPointer|heap::base|Evacuat|IteratePointers|SizeFromMap|RememberedSet|SlotSet|MinorMS|Compactor'
+GC_RE='Marking|Sweep|Scaveng|IterateObjectCache|RootPointer|heap::base|Evacuat|IteratePointers|SizeFromMap|RememberedSet|SlotSet|MinorMS|Compactor|MarkCompact|MarkBit|__popcountdi2|RelocIterator|FlushedBytecode|FreeList|v8::internal::Heap::'
 JIT_RE='v8::internal::compiler::|maglev::|turboshaft::|Turbofan|Pipeline'
 
 for target in $TARGETS; do
   out=$RUN_DIR/callgrind.$target.out
+  # The forward-auth targets are asked what nginx-fa's auth_request sub-request asks (examples/nginx-cached.conf's
+  # proxy_set_header lines, the browser's Cookie); a 202 is expected.
+  status=200 headers='{}'
   case $target in
     baseline) cmd=(bench/servers/baseline.ts "$BASE_PORT" "http://127.0.0.1:$APP_PORT") url=http://127.0.0.1:$BASE_PORT/ ;;
     portcullis | portcullis-redis | portcullis-redis-cached)
-      # serve restarts itself in place (execve) to set the young generation's size unless it is given
-      # (src/cli/node-flags.ts), and valgrind would not follow: the same settings, given here.
-      cmd=(--max-semi-space-size=8 src/cli/main.ts serve --config "$RUN_DIR/$target.yaml") url=$GW_URL/ ;;
+      cmd=(src/cli/main.ts serve --config "$RUN_DIR/$target.yaml") url=$GW_URL/ ;;
+    fa | bare-auth)
+      status=202
+      headers='{"x-forwarded-for":"127.0.0.1","x-forwarded-proto":"http","x-forwarded-host":"127.0.0.1","x-original-uri":"/"}'
+      if [[ $target == fa ]]; then
+        cmd=(src/cli/main.ts serve --config "$RUN_DIR/portcullis.yaml") url=$GW_URL/oauth2/auth
+      else
+        cmd=(bench/servers/bare-auth.ts "$BARE_PORT") url=http://127.0.0.1:$BARE_PORT/oauth2/auth
+      fi
+      ;;
     *) die "unknown target $target" ;;
   esac
   # --smc-check: V8 writes its compiled code to the heap. One process, all threads summed.
-  MALLOC_ARENA_MAX=2 start_bg "$target" valgrind --tool=callgrind --instr-atstart=no --smc-check=all-non-file \
+  # `serve` starts Node again with --max-semi-space-size (src/cli/node-flags.ts) unless it is given, and an
+  # exec leaves valgrind: given here, as serve would set it, so the process counted is the one serving.
+  [[ ${cmd[0]} == src/cli/main.ts ]] && cmd=(--max-semi-space-size=8 "${cmd[@]}")
+  start_bg "$target" env MALLOC_ARENA_MAX=2 valgrind --tool=callgrind --instr-atstart=no --smc-check=all-non-file \
     --callgrind-out-file="$out" "$NODE" "${cmd[@]}"
   VPID=$LAST_PID
   wait_for "$target" "$VPID" "$url"
@@ -148,9 +163,9 @@ for target in $TARGETS; do
     cookie=$("$NODE" bench/login.ts "$GW_URL" alice alice) || die "$target: sign-in failed"
   fi
   log "$target under callgrind (pid $VPID): $WARM warm-up requests"
-  "$NODE" bench/load.ts "$url" "$WARM" "$CONCURRENCY" "$cookie" >/dev/null
+  STATUS=$status HEADERS=$headers "$NODE" bench/load.ts "$url" "$WARM" "$CONCURRENCY" "$cookie" >/dev/null
   callgrind_control -i on "$VPID" >/dev/null
-  "$NODE" bench/load.ts "$url" "$N" "$CONCURRENCY" "$cookie" >"$RUN_DIR/load-$target.txt"
+  STATUS=$status HEADERS=$headers "$NODE" bench/load.ts "$url" "$N" "$CONCURRENCY" "$cookie" >"$RUN_DIR/load-$target.txt"
   callgrind_control -i off "$VPID" >/dev/null
   callgrind_control -d "$VPID" >/dev/null
   sleep 1
@@ -183,17 +198,21 @@ printf '  %-24s %10s %10s %10s %10s\n' target total mutator GC compiler
 for target in $TARGETS; do
   printf '  %-24s %10s %10s %10s %10s\n' "$target" "${RESULT[$target]}" "${MUTATOR[$target]}" "${GC_OF[$target]}" "${JIT_OF[$target]}"
 done
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3fx", a / b }'; }
 if [[ -n ${RESULT[baseline]:-} && -n ${RESULT[portcullis]:-} ]]; then
-  ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3fx", a / b }'; }
   echo "  portcullis / baseline: $(ratio "${RESULT[portcullis]}" "${RESULT[baseline]}") total," \
     "$(ratio "${MUTATOR[portcullis]}" "${MUTATOR[baseline]}") mutator"
 fi
 for target in portcullis-redis portcullis-redis-cached; do
   if [[ -n ${RESULT[$target]:-} && -n ${RESULT[portcullis]:-} ]]; then
-    echo "  $target / portcullis: $(awk -v a="${RESULT[$target]}" -v b="${RESULT[portcullis]}" 'BEGIN { printf "%.3fx", a / b }') total," \
-      "$(awk -v a="${MUTATOR[$target]}" -v b="${MUTATOR[portcullis]}" 'BEGIN { printf "%.3fx", a / b }') mutator"
+    echo "  $target / portcullis: $(ratio "${RESULT[$target]}" "${RESULT[portcullis]}") total," \
+      "$(ratio "${MUTATOR[$target]}" "${MUTATOR[portcullis]}") mutator"
   fi
 done
+if [[ -n ${RESULT[bare-auth]:-} && -n ${RESULT[fa]:-} ]]; then
+  echo "  fa / bare-auth: $(ratio "${RESULT[fa]}" "${RESULT[bare-auth]}") total," \
+    "$(ratio "${MUTATOR[fa]}" "${MUTATOR[bare-auth]}") mutator"
+fi
 for target in $TARGETS; do
   echo
   echo "top functions, $target (inclusive of nothing: self instructions; JIT code shows as ???):"

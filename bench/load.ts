@@ -1,6 +1,7 @@
 // A fixed number of keep-alive GETs, for instruction counts (bench/callgrind.sh): wrk runs for a time, this
-// for a count. Fails (exit 1) unless every answer is 200 with the same size as the first.
-// Usage: node bench/load.ts URL COUNT [CONCURRENCY] [COOKIE]
+// for a count. Fails (exit 1) unless every answer is 200 (STATUS, e.g. 202 for forward-auth) with the same
+// size as the first. HEADERS: more request headers as JSON (what nginx's auth_request sends, for example).
+// Usage: [STATUS=202] [HEADERS='{"x-original-uri":"/"}'] node bench/load.ts URL COUNT [CONCURRENCY] [COOKIE]
 import http from 'node:http';
 
 const [url, countArg, concurrencyArg = '8', cookie] = process.argv.slice(2);
@@ -11,7 +12,11 @@ if (!url || !countArg) {
 const count = Number(countArg);
 const concurrency = Number(concurrencyArg);
 const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-const headers = cookie ? { cookie } : {};
+const expected = Number(process.env['STATUS'] ?? 200);
+const headers: Record<string, string> = {
+  ...(JSON.parse(process.env['HEADERS'] ?? '{}') as Record<string, string>),
+  ...(cookie ? { cookie } : {}),
+};
 let sent = 0;
 let size = -1;
 
@@ -23,7 +28,7 @@ function one(): Promise<void> {
         n += c.length;
       });
       res.on('end', () => {
-        if (res.statusCode !== 200) reject(new Error(`status ${res.statusCode}`));
+        if (res.statusCode !== expected) reject(new Error(`status ${res.statusCode}`));
         else if (size !== -1 && n !== size) reject(new Error(`body of ${n} bytes, first was ${size}`));
         else {
           size = n;
@@ -44,4 +49,4 @@ async function worker(): Promise<void> {
 
 await Promise.all(Array.from({ length: concurrency }, worker));
 agent.destroy();
-process.stdout.write(`${count} requests, 200, ${size} bytes each\n`);
+process.stdout.write(`${count} requests, ${expected}, ${size} bytes each\n`);

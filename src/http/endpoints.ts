@@ -4,7 +4,7 @@ import { PortcullisError } from '../errors/codes.ts';
 import { headerValue, identityHeaderValues } from '../proxy/identity.ts';
 import type { Session } from '../sessions/session.ts';
 import type { GatewayContext } from './context.ts';
-import { authorizeScope, forwardAuthPaths, sendForbidden } from './forbidden.ts';
+import { authorizeScope, forwardAuthPaths, type NamedPaths, sendForbidden } from './forbidden.ts';
 import { sendError, sendJson } from './respond.ts';
 import type { Scope } from './scope.ts';
 import { bearerToken, loadBearer, loadSession } from './session.ts';
@@ -23,8 +23,8 @@ async function withSession(ctx: GatewayContext, s: Scope): Promise<Session | und
  */
 function bearerRoutes(ctx: GatewayContext, paths: readonly string[]): true | readonly string[] | undefined {
   let accepted: true | readonly string[] | undefined;
-  for (const p of paths) {
-    const b = ctx.routes.match(p)?.bearer;
+  for (let i = 0; i < paths.length; i++) {
+    const b = ctx.routes.match(paths[i]!)?.bearer;
     if (b === undefined || b === false) return undefined;
     accepted =
       accepted === undefined || accepted === true
@@ -46,7 +46,7 @@ export const AUTH_PATH = '/oauth2/auth';
  * instead of the cookie: 401 `invalid_token` or 403 `insufficient_scope` (RFC 6750 §3.1). Route rules apply to
  * the paths the request names for the original request (forwardAuthPaths), all of which must be allowed.
  */
-export function auth(ctx: GatewayContext, s: Scope): Promise<void> {
+export function auth(ctx: GatewayContext, s: Scope): void | Promise<void> {
   return forwardAuth(ctx, s, 202, undefined);
 }
 
@@ -55,7 +55,7 @@ export function auth(ctx: GatewayContext, s: Scope): Promise<void> {
  * request's method and path appended to the prefix. Envoy lets a request through only on 200 (any other
  * status is a denial, returned to the client as it is), so this form answers 200 where /oauth2/auth says 202.
  */
-export function authPrefixed(ctx: GatewayContext, s: Scope): Promise<void> {
+export function authPrefixed(ctx: GatewayContext, s: Scope): void | Promise<void> {
   // The original path is what follows the prefix in the raw path, read on its own (dot segments were
   // refused with the whole target already); the prefix must be there as written, not through `//` or `%2F`.
   const prefix = ctx.config.basePath + AUTH_PATH;
@@ -64,27 +64,44 @@ export function authPrefixed(ctx: GatewayContext, s: Scope): Promise<void> {
     sendError(ctx.log, s, new PortcullisError('PCL_AMBIGUOUS_PATH', 'ambiguous path after /oauth2/auth'), {
       json: true,
     });
-    return Promise.resolve();
+    return;
   }
   return forwardAuth(ctx, s, 200, [raw.path, ...raw.readings]);
 }
 
-async function forwardAuth(
+/**
+ * Reads the credential, then answers (decide). Synchronous unless something must wait: a bearer token's
+ * verification, a server-side session's read or a refresh; a cookie session answers in the same turn.
+ */
+function forwardAuth(
   ctx: GatewayContext,
   s: Scope,
   ok: 200 | 202,
   envoyPaths: readonly string[] | undefined,
-): Promise<void> {
+): void | Promise<void> {
   const named = forwardAuthPaths(s, envoyPaths);
   // A token is the credential where every route the request names takes bearer tokens, as on the proxied
   // path (gateway.ts): the cookie is then not read (RFC 6750 §2: one method). Elsewhere the header is the app's.
   const token = bearerToken(s);
   const accepted = 'bad' in named ? undefined : bearerRoutes(ctx, named.paths);
-  let session: Session | undefined;
   if (token !== undefined && accepted !== undefined) {
-    if (await loadBearer(ctx, s, token, accepted)) return;
-    session = s.bearer;
-  } else session = await withSession(ctx, s);
+    return loadBearer(ctx, s, token, accepted).then((answered) => {
+      if (!answered) decide(ctx, s, ok, named, accepted, s.bearer);
+    });
+  }
+  const loaded = loadSession(ctx, s);
+  if (loaded instanceof Promise) return loaded.then(() => decide(ctx, s, ok, named, accepted, s.session));
+  decide(ctx, s, ok, named, accepted, s.session);
+}
+
+function decide(
+  ctx: GatewayContext,
+  s: Scope,
+  ok: 200 | 202,
+  named: NamedPaths,
+  accepted: true | readonly string[] | undefined,
+  session: Session | undefined,
+): void {
   if (session === undefined) {
     // RFC 6750 §3: a resource that takes bearer tokens says so on a request that sent none.
     const extraHeaders = accepted !== undefined ? { 'WWW-Authenticate': 'Bearer' } : undefined;
@@ -109,10 +126,16 @@ async function forwardAuth(
     );
     return;
   }
-  const outcome = authorizeScope(ctx, s, 'forward-auth', session, named.paths, {
-    forwardedPaths: named.paths,
-    ...(s.bearer !== undefined ? { credential: 'bearer' } : {}),
-  });
+  const outcome = authorizeScope(
+    ctx,
+    s,
+    'forward-auth',
+    session,
+    named.paths,
+    s.bearer !== undefined
+      ? { forwardedPaths: named.paths, credential: 'bearer' }
+      : { forwardedPaths: named.paths },
+  );
   if (outcome.kind === 'denied') {
     // Traefik and Envoy hand this answer to the browser as it is: a navigation gets the explained page (a
     // bearer token's refusal is RFC 6750's insufficient_scope instead: sendForbidden sees the token).
@@ -131,6 +154,8 @@ async function forwardAuth(
  */
 function allowHeaders(ctx: GatewayContext, s: Scope, session: Session): string[] {
   const cc = cacheControl(ctx, s, session);
+  // The usual answer (no-store, no cookie to set) is the same list every time for one session object.
+  if (cc === NO_STORE && s.setCookies.length === 0) return noStoreAnswerOf(session);
   // Content-Length: 0 said outright: writeHead stores the header block at once, so end() can no longer add
   // it, and a chunked empty body makes nginx close the keep-alive connection after an auth_request
   // sub-request (it reads only the header; the connection then has an unread body and cannot be reused).
@@ -145,6 +170,17 @@ function allowHeaders(ctx: GatewayContext, s: Scope, session: Session): string[]
 const NO_STORE = 'no-store';
 
 const authHeaderCache = new WeakMap<Session, readonly string[]>();
+const noStoreCache = new WeakMap<Session, string[]>();
+
+/** X-Auth-Request-*, Cache-Control: no-store and Content-Length: 0; never changed by writeHead. */
+function noStoreAnswerOf(session: Session): string[] {
+  let h = noStoreCache.get(session);
+  if (h === undefined) {
+    h = [...authHeadersOf(session), 'Cache-Control', NO_STORE, 'Content-Length', '0'];
+    noStoreCache.set(session, h);
+  }
+  return h;
+}
 
 function authHeadersOf(session: Session): readonly string[] {
   let h = authHeaderCache.get(session);

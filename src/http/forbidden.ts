@@ -26,10 +26,13 @@ export function authorizeScope<P extends Principal>(
   // clone per call.
   const auditLine = () => ({ requestId: s.id, path: s.path, ...audit });
   const client = typeof audit?.['client'] === 'string' ? audit['client'] : undefined;
+  // The request id is made on first use (a random UUID): only a denial's audit line or the console's
+  // decision record asks for it, so an allowed request without the console makes none.
+  const requestId = () => s.id;
   return ctx.authz.authorize(
     paths !== undefined
-      ? { surface, principal, paths, requestId: s.id, client, audit: auditLine }
-      : { surface, principal, requestId: s.id, client, audit: auditLine },
+      ? { surface, principal, paths, requestId, client, audit: auditLine }
+      : { surface, principal, requestId, client, audit: auditLine },
   );
 }
 
@@ -68,21 +71,41 @@ export type NamedPaths =
   | { readonly paths: readonly string[] }
   | { readonly bad: string; readonly why?: TargetRefusal | undefined };
 
-/** Every value of one header as received (Node joins repeated unknown headers with ", "; we need them apart). */
-function rawValues(s: Scope, name: string): string[] {
-  const raw = s.req.rawHeaders;
-  const out: string[] = [];
-  for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i]!.length === name.length && raw[i]!.toLowerCase() === name) out.push(raw[i + 1]!);
-  }
-  return out;
+/** The path headers, in the order they are read (lower-case, then as named in errors); slot 3 is the prefix. */
+const NAMES = ['x-forwarded-uri', 'x-original-uri', 'x-original-url', 'x-forwarded-prefix'] as const;
+const SPELLED = ['X-Forwarded-Uri', 'X-Original-URI', 'X-Original-URL', 'X-Forwarded-Prefix'] as const;
+
+/**
+ * Which of NAMES a raw header name is, in any case, or -1: looked at only when its length and one letter
+ * fit (X-Forwarded-For, as long as X-Forwarded-Uri, is told apart by its last letter), so the usual
+ * headers are not lower-cased to find out.
+ */
+function pathHeader(name: string): number {
+  const n = name.length;
+  const last = name.charCodeAt(n - 1) | 0x20;
+  let slot: number;
+  if (n === 15 && last === 0x69)
+    slot = 0; // …-uri
+  else if (n === 14 && (last === 0x69 || last === 0x6c))
+    slot = last === 0x69 ? 1 : 2; // …-uri, …-url
+  else if (n === 18 && last === 0x78)
+    slot = 3; // …-prefix
+  else return -1;
+  return name.toLowerCase() === NAMES[slot] ? slot : -1;
 }
 
-/** Every reading of a request target (`/a/b?q`): its path and the other readings servers make, or undefined. */
-function targetPaths(value: string): readonly string[] | TargetRefusal {
+function addPath(paths: string[], p: string): void {
+  if (!paths.includes(p)) paths.push(p);
+}
+
+/** Adds every reading of a request target (`/a/b?q`): its path and the other readings servers make. */
+function addTargetPaths(paths: string[], value: string): TargetRefusal | undefined {
   if (!value.startsWith('/')) return 'not-a-path';
   const target = readTarget(value);
-  return typeof target === 'string' ? target : [target.path, ...target.readings];
+  if (typeof target === 'string') return target;
+  addPath(paths, target.path);
+  for (const r of target.readings) addPath(paths, r);
+  return undefined;
 }
 
 /**
@@ -103,35 +126,40 @@ function targetPaths(value: string): readonly string[] | TargetRefusal {
  * them would lose every route rule of an operator who copied a snippet that sends no path.
  */
 export function forwardAuthPaths(s: Scope, envoyPaths?: readonly string[]): NamedPaths {
-  const paths = new Set<string>(envoyPaths);
-  const prefixes = rawValues(s, 'x-forwarded-prefix');
-  if (prefixes.length > 1) return { bad: 'X-Forwarded-Prefix' };
-  for (const [name, header] of [
-    ['x-forwarded-uri', 'X-Forwarded-Uri'],
-    ['x-original-uri', 'X-Original-URI'],
-    ['x-original-url', 'X-Original-URL'],
-  ] as const) {
-    const values = rawValues(s, name);
-    if (values.length === 0) continue;
-    let value = values[0]!.trim();
-    if (values.length > 1) return { bad: header };
-    if (header === 'X-Original-URL') {
+  // One pass over the raw headers (Node joins repeated unknown headers with ", "; they are needed apart):
+  // the first value and the number of lines of each.
+  const raw = s.req.rawHeaders;
+  const first: (string | undefined)[] = [undefined, undefined, undefined, undefined];
+  const count = [0, 0, 0, 0];
+  for (let i = 0; i < raw.length; i += 2) {
+    const slot = pathHeader(raw[i]!);
+    if (slot === -1) continue;
+    const seen = count[slot]!;
+    count[slot] = seen + 1;
+    if (seen === 0) first[slot] = raw[i + 1]!;
+  }
+  if (count[3]! > 1) return { bad: SPELLED[3] };
+  const paths: string[] = envoyPaths === undefined ? [] : [...new Set(envoyPaths)];
+  for (let h = 0; h < 3; h++) {
+    if (count[h] === 0) continue;
+    const header = SPELLED[h]!;
+    let value = first[h]!.trim();
+    if (count[h]! > 1) return { bad: header };
+    if (h === 2) {
       // ingress-nginx sends the whole URL (`$scheme://$host$request_uri`). Its path is read as written, not
       // through the URL parser, which would resolve dot segments that nginx passes on as they came.
       const origin = /^https?:\/\/[^/?#]*/i.exec(value);
       if (origin === null) return { bad: header, why: 'not-a-path' };
       value = value.slice(origin[0].length) || '/';
     }
-    const read = targetPaths(value);
-    if (typeof read === 'string') return { bad: header, why: read };
-    for (const p of read) paths.add(p);
-    if (header === 'X-Forwarded-Uri' && prefixes.length === 1) {
-      const prefix = prefixes[0]!.trim();
+    const refused = addTargetPaths(paths, value);
+    if (refused !== undefined) return { bad: header, why: refused };
+    if (h === 0 && count[3] === 1) {
+      const prefix = first[3]!.trim();
       const usable = prefix.startsWith('/') && !/[?#]/.test(prefix);
-      const joined = usable ? targetPaths(prefix.replace(/\/+$/, '') + value) : 'not-a-path';
-      if (typeof joined === 'string') return { bad: 'X-Forwarded-Prefix', why: joined };
-      for (const p of joined) paths.add(p);
+      const joined = usable ? addTargetPaths(paths, prefix.replace(/\/+$/, '') + value) : 'not-a-path';
+      if (joined !== undefined) return { bad: SPELLED[3], why: joined };
     }
   }
-  return { paths: [...paths] };
+  return { paths };
 }

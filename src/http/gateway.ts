@@ -7,12 +7,6 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { PortcullisError } from '../errors/codes.ts';
 import { routeClass } from '../observability/metrics.ts';
-import { ASSERTION_HEADER } from '../proxy/assertion.ts';
-import type { Upstream } from '../proxy/forward.ts';
-import { upstreamHeaders } from '../proxy/headers.ts';
-import { identityHeaders } from '../proxy/identity.ts';
-import { tunnel } from '../proxy/upgrade.ts';
-import type { Session } from '../sessions/session.ts';
 import type { GatewayContext } from './context.ts';
 import { cors } from './cors.ts';
 import { AUTH_PATH, auth, authPrefixed, metricsEndpoint, ping, ready, userinfo } from './endpoints.ts';
@@ -26,6 +20,7 @@ import { bearerToken, loadBearer, loadOptionalSession, loadSession } from './ses
 import { signedOut, signOut } from './sign-out.ts';
 import { ownPath, readTarget, reservedPath, targetError } from './target.ts';
 import { resolveForwarded } from './trust.ts';
+import { extraHeaders, sendUpstream } from './upstream.ts';
 
 type Handler = (ctx: GatewayContext, s: Scope) => void | Promise<void>;
 
@@ -71,8 +66,6 @@ function ownEndpoint(ctx: GatewayContext, path: string) {
 /** A step answers the request (returns true) or passes it on (false). */
 type Step = (ctx: GatewayContext, s: Scope) => boolean | Promise<boolean>;
 
-const identityCache = new WeakMap<Session, string[]>();
-
 function isPreflight(s: Scope): boolean {
   const h = s.req.headers;
   return (
@@ -108,7 +101,10 @@ const PIPELINE: readonly (readonly [string, Step])[] = [
       const endpoint = ownEndpoint(ctx, s.path);
       if (endpoint === undefined) {
         // Envoy's ext_authz (path_prefix: <base>/oauth2/auth) asks about the original path below the endpoint.
-        if (own?.startsWith(`${AUTH_PATH}/`)) return authPrefixed(ctx, s).then(() => true);
+        if (own?.startsWith(`${AUTH_PATH}/`)) {
+          const r = authPrefixed(ctx, s);
+          return r instanceof Promise ? r.then(() => true) : true;
+        }
         // Nothing under <base>/oauth2/ or <base>/oidc/ is ever proxied, configured or not (the path decided
         // is the path served: no upstream may answer for what the gate's own endpoints would).
         if (!reservedPath(s.path, base)) return false;
@@ -183,7 +179,7 @@ const PIPELINE: readonly (readonly [string, Step])[] = [
   ],
   [
     'forward',
-    async (ctx, s) => {
+    (ctx, s) => {
       const upstream = ctx.upstreams.match(s.path);
       if (upstream === undefined) {
         sendError(ctx.log, s, new PortcullisError('PCL_NO_UPSTREAM', `no upstream serves ${s.path}`));
@@ -191,61 +187,17 @@ const PIPELINE: readonly (readonly [string, Step])[] = [
       }
       const who = s.session ?? s.bearer;
       const extra = who ? extraHeaders(ctx, upstream, who) : undefined;
-      const headers = upstreamHeaders(
-        s.req.rawHeaders,
-        s.fwd,
-        s.req.socket.remoteAddress ?? '',
-        s.trustedPeer,
-        upstream.headerOptions,
-        extra instanceof Promise ? await extra : extra,
-      );
-      if (s.upgrade !== undefined) {
-        await tunnelTo(ctx, s, s.upgrade, upstream, headers);
-        return true;
-      }
-      const t0 = performance.now();
-      const result = await upstream.forward(s.req, s.res, s.rawPath + s.query, headers, s.setCookies);
-      ctx.metrics.upstream(upstream.config.name, (performance.now() - t0) / 1000);
-      if (result.error) ctx.metrics.upstreamError(upstream.config.name, result.error.code);
-      if (result.error)
-        sendError(ctx.log, s, result.error, { userDetail: `upstream: ${upstream.config.name}` });
-      return true;
+      if (extra instanceof Promise) return extra.then((e) => sendUpstream(ctx, s, upstream, e));
+      return sendUpstream(ctx, s, upstream, extra);
     },
   ],
 ];
-
-/**
- * Identity headers, the signed assertion and Authorization, from a session or a bearer token's principal
- * alike; synchronous unless an assertion is (re-)signed.
- */
-function extraHeaders(
-  ctx: GatewayContext,
-  u: Upstream,
-  session: Session,
-): readonly string[] | Promise<readonly string[]> {
-  let ids = identityCache.get(session);
-  if (ids === undefined) {
-    ids = identityHeaders(session.identity, session.provider);
-    identityCache.set(session, ids);
-  }
-  if (u.assertion === undefined || ctx.assertions === undefined) return withAuthorization(u, session, ids);
-  const jwt = ctx.assertions.assertion(session, u.assertion, ctx.assertionIssuer, ctx.now());
-  if (typeof jwt === 'string') return withAuthorization(u, session, [...ids, ASSERTION_HEADER, jwt]);
-  return jwt.then((j) => withAuthorization(u, session, [...ids, ASSERTION_HEADER, j]));
-}
-
-function withAuthorization(u: Upstream, session: Session, headers: readonly string[]): readonly string[] {
-  const mode = u.config.passAuthorization;
-  if (mode === 'none') return headers;
-  const token = mode === 'access_token' ? session.accessToken : session.idToken;
-  return token === undefined ? headers : [...headers, 'authorization', `Bearer ${token}`];
-}
 
 function hostCount(raw: readonly string[]): number {
   let n = 0;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    if (name.length === 4 && name.toLowerCase() === 'host') n++;
+    if (name.length === 4 && (name === 'Host' || name === 'host' || name.toLowerCase() === 'host')) n++;
   }
   return n;
 }
@@ -270,7 +222,10 @@ function newScope(
   s.upgrade = upgrade;
   s.trustedPeer = ctx.trusted.any && ctx.trusted.isTrusted(peer);
   s.cookiePrefix = ctx.sessions.names.session;
-  const other = target.readings.find((r) => !sameDestination(ctx, target.path, r));
+  const other =
+    target.readings.length === 0
+      ? undefined
+      : target.readings.find((r) => !sameDestination(ctx, target.path, r));
   if (other !== undefined) {
     return new PortcullisError(
       'PCL_AMBIGUOUS_PATH',
@@ -298,12 +253,45 @@ function sameDestination(ctx: GatewayContext, a: string, b: string): boolean {
   );
 }
 
-export async function handle(
+/**
+ * Runs the pipeline from step `i`: synchronously while the steps answer synchronously (a forward-auth answer
+ * from a remembered cookie session does, end to end), then on the first step's promise. No promise, async
+ * frame or microtask per request is made where nothing waits.
+ */
+function run(ctx: GatewayContext, s: Scope, i: number): void | Promise<void> {
+  for (; i < PIPELINE.length; i++) {
+    const r = PIPELINE[i]![1](ctx, s);
+    if (r instanceof Promise) {
+      const next = i + 1;
+      return r.then((answered) => (answered ? undefined : run(ctx, s, next)));
+    }
+    if (r) return;
+  }
+}
+
+function counted(ctx: GatewayContext, s: Scope): void {
+  ctx.metrics.request(routeClass(ownPath(ctx.config.basePath, s.path) ?? '/'), s.res.statusCode);
+}
+
+/** Coded failures (a session store that is down: 503) keep their code; anything else is a 500. */
+function failed(ctx: GatewayContext, s: Scope, err: unknown): void {
+  sendError(
+    ctx.log,
+    s,
+    err instanceof PortcullisError
+      ? err
+      : new PortcullisError('PCL_INTERNAL', err instanceof Error ? (err.stack ?? err.message) : String(err)),
+  );
+  counted(ctx, s);
+}
+
+/** One request through the pipeline; a promise only when some step had to wait. Never rejects. */
+export function handle(
   ctx: GatewayContext,
   req: http.IncomingMessage,
   res: http.ServerResponse,
   upgrade?: Upgrade,
-): Promise<void> {
+): void | Promise<void> {
   const s = newScope(ctx, req, res, upgrade);
   if (s instanceof PortcullisError) {
     const bad = new Scope(req, res, '/', '', '/', {
@@ -316,24 +304,16 @@ export async function handle(
     return;
   }
   try {
-    for (const [, step] of PIPELINE) {
-      const r = step(ctx, s);
-      if (r instanceof Promise ? await r : r) break;
+    const r = run(ctx, s, 0);
+    if (r instanceof Promise) {
+      return r.then(
+        () => counted(ctx, s),
+        (err: unknown) => failed(ctx, s, err),
+      );
     }
-    ctx.metrics.request(routeClass(ownPath(ctx.config.basePath, s.path) ?? '/'), res.statusCode);
+    counted(ctx, s);
   } catch (err) {
-    // Coded failures (a session store that is down: 503) keep their code; anything else is a 500.
-    sendError(
-      ctx.log,
-      s,
-      err instanceof PortcullisError
-        ? err
-        : new PortcullisError(
-            'PCL_INTERNAL',
-            err instanceof Error ? (err.stack ?? err.message) : String(err),
-          ),
-    );
-    ctx.metrics.request(routeClass(ownPath(ctx.config.basePath, s.path) ?? '/'), res.statusCode);
+    failed(ctx, s, err);
   }
 }
 
@@ -358,30 +338,4 @@ export async function handleUpgrade(
     socket.end();
   });
   await handle(ctx, req, res, { socket, head });
-}
-
-async function tunnelTo(
-  ctx: GatewayContext,
-  s: Scope,
-  up: Upgrade,
-  upstream: Upstream,
-  headers: string[],
-): Promise<void> {
-  // From here the socket is the tunnel's: the response object must not write to it.
-  s.res.detachSocket(up.socket as Socket);
-  const outcome = await tunnel(
-    {
-      origin: upstream.origin,
-      path: upstream.origin.pathname.replace(/\/$/, '') + s.rawPath + s.query,
-      timeoutMs: upstream.config.timeout * 1000,
-    },
-    s.req.method ?? 'GET',
-    headers,
-    s.req.headers.upgrade ?? 'websocket',
-    up.socket,
-    up.head,
-  );
-  s.res.statusCode = outcome === 'ok' ? 101 : 502;
-  if (outcome === 'failed')
-    ctx.log.warn({ requestId: s.id, upstream: upstream.config.name }, 'upgrade refused or failed');
 }

@@ -77,6 +77,18 @@ function validHost(value: string | string[] | undefined): string {
   return result;
 }
 
+let lastPeerIn = '';
+let lastPeerOut = '';
+
+/** The TCP peer's address as an IP (IPv4-mapped IPv6 as IPv4); the last one is kept, as keep-alive repeats it. */
+function peerIpOf(peer: string): string {
+  if (peer === lastPeerIn) return lastPeerOut;
+  const ip = normaliseIp(peer)?.ip ?? peer;
+  lastPeerIn = peer;
+  lastPeerOut = ip;
+  return ip;
+}
+
 /** One `X-Forwarded-For` element as an IP; tolerates the `ip:port` and `[ipv6]:port` forms some proxies send. */
 function forwardedIp(element: string): NormalisedIp | null {
   const direct = normaliseIp(element);
@@ -99,7 +111,7 @@ export function resolveForwarded(
   localProto: 'http' | 'https',
   trusted: TrustedProxies,
 ): ForwardedInfo {
-  const peerIp = normaliseIp(peer)?.ip ?? peer;
+  const peerIp = peerIpOf(peer);
   if (!trusted.any || !trusted.isTrusted(peerIp)) {
     return { clientIp: peerIp, proto: localProto, host: validHost(headers.host) };
   }

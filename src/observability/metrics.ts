@@ -90,27 +90,42 @@ export class Metrics {
     labelNames: ['store'] as const,
     registers: [this.registry],
   });
-  readonly #pendingRequests = new Map<string, { readonly series: CounterType.Internal; n: number }>();
+  /** Per route class, by status code: no key string to build per request. */
+  readonly #pendingRequests = new Map<
+    RouteClass,
+    ({ readonly series: CounterType.Internal; n: number } | undefined)[]
+  >();
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics !== false) registerDefaultMetrics(this.registry, 'portcullis_');
   }
 
   request(cls: RouteClass, status: number): void {
-    const key = `${cls}${status}`;
-    let pending = this.#pendingRequests.get(key);
+    let byStatus = this.#pendingRequests.get(cls);
+    if (byStatus === undefined) {
+      byStatus = [];
+      this.#pendingRequests.set(cls, byStatus);
+    }
+    // Node's statuses are integers of 100-999; anything else (never seen) is counted at once, by its string.
+    if (!(Number.isInteger(status) && status >= 100 && status < 1000)) {
+      this.#requests.labels(cls, String(status)).inc();
+      return;
+    }
+    let pending = byStatus[status];
     if (pending === undefined) {
       pending = { series: this.#requests.labels(cls, String(status)), n: 0 };
-      this.#pendingRequests.set(key, pending);
+      byStatus[status] = pending;
     }
     pending.n++;
   }
 
   #flushRequests(): void {
-    for (const p of this.#pendingRequests.values()) {
-      if (p.n === 0) continue;
-      p.series.inc(p.n);
-      p.n = 0;
+    for (const byStatus of this.#pendingRequests.values()) {
+      for (const p of byStatus) {
+        if (p === undefined || p.n === 0) continue;
+        p.series.inc(p.n);
+        p.n = 0;
+      }
     }
   }
 

@@ -48,8 +48,12 @@ export interface AuthorizeRequest<P extends Principal> {
    * an allowed request pays nothing for them. Never tokens or cookie values.
    */
   readonly audit?: () => Record<string, unknown>;
-  /** The request id, kept with the decision's record (the console's recent decisions and denials). */
-  readonly requestId?: string | undefined;
+  /**
+   * The request id, kept with the decision's record (the console's recent decisions and denials); a function
+   * when making it costs something (the gateway's are random UUIDs made on first use): called only when a
+   * record is kept.
+   */
+  readonly requestId?: string | (() => string) | undefined;
   /** The issuer client asking, for the issuer's surfaces (kept with the record). */
   readonly client?: string | undefined;
 }
@@ -102,10 +106,8 @@ export function decidePaths(
   paths: readonly string[] | undefined,
 ): Decision {
   let decision = policy.decide(p, undefined);
-  for (const path of paths ?? []) {
-    if (!decision.allow) break;
-    decision = policy.decide(p, path);
-  }
+  if (paths === undefined) return decision;
+  for (let i = 0; i < paths.length && decision.allow; i++) decision = policy.decide(p, paths[i]!);
   return decision;
 }
 
@@ -177,7 +179,7 @@ export class Authorizer {
     const x = this.#scratch;
     x.time = coarseNow();
     x.surface = r.surface;
-    x.requestId = r.requestId;
+    x.requestId = typeof r.requestId === 'function' ? r.requestId() : r.requestId;
     x.principal.provider = p.provider;
     x.principal.identity = p.identity;
     x.paths = r.paths ?? NO_PATHS;

@@ -23,7 +23,10 @@ export class PrefixTable<T extends Prefixed> {
   }
 
   match(path: string): T | undefined {
-    for (const e of this.#entries) {
+    // An indexed loop: called several times per request, and an iterator is not always optimised away.
+    const entries = this.#entries;
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
       if (path.startsWith(e.prefix) || path === e.exact) return e.value;
     }
     return undefined;

@@ -10,12 +10,14 @@ import PoolClass from 'undici/lib/dispatcher/pool.js';
 import type { ResolvedUpstream } from '../config/load.ts';
 import { PortcullisError } from '../errors/codes.ts';
 import { type AssertionSpec, assertionSpec } from './assertion.ts';
-import { HOP_BY_HOP, type UpstreamHeaderOptions } from './headers.ts';
+import { connectionNames, hopByHop, type UpstreamHeaderOptions } from './headers.ts';
 
 export interface ForwardResult {
   /** Set when the upstream could not be used and no response was started: the caller sends the error page. */
   readonly error?: PortcullisError;
 }
+
+const DONE: ForwardResult = Object.freeze({});
 
 export class Upstream {
   readonly config: ResolvedUpstream;
@@ -54,9 +56,10 @@ export class Upstream {
 
   /**
    * Forwards the request. `extraSetCookie` (e.g. a refreshed session) is added to the upstream's response.
-   * Resolves when the response is done; never rejects.
+   * Resolves when the response is done; never rejects. One promise per request: undici's callback form,
+   * not its promise wrapped in an async function.
    */
-  async forward(
+  forward(
     req: IncomingMessage,
     res: ServerResponse,
     path: string,
@@ -67,8 +70,8 @@ export class Upstream {
     const h = req.headers;
     const hasBody =
       h['content-length'] !== undefined ? h['content-length'] !== '0' : h['transfer-encoding'] !== undefined;
-    try {
-      await streamRequest.call(
+    return new Promise<ForwardResult>((resolve) => {
+      streamRequest.call(
         this.#pool,
         {
           path: this.#basePath + path,
@@ -89,16 +92,19 @@ export class Upstream {
           res.writeHead(statusCode, responseHeaders(upstream as unknown as string[], extraSetCookie));
           return res;
         },
+        (err) => resolve(err ? this.#failed(res, err) : DONE),
       );
-      return {};
-    } catch (err) {
-      if (res.headersSent) {
-        // Mid-body failure: all we can do is cut the connection so the client sees it as incomplete.
-        res.destroy();
-        return {};
-      }
-      return { error: this.#classify(err) };
+    });
+  }
+
+  /** A failure: before the response started, the error for the caller's page; after it, a cut connection. */
+  #failed(res: ServerResponse, err: unknown): ForwardResult {
+    if (res.headersSent) {
+      // Mid-body failure: all we can do is cut the connection so the client sees it as incomplete.
+      res.destroy();
+      return DONE;
     }
+    return { error: this.#classify(err) };
   }
 
   #classify(err: unknown): PortcullisError {
@@ -126,26 +132,21 @@ export class Upstream {
  * The upstream's response header lines for the client: hop-by-hop ones dropped, with those the upstream
  * names in Connection (RFC 9110 §7.6.1), and `extraSetCookie` added. Names keep the upstream's spelling.
  */
-function responseHeaders(raw: readonly string[], extraSetCookie: readonly string[]): string[] {
+export function responseHeaders(raw: readonly string[], extraSetCookie: readonly string[]): string[] {
   const out: string[] = [];
-  let connection = '';
+  let listed: string[] | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    const lower = name.toLowerCase();
-    if (lower === 'connection') connection += `${raw[i + 1]!},`;
-    if (HOP_BY_HOP.has(lower)) continue;
+    const hop = hopByHop(name);
+    if (hop !== undefined) {
+      if (hop === 'connection') listed = connectionNames(raw[i + 1]!, listed);
+      continue;
+    }
     out.push(name, raw[i + 1]!);
   }
-  if (connection !== '') {
-    const listed = connection
-      .toLowerCase()
-      .split(',')
-      .map((t) => t.trim())
-      .filter((t) => t !== '' && t !== 'keep-alive' && t !== 'close');
-    if (listed.length > 0) {
-      for (let i = out.length - 2; i >= 0; i -= 2) {
-        if (listed.includes(out[i]!.toLowerCase())) out.splice(i, 2);
-      }
+  if (listed !== undefined) {
+    for (let i = out.length - 2; i >= 0; i -= 2) {
+      if (listed.includes(out[i]!.toLowerCase())) out.splice(i, 2);
     }
   }
   for (const c of extraSetCookie) out.push('Set-Cookie', c);

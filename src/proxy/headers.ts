@@ -24,6 +24,39 @@ export const HOP_BY_HOP = new Set([
   'http2-settings',
 ]);
 
+/** By length: whether some hop-by-hop name has it (a name of another length is not lower-cased to look). */
+const HOP_LENGTH: readonly boolean[] = (() => {
+  const out: boolean[] = [];
+  for (const n of HOP_BY_HOP) out[n.length] = true;
+  return out;
+})();
+
+/** The hop-by-hop name `name` is, lower-cased, or undefined when it is none. */
+export function hopByHop(name: string): string | undefined {
+  if (HOP_LENGTH[name.length] !== true) return undefined;
+  const lower = name.toLowerCase();
+  return HOP_BY_HOP.has(lower) ? lower : undefined;
+}
+
+/**
+ * Adds the header names a Connection value lists (RFC 9110 §7.6.1) to `into` (made when needed); the
+ * options keep-alive and close are not names. The usual values (`keep-alive`, `close`) allocate nothing.
+ */
+export function connectionNames(value: string, into: string[] | undefined): string[] | undefined {
+  if (value.length === 10 || value.length === 5) {
+    const v = value.toLowerCase();
+    if (v === 'keep-alive' || v === 'close') return into;
+  }
+  let out = into;
+  for (const t of value.toLowerCase().split(',')) {
+    const token = t.trim();
+    if (token === '' || token === 'keep-alive' || token === 'close') continue;
+    if (out === undefined) out = [token];
+    else out.push(token);
+  }
+  return out;
+}
+
 /** Headers only Portcullis may set: a client's copy never reaches the upstream. */
 export const RESERVED = new Set([
   'x-forwarded-user',
@@ -77,19 +110,19 @@ export function upstreamHeaders(
   opts: UpstreamHeaderOptions,
   extra: readonly string[] | undefined,
 ): string[] {
-  const out: string[] = [];
+  // Sized once for everything it can hold (each client line gives at most one, then four X-Forwarded-* and
+  // `extra`), written by index and cut to its length at the end: no backing store grown and copied.
+  const out = new Array<string>(rawHeaders.length + 8 + (extra === undefined ? 0 : extra.length));
+  let n = 0;
   let xff = '';
-  const connectionTokens: string[] = [];
+  let connectionTokens: string[] | undefined;
   let hostSent = false;
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     const lower = name.toLowerCase();
     if (lower === 'connection') {
       // Every Connection line counts, not just the last: a client may split its options over several.
-      for (const t of rawHeaders[i + 1]!.toLowerCase().split(',')) {
-        const token = t.trim();
-        if (token !== '' && token !== 'keep-alive' && token !== 'close') connectionTokens.push(token);
-      }
+      connectionTokens = connectionNames(rawHeaders[i + 1]!, connectionTokens);
       continue;
     }
     if (HOP_BY_HOP.has(lower)) continue;
@@ -99,7 +132,10 @@ export function upstreamHeaders(
     const value = rawHeaders[i + 1]!;
     if (lower === 'cookie') {
       const kept = filterCookie(value, opts.ownsCookie);
-      if (kept !== '') out.push('cookie', kept);
+      if (kept !== '') {
+        out[n++] = 'cookie';
+        out[n++] = kept;
+      }
       continue;
     }
     if (lower === 'x-forwarded-for') {
@@ -109,7 +145,10 @@ export function upstreamHeaders(
     if (lower === 'host') {
       // Only the first Host, the one the gateway itself read (req.headers keeps the first): a second one
       // made undici throw "duplicate host header", answered as a 502 blaming the upstream.
-      if (opts.preserveHost && !hostSent) out.push('host', value);
+      if (opts.preserveHost && !hostSent) {
+        out[n++] = 'host';
+        out[n++] = value;
+      }
       hostSent = true;
       continue;
     }
@@ -117,24 +156,28 @@ export function upstreamHeaders(
     // One spelling for the check: `_` for `-` in any mix (`X-Auth_Request-User`), as CGI-style servers read them.
     const canonical = lower.includes('_') ? lower.replaceAll('_', '-') : lower;
     if (RESERVED.has(canonical) || canonical.startsWith('x-auth-request-')) continue;
-    out.push(name, value);
+    out[n++] = name;
+    out[n++] = value;
   }
-  if (connectionTokens.length > 0) {
-    // Headers the client listed in Connection are hop-by-hop too (RFC 9110 §7.6.1).
-    for (let i = out.length - 2; i >= 0; i -= 2) {
-      if (connectionTokens.includes(out[i]!.toLowerCase())) out.splice(i, 2);
+  if (connectionTokens !== undefined) {
+    // Headers the client listed in Connection are hop-by-hop too (RFC 9110 §7.6.1): dropped in place.
+    let w = 0;
+    for (let r = 0; r < n; r += 2) {
+      if (connectionTokens.includes(out[r]!.toLowerCase())) continue;
+      out[w++] = out[r]!;
+      out[w++] = out[r + 1]!;
     }
+    n = w;
   }
-  out.push(
-    'x-forwarded-for',
-    xff === '' ? peer : `${xff}, ${peer}`,
-    'x-forwarded-proto',
-    fwd.proto,
-    'x-forwarded-host',
-    fwd.host,
-    'x-real-ip',
-    fwd.clientIp,
-  );
-  if (extra !== undefined) for (const v of extra) out.push(v);
+  out[n++] = 'x-forwarded-for';
+  out[n++] = xff === '' ? peer : `${xff}, ${peer}`;
+  out[n++] = 'x-forwarded-proto';
+  out[n++] = fwd.proto;
+  out[n++] = 'x-forwarded-host';
+  out[n++] = fwd.host;
+  out[n++] = 'x-real-ip';
+  out[n++] = fwd.clientIp;
+  if (extra !== undefined) for (let i = 0; i < extra.length; i++) out[n++] = extra[i]!;
+  out.length = n;
   return out;
 }

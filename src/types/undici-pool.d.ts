@@ -13,12 +13,21 @@ declare module 'undici/lib/dispatcher/pool.js' {
 declare module 'undici/lib/api/api-stream.js' {
   import type { Dispatcher } from 'undici';
 
-  /** Dispatcher.prototype.stream, called with the dispatcher as `this`. */
-  const stream: (
+  /**
+   * Dispatcher.prototype.stream, called with the dispatcher as `this`: a promise, or with a callback (called
+   * once, also for an error thrown while starting; then nothing is returned).
+   */
+  function stream(
     this: Dispatcher,
     options: Dispatcher.RequestOptions,
     factory: Dispatcher.StreamFactory,
-  ) => Promise<Dispatcher.StreamData>;
+  ): Promise<Dispatcher.StreamData>;
+  function stream(
+    this: Dispatcher,
+    options: Dispatcher.RequestOptions,
+    factory: Dispatcher.StreamFactory,
+    callback: (err: Error | null, data: Dispatcher.StreamData) => void,
+  ): void;
   export default stream;
 }
 

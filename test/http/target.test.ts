@@ -1,6 +1,7 @@
 /** readTarget: one path per request target, or a refusal naming why (src/http/target.ts). */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { readTargetInFull } from '../../src/config/paths.ts';
 import { ownPath, readTarget, reservedPath } from '../../src/http/target.ts';
 
 // target | path (or refusal) | other readings
@@ -91,4 +92,55 @@ test('under a base path, the reserved prefixes are <base>/oauth2 and <base>/oidc
   assert.equal(ownPath('/auth', '/authx/ping'), undefined);
   assert.equal(ownPath('/auth', '/ping'), undefined);
   assert.equal(ownPath('', '/ping'), '/ping');
+});
+
+test('the plain-path shortcut reads every target as the full reading does (exhaustive to 4 characters, then random)', () => {
+  // Every character the shortcut or the full reading treats apart, and a plain one of each kind.
+  const alphabet = [
+    '/',
+    '.',
+    'a',
+    'Z',
+    '0',
+    '-',
+    '_',
+    '~',
+    '%',
+    '2',
+    'e',
+    'f',
+    '5',
+    'c',
+    ';',
+    '\\',
+    ' ',
+    '#',
+    '?',
+    '\x00',
+    '\u00e9',
+  ];
+  const check = (raw: string) => {
+    const target = `/${raw}`;
+    assert.deepEqual(readTarget(target), readTargetInFull(target), JSON.stringify(target));
+  };
+  const grow = (prefix: string, left: number) => {
+    check(prefix);
+    if (left > 0) for (const c of alphabet) grow(prefix + c, left - 1);
+  };
+  grow('', 4);
+  // Longer ones from a seeded generator (deterministic: a failure names its target).
+  let seed = 14;
+  const next = () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed;
+  };
+  for (let i = 0; i < 100_000; i++) {
+    let raw = '';
+    const n = 5 + (next() % 20);
+    for (let j = 0; j < n; j++) raw += alphabet[next() % alphabet.length];
+    check(raw);
+  }
+  // The shortcut did answer the usual paths (same object shape as the full reading, no other readings).
+  for (const p of ['/', '/app/page', '/static/app.js', '/a.b/c~d_e-f?q=1'])
+    assert.deepEqual(readTarget(p), { ...(readTargetInFull(p) as object), readings: [] });
 });

@@ -66,6 +66,31 @@ const session: Session = {
   idToken: 'ID-secret-value',
 };
 
+test('a request id given as a function is made only when a record is kept, and the record holds it', () => {
+  let made = 0;
+  const requestId = () => {
+    made++;
+    return 'lazy-1';
+  };
+  const log = createLogger('silent');
+  const allowAll: AccessPolicy = { decide: () => ALLOW };
+  // Without a sink (no console): an allowed request never makes its id (the gateway's are random UUIDs).
+  const plain = new Authorizer(allowAll, log, new Metrics({ defaultMetrics: false }));
+  assert.equal(
+    plain.authorize({ surface: 'request', principal: session, paths: ['/a'], requestId }).kind,
+    'allowed',
+  );
+  assert.equal(made, 0);
+  const recorder = new DecisionRecorder({ decisions: 10, denials: 10 });
+  const recorded = new Authorizer(allowAll, log, new Metrics({ defaultMetrics: false }), { sink: recorder });
+  recorded.authorize({ surface: 'request', principal: session, paths: ['/a'], requestId });
+  assert.equal(made, 1);
+  assert.deepEqual(
+    recorder.decisions().map((d) => d.requestId),
+    ['lazy-1'],
+  );
+});
+
 test('authorize hands every decision to the sink: the principal without its tokens, the request id', () => {
   const recorder = new DecisionRecorder({ decisions: 10, denials: 10 });
   const deny: AccessPolicy = {
