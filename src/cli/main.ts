@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/errors.ts';
-import { holdYoungGeneration, restartWithMemorySettings } from './node-flags.ts';
+import { holdDuringStartUp, restartWithMemorySettings } from './node-flags.ts';
 import { CONFIG_USAGE, parseConfigArgs, UsageError } from './options.ts';
 import { CHECK_USAGE, EXPLAIN_USAGE, KEYS_USAGE, SECRET_USAGE, SESSIONS_USAGE } from './usage.ts';
 
@@ -74,7 +74,7 @@ async function main(argv: string[]): Promise<void> {
     case 'serve': {
       restartWithMemorySettings();
       const { load } = parseConfigArgs(rest);
-      const running = await holdYoungGeneration(async () => (await import('./serve.ts')).serve(load));
+      const running = await holdDuringStartUp(async () => (await import('./serve.ts')).serve(load));
       onSignals((signal) => running.shutdown(signal));
       return;
     }

@@ -39,19 +39,37 @@ export function restartWithMemorySettings(): void {
   }
 }
 
+/** Whether the operator named one of `names` (`--x`, `--no-x`, `--x=…`; `_` and `-` alike) among Node's flags. */
+function operatorSet(...names: string[]): boolean {
+  const flags = ownFlags().replaceAll('_', '-');
+  return names.some((n) => new RegExp(`(?:^|\\s)--(?:no-)?${n}(?:[=\\s]|$)`).test(flags));
+}
+
 /**
- * Start-up (the modules, the schema, the configuration) allocates much that lives on: V8 took that as a
- * reason to grow the young generation to its limit before the first request, 10–20 MB of idle RSS that
- * varied from one start to the next. Held at its first size until `started` settles, then V8's default
- * growth (a busy gateway's young generation grows up to the limit). An operator's own
- * --semi-space-growth-factor is left alone.
+ * Held while `started` runs (the modules, the schema, the configuration, the listeners), then V8's own
+ * behaviour again:
+ *
+ * - The young generation. Start-up allocates much that lives on: V8 took that as a reason to grow the
+ *   young generation to its limit before the first request, 10–20 MB of idle RSS that varied from one start
+ *   to the next. Held at its first size (a busy gateway's young generation then grows up to the limit).
+ * - The optimizing compilers (Maglev, TurboFan). Start-up runs some functions often enough (the schema's
+ *   parsers, YAML's lexer) for V8 to optimize them, code never run again; the compilers' own machine code,
+ *   paged in from the node binary, and their output held 8–9 MB of the idle RSS. Held, start-up runs in
+ *   the interpreter and the baseline compiler; the functions that requests run hot are optimized as usual
+ *   once it is done (bench/results/2026-12-05-memory.md, stop 10).
+ *
+ * An operator's own --semi-space-growth-factor, or any of --opt, --turbofan, --maglev, --jitless
+ * (with or without `no-`), is left alone.
  */
-export async function holdYoungGeneration<T>(started: () => Promise<T>): Promise<T> {
-  const hold = !ownFlags().includes('--semi-space-growth-factor');
-  if (hold) setFlagsFromString('--semi-space-growth-factor=1');
+export async function holdDuringStartUp<T>(started: () => Promise<T>): Promise<T> {
+  const young = !operatorSet('semi-space-growth-factor');
+  const compilers = !operatorSet('opt', 'turbofan', 'maglev', 'jitless', 'max-opt');
+  if (young) setFlagsFromString('--semi-space-growth-factor=1');
+  if (compilers) for (const f of ['--no-maglev', '--no-turbofan']) setFlagsFromString(f);
   try {
     return await started();
   } finally {
-    if (hold) setFlagsFromString('--semi-space-growth-factor=2');
+    if (young) setFlagsFromString('--semi-space-growth-factor=2');
+    if (compilers) for (const f of ['--maglev', '--turbofan']) setFlagsFromString(f);
   }
 }
