@@ -13,6 +13,10 @@
 import { setFlagsFromString } from 'node:v8';
 
 const SEMI_SPACE = '--max-semi-space-size=8';
+/** The optimizing compilers off from the first line (holdDuringStartUp turns them on once serve listens). */
+const NO_COMPILERS = ['--no-maglev', '--no-turbofan'];
+/** The flags that, given by the operator, leave V8's compilers to them. */
+const COMPILER_FLAGS = ['opt', 'turbofan', 'maglev', 'jitless', 'max-opt'];
 
 /** The flags the operator gave Node: on its command line and in NODE_OPTIONS. */
 function ownFlags(): string {
@@ -28,15 +32,24 @@ export function restartWithMemorySettings(): void {
   env['MALLOC_ARENA_MAX'] ??= '2';
   const script = process.argv[1];
   if (script === undefined) return;
+  // Held from the first line of the new process: even resolving the CLI's own modules had Maglev compile
+  // node:path's helpers (1.8 MB of idle RSS). Last on the command line, where holdDuringStartUp knows them.
+  const held = operatorSet(...COMPILER_FLAGS) ? [] : NO_COMPILERS;
   try {
     process.execve(
       process.execPath,
-      [process.execPath, ...process.execArgv, SEMI_SPACE, script, ...process.argv.slice(2)],
+      [process.execPath, ...process.execArgv, SEMI_SPACE, ...held, script, ...process.argv.slice(2)],
       env,
     );
   } catch {
     // Not allowed here (a sandbox without execve): run with Node's defaults.
   }
+}
+
+/** Whether the restart above turned the compilers off (the command line ends with its flags). */
+function compilersHeldByRestart(): boolean {
+  const tail = process.execArgv.slice(-NO_COMPILERS.length - 1);
+  return tail.join(' ') === [SEMI_SPACE, ...NO_COMPILERS].join(' ');
 }
 
 /** Whether the operator named one of `names` (`--x`, `--no-x`, `--x=…`; `_` and `-` alike) among Node's flags. */
@@ -58,12 +71,13 @@ function operatorSet(...names: string[]): boolean {
  *   the interpreter and the baseline compiler; the functions that requests run hot are optimized as usual
  *   once it is done (bench/results/2026-12-05-memory.md, stop 10).
  *
- * An operator's own --semi-space-growth-factor, or any of --opt, --turbofan, --maglev, --jitless
- * (with or without `no-`), is left alone.
+ * When restartWithMemorySettings started Node with the compilers off, they are turned on here. An
+ * operator's own --semi-space-growth-factor, or any of --opt, --turbofan, --maglev, --jitless (with or
+ * without `no-`), is left alone.
  */
 export async function holdDuringStartUp<T>(started: () => Promise<T>): Promise<T> {
   const young = !operatorSet('semi-space-growth-factor');
-  const compilers = !operatorSet('opt', 'turbofan', 'maglev', 'jitless', 'max-opt');
+  const compilers = compilersHeldByRestart() || !operatorSet(...COMPILER_FLAGS);
   if (young) setFlagsFromString('--semi-space-growth-factor=1');
   if (compilers) for (const f of ['--no-maglev', '--no-turbofan']) setFlagsFromString(f);
   try {

@@ -69,6 +69,8 @@ test('serve runs with an 8 MB semi-space and two malloc arenas, in the same proc
 }, async () => {
   const { argv, environ } = await serveAndRead({});
   assert.ok(argv.includes('--max-semi-space-size=8'), argv.join(' '));
+  // The optimizing compilers off from the new process's first line (holdDuringStartUp turns them on).
+  assert.ok(argv.includes('--no-maglev') && argv.includes('--no-turbofan'), argv.join(' '));
   assert.ok(argv.includes('serve'), argv.join(' '));
   assert.ok(environ.includes('MALLOC_ARENA_MAX=2'), 'MALLOC_ARENA_MAX=2 in the environment');
 });
@@ -114,6 +116,17 @@ const OPTIMIZED = 1 << 4;
 
 test('the optimizing compilers are held while serve starts, and work after', () => {
   const { during, after } = optimizationInAndAfterHold([]);
+  assert.equal(during & OPTIMIZED, 0, `optimized during start-up (status ${during})`);
+  assert.notEqual(after & OPTIMIZED, 0, `not optimized after start-up (status ${after})`);
+});
+
+test('compilers turned off by the restart come back on after start-up', () => {
+  // The command line restartWithMemorySettings gives the new process: its flags last.
+  const { during, after } = optimizationInAndAfterHold([
+    '--max-semi-space-size=8',
+    '--no-maglev',
+    '--no-turbofan',
+  ]);
   assert.equal(during & OPTIMIZED, 0, `optimized during start-up (status ${during})`);
   assert.notEqual(after & OPTIMIZED, 0, `not optimized after start-up (status ${after})`);
 });
