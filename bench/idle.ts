@@ -9,7 +9,7 @@
 //   ROUNDS=6  WAIT=2000 (ms after /ping first answers, as bench/memory.ts)  MODULES=1 (also count the
 //     modules loaded, through a module hook in a preload: it adds a little memory of its own)
 // Prints per variant the median idle VmRSS, and from /proc/<pid>/smaps_rollup the anonymous and the
-// file-backed parts; no preload unless MODULES=1 (bench/memory.ts's probe adds ~1 MB).
+// file-backed parts, and the time from spawn to the first answer of /ping (polled every 20 ms); no preload unless MODULES=1 (bench/memory.ts's probe adds ~1 MB).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -116,8 +116,9 @@ async function once(v: (typeof VARIANTS)[number]) {
     env: { ...env, IDLE_MODULES_FILE: modulesFile },
   });
   started.push(child);
+  const t0 = performance.now();
   for (let i = 0; ; i++) {
-    if (child.exitCode !== null || i > 600) throw new Error(`${v.name}: no /ping within 30 s`);
+    if (child.exitCode !== null || i > 1500) throw new Error(`${v.name}: no /ping within 30 s`);
     if (
       await fetch(`${gwUrl}/ping`).then(
         (r) => r.ok,
@@ -125,8 +126,9 @@ async function once(v: (typeof VARIANTS)[number]) {
       )
     )
       break;
-    await sleep(50);
+    await sleep(20);
   }
+  const startMs = performance.now() - t0;
   await sleep(WAIT);
   const m = memory(child.pid!);
   let modules: string[] = [];
@@ -138,7 +140,7 @@ async function once(v: (typeof VARIANTS)[number]) {
   }
   child.kill('SIGTERM');
   await new Promise((ok) => child.once('exit', ok));
-  return { ...m, modules };
+  return { ...m, startMs, modules };
 }
 
 const results = new Map(VARIANTS.map((v) => [v.name, [] as Awaited<ReturnType<typeof once>>[]]));
@@ -148,18 +150,20 @@ for (let r = 0; r < ROUNDS; r++) {
   for (const v of order) {
     const m = await once(v);
     results.get(v.name)!.push(m);
-    log(`round ${r + 1} ${v.name}: ${mb(m.rss)} MB (anon ${mb(m.anon)}, file ${mb(m.file)})`);
+    log(
+      `round ${r + 1} ${v.name}: ${mb(m.rss)} MB (anon ${mb(m.anon)}, file ${mb(m.file)}), /ping after ${Math.round(m.startMs)} ms`,
+    );
   }
 }
 const lines = [
-  `| variant | idle RSS MB, median of ${ROUNDS} (min–max) | anonymous MB | file-backed MB |${MODULES ? ' modules |' : ''}`,
-  `|---|---|---|---|${MODULES ? '---|' : ''}`,
+  `| variant | idle RSS MB, median of ${ROUNDS} (min–max) | anonymous MB | file-backed MB | first /ping ms |${MODULES ? ' modules |' : ''}`,
+  `|---|---|---|---|---|${MODULES ? '---|' : ''}`,
 ];
 for (const [name, ms] of results) {
   const rss = ms.map((m) => m.rss);
   const count = ms[0]?.modules.filter((u) => u.startsWith('file:')).length;
   lines.push(
-    `| ${name} | ${mb(median(rss))} (${mb(Math.min(...rss))}–${mb(Math.max(...rss))}) | ${mb(median(ms.map((m) => m.anon)))} | ${mb(median(ms.map((m) => m.file)))} |${MODULES ? ` ${count} |` : ''}`,
+    `| ${name} | ${mb(median(rss))} (${mb(Math.min(...rss))}–${mb(Math.max(...rss))}) | ${mb(median(ms.map((m) => m.anon)))} | ${mb(median(ms.map((m) => m.file)))} | ${Math.round(median(ms.map((m) => m.startMs)))} |${MODULES ? ` ${count} |` : ''}`,
   );
 }
 process.stdout.write(`${lines.join('\n')}\n`);
