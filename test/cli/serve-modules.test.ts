@@ -87,3 +87,13 @@ test("prom-client's index (with @opentelemetry/api, the Pushgateway, node:zlib) 
   );
   assert.deepEqual(loaded(/^node:zlib$/), []);
 });
+
+test("zod's locales: English alone (src/cli/zod-locales.ts)", () => {
+  // The index itself is served by the CLI's hook, which answers before this preload's sees it.
+  assert.deepEqual(
+    loaded(/\/zod\/v4\/locales\/[^/]+\.js$/)
+      .map((u) => u.slice(u.lastIndexOf('/') + 1))
+      .filter((f) => f !== 'index.js'),
+    ['en.js'],
+  );
+});
