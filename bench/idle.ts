@@ -9,7 +9,8 @@
 //   ROUNDS=6  WAIT=2000 (ms after /ping first answers, as bench/memory.ts)  MODULES=1 (also count the
 //     modules loaded, through a module hook in a preload: it adds a little memory of its own)
 // Prints per variant the median idle VmRSS, and from /proc/<pid>/smaps_rollup the anonymous and the
-// file-backed parts, and the time from spawn to the first answer of /ping (polled every 20 ms); no preload unless MODULES=1 (bench/memory.ts's probe adds ~1 MB).
+// file-backed parts, the time from spawn to the first answer of /ping (polled every 20 ms) and the CPU time
+// used by then (utime + stime of all threads, 10 ms ticks); no preload unless MODULES=1 (bench/memory.ts's probe adds ~1 MB).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -85,7 +86,11 @@ function memory(pid: number) {
   const kb = (text: string, k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0);
   const rss = kb(readFileSync(`/proc/${pid}/status`, 'utf8'), 'VmRSS');
   const anon = kb(roll, 'Anonymous');
-  return { rss, anon, file: kb(roll, 'Rss') - anon };
+  // CPU time so far, all threads, both sides of serve's restart (execve keeps the task): utime + stime.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const cpuMs = (Number(f[11]) + Number(f[12])) * 10;
+  return { rss, anon, file: kb(roll, 'Rss') - anon, cpuMs };
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'portcullis-idle-'));
@@ -151,19 +156,19 @@ for (let r = 0; r < ROUNDS; r++) {
     const m = await once(v);
     results.get(v.name)!.push(m);
     log(
-      `round ${r + 1} ${v.name}: ${mb(m.rss)} MB (anon ${mb(m.anon)}, file ${mb(m.file)}), /ping after ${Math.round(m.startMs)} ms`,
+      `round ${r + 1} ${v.name}: ${mb(m.rss)} MB (anon ${mb(m.anon)}, file ${mb(m.file)}), /ping after ${Math.round(m.startMs)} ms, CPU ${m.cpuMs} ms`,
     );
   }
 }
 const lines = [
-  `| variant | idle RSS MB, median of ${ROUNDS} (min–max) | anonymous MB | file-backed MB | first /ping ms |${MODULES ? ' modules |' : ''}`,
-  `|---|---|---|---|---|${MODULES ? '---|' : ''}`,
+  `| variant | idle RSS MB, median of ${ROUNDS} (min–max) | anonymous MB | file-backed MB | first /ping ms | CPU ms at idle |${MODULES ? ' modules |' : ''}`,
+  `|---|---|---|---|---|---|${MODULES ? '---|' : ''}`,
 ];
 for (const [name, ms] of results) {
   const rss = ms.map((m) => m.rss);
   const count = ms[0]?.modules.filter((u) => u.startsWith('file:')).length;
   lines.push(
-    `| ${name} | ${mb(median(rss))} (${mb(Math.min(...rss))}–${mb(Math.max(...rss))}) | ${mb(median(ms.map((m) => m.anon)))} | ${mb(median(ms.map((m) => m.file)))} | ${Math.round(median(ms.map((m) => m.startMs)))} |${MODULES ? ` ${count} |` : ''}`,
+    `| ${name} | ${mb(median(rss))} (${mb(Math.min(...rss))}–${mb(Math.max(...rss))}) | ${mb(median(ms.map((m) => m.anon)))} | ${mb(median(ms.map((m) => m.file)))} | ${Math.round(median(ms.map((m) => m.startMs)))} | ${median(ms.map((m) => m.cpuMs))} |${MODULES ? ` ${count} |` : ''}`,
   );
 }
 process.stdout.write(`${lines.join('\n')}\n`);

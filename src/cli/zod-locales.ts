@@ -1,7 +1,7 @@
 /**
  * zod in English only (issue 14, goal 4: idle RSS; bench/results/2026-12-05-memory.md, stop 10). Every
  * entry point of zod 4 (`zod`, `zod/mini`, `zod/v4/core`) re-exports all of its locales
- * (`export * as locales from "../locales/index.js"`): 50 modules loaded and kept, ≈ 1.2 MB of the idle RSS
+ * (`export * as locales from "../locales/index.js"`): 63 modules loaded and kept, ≈ 1 MB of the idle RSS
  * of `serve`, when the configuration's messages are zod's English (its default, which its classic schemas
  * set from `../locales/en.js` themselves). A module hook serves that index as English alone; nothing in
  * Portcullis reads `z.locales`.
