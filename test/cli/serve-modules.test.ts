@@ -16,12 +16,13 @@ import { freePort } from '../support/gateway.ts';
 let dir: string;
 let modules: string[];
 
-// registerHooks sees both ESM imports and require() (CommonJS dependencies, node: built-ins).
+// registerHooks sees both ESM imports and require() (CommonJS dependencies, node: built-ins); Node's own
+// internal modules are in process.moduleLoadList ("NativeModule internal/…").
 const PRELOAD = `
 import { registerHooks } from 'node:module'; import fs from 'node:fs';
 const seen = new Set();
 registerHooks({ load(url, ctx, next) { seen.add(url); return next(url, ctx); } });
-process.on('SIGUSR2', () => fs.writeFileSync(process.env.MODULES_FILE, [...seen].join('\\n')));`;
+process.on('SIGUSR2', () => fs.writeFileSync(process.env.MODULES_FILE, [...seen, ...process.moduleLoadList].join('\\n')));`;
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'portcullis-serve-modules-'));
@@ -96,4 +97,8 @@ test("zod's locales: English alone (src/cli/zod-locales.ts)", () => {
       .filter((f) => f !== 'index.js'),
     ['en.js'],
   );
+});
+
+test("Node's bundled undici (fetch, WebSocket) is not loaded: node:http is not taken through an ES import", () => {
+  assert.deepEqual(loaded(/^NativeModule internal\/deps\/undici\//), []);
 });
