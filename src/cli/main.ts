@@ -6,9 +6,10 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/errors.ts';
-import { holdYoungGeneration, restartWithMemorySettings } from './node-flags.ts';
+import { holdDuringStartUp, restartWithMemorySettings } from './node-flags.ts';
 import { CONFIG_USAGE, parseConfigArgs, UsageError } from './options.ts';
 import { CHECK_USAGE, EXPLAIN_USAGE, KEYS_USAGE, SECRET_USAGE, SESSIONS_USAGE } from './usage.ts';
+import { englishOnlyZod } from './zod-locales.ts';
 
 // Each command is loaded when it runs: `serve` must not hold the demo's IdP (oidc-provider, koa), the
 // doctor or the key and session tools in memory (docs/scaling.md#memory).
@@ -70,11 +71,12 @@ function onSignals(close: (signal: NodeJS.Signals) => Promise<void>): void {
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
+  englishOnlyZod();
   switch (command) {
     case 'serve': {
       restartWithMemorySettings();
       const { load } = parseConfigArgs(rest);
-      const running = await holdYoungGeneration(async () => (await import('./serve.ts')).serve(load));
+      const running = await holdDuringStartUp(async () => (await import('./serve.ts')).serve(load));
       onSignals((signal) => running.shutdown(signal));
       return;
     }

@@ -18,7 +18,6 @@ import { workerCount, workerProblems } from '../config/workers.ts';
 import { type Logger, openLogger } from '../observability/log.ts';
 import { Metrics } from '../observability/metrics.ts';
 import { isMessage, type ToWorker } from '../server/ipc.ts';
-import { startWorkers } from '../server/primary.ts';
 import { startGateway } from '../server/start.ts';
 
 export interface Serving {
@@ -61,6 +60,9 @@ export async function serve(load: LoadOptions): Promise<Serving> {
 /** The primary: validates and watches, the workers serve (src/server/primary.ts). */
 async function servePrimary(load: LoadOptions, loaded: LoadedConfig, log: Logger, count: number) {
   const { config } = loaded;
+  // Loaded only here: its aggregation takes prom-client's index (with @opentelemetry/api, the Pushgateway),
+  // 80 modules a single process does not need (bench/results/2026-12-05-memory.md, stop 10).
+  const { startWorkers } = await import('../server/primary.ts');
   const group = await startWorkers(config, log, count, {
     check: () => {
       try {

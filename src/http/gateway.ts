@@ -2,7 +2,7 @@
  * The gateway: one request pipeline, read as a table of named steps over a typed scope —
  * trust boundary → own endpoints → route → session (+ refresh) → decide → forward.
  */
-import http from 'node:http';
+import type http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { PortcullisError } from '../errors/codes.ts';
@@ -21,6 +21,11 @@ import { signedOut, signOut } from './sign-out.ts';
 import { ownPath, readTarget, reservedPath, targetError } from './target.ts';
 import { resolveForwarded } from './trust.ts';
 import { extraHeaders, sendUpstream } from './upstream.ts';
+
+// node:http through getBuiltinModule, not an ES import: an ES import of a built-in reads all its exports,
+// and node:http's WebSocket getter loads Node's bundled undici (fetch; 745 KB of source) into every idle
+// process, ~2 MB of RSS (bench/results/2026-12-05-memory.md, stop 10; test/cli/serve-modules.test.ts).
+const nodeHttp = process.getBuiltinModule('node:http');
 
 type Handler = (ctx: GatewayContext, s: Scope) => void | Promise<void>;
 
@@ -330,7 +335,7 @@ export async function handleUpgrade(
   head: Buffer,
 ): Promise<void> {
   socket.on('error', () => socket.destroy());
-  const res = new http.ServerResponse(req);
+  const res = new nodeHttp.ServerResponse(req);
   res.shouldKeepAlive = false;
   res.assignSocket(socket as Socket);
   res.on('finish', () => {

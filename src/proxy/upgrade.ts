@@ -2,10 +2,14 @@
  * WebSocket (and other HTTP/1.1 Upgrade) tunnelling: the handshake is forwarded with the same header
  * rules as any request, then the two sockets are joined by relay() until both are closed.
  */
-import http from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { relay } from './relay.ts';
+
+// node:http through getBuiltinModule, not an ES import: an ES import of a built-in reads all its exports,
+// and node:http's WebSocket getter loads Node's bundled undici (fetch; 745 KB of source) into every idle
+// process, ~2 MB of RSS (bench/results/2026-12-05-memory.md, stop 10; test/cli/serve-modules.test.ts).
+const nodeHttp = process.getBuiltinModule('node:http');
 
 export interface TunnelTarget {
   readonly origin: URL;
@@ -53,7 +57,7 @@ export function tunnel(
   clientHead: Buffer,
 ): Promise<'ok' | 'failed'> {
   return new Promise((resolve) => {
-    const lib = target.origin.protocol === 'https:' ? https : http;
+    const lib = target.origin.protocol === 'https:' ? https : nodeHttp;
     const req = lib.request({
       host: target.origin.hostname,
       port: target.origin.port || (target.origin.protocol === 'https:' ? 443 : 80),

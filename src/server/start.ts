@@ -3,7 +3,7 @@
  * listeners (the main one with its limits, the metrics one); reload swaps in a new context, close stops
  * everything in order. The one place that builds the house; the pipeline itself is src/http/gateway.ts.
  */
-import http from 'node:http';
+import type http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { ResolvedConfig } from '../config/load.ts';
@@ -21,6 +21,11 @@ import type { Storage } from '../storage/storage.ts';
 import { type AdminParts, startConsole } from './console.ts';
 import { buildContext } from './context.ts';
 import { readTls, reloadTls, type TlsMaterial, tlsServerOptions } from './tls.ts';
+
+// node:http through getBuiltinModule, not an ES import: an ES import of a built-in reads all its exports,
+// and node:http's WebSocket getter loads Node's bundled undici (fetch; 745 KB of source) into every idle
+// process, ~2 MB of RSS (bench/results/2026-12-05-memory.md, stop 10; test/cli/serve-modules.test.ts).
+const nodeHttp = process.getBuiltinModule('node:http');
 
 export interface RunningGateway {
   readonly server: http.Server;
@@ -123,7 +128,7 @@ export async function startGateway(
         { ...options, ...tlsServerOptions(tlsMaterial, limitsOf(config.server).headersTimeoutMs) },
         onRequest,
       )
-    : http.createServer(options, onRequest);
+    : nodeHttp.createServer(options, onRequest);
   limits.attach(server, tlsMaterial !== undefined);
   server.on('upgrade', (req, socket, head) => {
     if (limits.refused(req.socket)) return;
@@ -371,7 +376,7 @@ export async function startMetricsServer(
   registry: { readonly contentType: string; metrics(): Promise<string> },
 ): Promise<http.Server> {
   const m = /^\[?(.*?)\]?:(\d+)$/.exec(listen)!;
-  const server = http.createServer((req, res) => {
+  const server = nodeHttp.createServer((req, res) => {
     if ((req.url ?? '').split('?')[0] !== '/metrics') {
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found: metrics are at /metrics\n');
       return;
