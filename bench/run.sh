@@ -201,14 +201,25 @@ proc_ticks() { # name -> CPU ticks of that started process; Apache's: the main p
 mkdir -p "$RUN_DIR"
 find "$RUN_DIR" -mindepth 1 -maxdepth 1 -exec rm -rf {} +
 
-# Free loopback ports, picked by the kernel (listen on port 0, note the port, close).
+# Free loopback ports below the kernel's ephemeral range (net.ipv4.ip_local_port_range, 32768-60999 by
+# default): a port picked with listen(0) lies in that range, and between picking it and the server binding
+# it, an outgoing connection (to Redis, the IdP, an upstream) may take it as its source port; nginx then
+# fails with "Address already in use" (seen once here). Random ports in 20000-32767, each checked by binding.
 PORT_NAMES=(APP_PORT IDP_PORT BASE_PORT GW_PORT GWC_PORT NGX_PORT FA_PORT FAC_PORT BARE_PORT FAB_PORT
   GWR_PORT GWRC_PORT GWA_PORT GWL_PORT AP_PORT AO_PORT AOC_PORT)
 read -r "${PORT_NAMES[@]}" < <("$NODE" -e '
   const net = require("node:net");
-  const servers = Array.from({ length: Number(process.argv[1]) }, () => net.createServer());
-  Promise.all(servers.map((s) => new Promise((r) => s.listen(0, "127.0.0.1", () => r(s.address().port)))))
-    .then((ports) => { console.log(ports.join(" ")); servers.forEach((s) => s.close()); });' "${#PORT_NAMES[@]}")
+  const want = Number(process.argv[1]);
+  const ports = [];
+  const tryOne = () => {
+    if (ports.length === want) return console.log(ports.join(" "));
+    const port = 20000 + Math.floor(Math.random() * 12768);
+    if (ports.includes(port)) return tryOne();
+    const s = net.createServer();
+    s.once("error", tryOne);
+    s.listen(port, "127.0.0.1", () => { ports.push(port); s.close(tryOne); });
+  };
+  tryOne();' "${#PORT_NAMES[@]}")
 [[ -n ${AOC_PORT:-} ]] || die "could not pick free ports"
 
 random_b64url() { head -c "$1" /dev/urandom | base64 -w0 | tr '+/' '-_' | tr -d '='; }
