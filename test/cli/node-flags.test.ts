@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { freePort } from '../support/gateway.ts';
+import { untilServing } from '../support/serving.ts';
 
 const linux = process.platform === 'linux';
 let dir: string;
@@ -46,16 +47,7 @@ logging: { level: warn }
     stdio: 'ignore',
   });
   try {
-    for (let i = 0; ; i++) {
-      assert.equal(child.exitCode, null, 'serve exited during start-up');
-      const up = await fetch(`http://127.0.0.1:${port}/ping`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (up) break;
-      assert.ok(i < 300, 'serve did not answer /ping within 15 s');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await untilServing(child, `http://127.0.0.1:${port}`);
     const read = (what: string) => readFileSync(`/proc/${child.pid}/${what}`, 'utf8').split('\0');
     return { argv: read('cmdline'), environ: read('environ') };
   } finally {

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { freePort } from '../support/gateway.ts';
+import { untilServing } from '../support/serving.ts';
 
 let dir: string;
 let modules: string[];
@@ -20,6 +21,7 @@ let modules: string[];
 // internal modules are in process.moduleLoadList ("NativeModule internal/…").
 const PRELOAD = `
 import { registerHooks } from 'node:module'; import fs from 'node:fs';
+import { untilServing } from '../support/serving.ts';
 const seen = new Set();
 registerHooks({ load(url, ctx, next) { seen.add(url); return next(url, ctx); } });
 process.on('SIGUSR2', () => fs.writeFileSync(process.env.MODULES_FILE, [...seen, ...process.moduleLoadList].join('\\n')));`;
@@ -54,16 +56,7 @@ logging: { level: warn }
     { env: { ...process.env, MODULES_FILE: out }, stdio: 'ignore' },
   );
   try {
-    for (let i = 0; ; i++) {
-      assert.equal(child.exitCode, null, 'serve exited during start-up');
-      const up = await fetch(`http://127.0.0.1:${port}/ping`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (up) break;
-      assert.ok(i < 300, 'serve did not answer /ping within 15 s');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await untilServing(child, `http://127.0.0.1:${port}`);
     child.kill('SIGUSR2');
     for (let i = 0; i < 100 && !existsSync(out); i++) await new Promise((r) => setTimeout(r, 50));
     modules = readFileSync(out, 'utf8').split('\n');
