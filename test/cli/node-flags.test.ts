@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { freePort } from '../support/gateway.ts';
-import { untilServing } from '../support/serving.ts';
+import { stderrOf, stopServe, untilServing } from '../support/serving.ts';
 
 const linux = process.platform === 'linux';
 let dir: string;
@@ -44,15 +44,15 @@ logging: { level: warn }
   delete base['MALLOC_ARENA_MAX'];
   const child = spawn(process.execPath, ['src/cli/main.ts', 'serve', '--config', file], {
     env: { ...base, ...env },
-    stdio: 'ignore',
+    stdio: ['ignore', 'ignore', 'pipe'],
   });
+  const output = stderrOf(child);
   try {
-    await untilServing(child, `http://127.0.0.1:${port}`);
+    await untilServing(child, `http://127.0.0.1:${port}`, output);
     const read = (what: string) => readFileSync(`/proc/${child.pid}/${what}`, 'utf8').split('\0');
     return { argv: read('cmdline'), environ: read('environ') };
   } finally {
-    child.kill('SIGINT');
-    await new Promise((r) => child.once('exit', r));
+    await stopServe(child);
   }
 }
 

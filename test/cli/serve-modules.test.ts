@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { freePort } from '../support/gateway.ts';
-import { untilServing } from '../support/serving.ts';
+import { stderrOf, stopServe, untilServing } from '../support/serving.ts';
 
 let dir: string;
 let modules: string[];
@@ -21,7 +21,6 @@ let modules: string[];
 // internal modules are in process.moduleLoadList ("NativeModule internal/…").
 const PRELOAD = `
 import { registerHooks } from 'node:module'; import fs from 'node:fs';
-import { untilServing } from '../support/serving.ts';
 const seen = new Set();
 registerHooks({ load(url, ctx, next) { seen.add(url); return next(url, ctx); } });
 process.on('SIGUSR2', () => fs.writeFileSync(process.env.MODULES_FILE, [...seen, ...process.moduleLoadList].join('\\n')));`;
@@ -53,16 +52,16 @@ logging: { level: warn }
       '--config',
       file,
     ],
-    { env: { ...process.env, MODULES_FILE: out }, stdio: 'ignore' },
+    { env: { ...process.env, MODULES_FILE: out }, stdio: ['ignore', 'ignore', 'pipe'] },
   );
+  const output = stderrOf(child);
   try {
-    await untilServing(child, `http://127.0.0.1:${port}`);
+    await untilServing(child, `http://127.0.0.1:${port}`, output);
     child.kill('SIGUSR2');
     for (let i = 0; i < 100 && !existsSync(out); i++) await new Promise((r) => setTimeout(r, 50));
     modules = readFileSync(out, 'utf8').split('\n');
   } finally {
-    child.kill('SIGINT');
-    await new Promise((r) => child.once('exit', r));
+    await stopServe(child);
   }
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
